@@ -1,0 +1,29 @@
+# leaderlab: make test runs everything CI runs; make bench runs the failover benchmarks.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+
+GO ?= go
+
+
+.PHONY: all test vet lint envtest-assets bench validate
+
+all: test
+
+## envtest-assets: build kube-apiserver and etcd if missing; prints their directory
+envtest-assets:
+	@bash hack/envtest-assets.sh
+
+## test: go vet, then every test (ginkgo suites included) with -race against envtest
+test:
+	@assets="$$(bash hack/envtest-assets.sh)"; \
+	  $(GO) vet ./...; \
+	  KUBEBUILDER_ASSETS="$$assets" $(GO) test -race -count=1 -timeout 20m ./...
+
+## vet: go vet
+vet:
+	$(GO) vet ./...
+
+## lint: gofmt and go vet
+lint: vet
+	@out="$$(gofmt -l $$(git ls-files '*.go'))"; \
+	  if [[ -n "$$out" ]]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
