@@ -2,6 +2,7 @@ package fake
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 
@@ -10,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
 )
@@ -24,8 +26,10 @@ const registryConflictMessage = "the object has been modified; please apply your
 // metadata.resourceVersion (one counter for all resources, as etcd has), and an
 // update, patch or delete that carries a resourceVersion other than the stored one
 // fails with 409 Conflict. An update with an empty resourceVersion stays
-// unconditional, as on a real server. Objects passed in are stored with fresh
-// resourceVersions.
+// unconditional, as on a real server. New objects without a UID get one, and a
+// write whose UID does not match the stored object's (or whose object is gone)
+// is a 409 Conflict too, as a real server answers a write to a deleted and
+// recreated object. Objects passed in are stored with fresh resourceVersions.
 //
 // Everything else is the stock clientset: reactors added with PrependReactor run
 // before the storage, and Actions() records every call. Writes made directly
@@ -66,6 +70,15 @@ func (t *versionedTracker) nextVersionLocked() string {
 	return strconv.FormatUint(t.version, 10)
 }
 
+// stampLocked gives a new object its resourceVersion and, if it has none, a
+// UID derived from that version (so runs stay reproducible).
+func (t *versionedTracker) stampLocked(m metav1.Object) {
+	m.SetResourceVersion(t.nextVersionLocked())
+	if m.GetUID() == "" {
+		m.SetUID(types.UID("fake-uid-" + m.GetResourceVersion()))
+	}
+}
+
 func (t *versionedTracker) Add(obj runtime.Object) error {
 	if meta.IsListType(obj) {
 		items, err := meta.ExtractList(obj)
@@ -86,7 +99,7 @@ func (t *versionedTracker) Add(obj runtime.Object) error {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	m.SetResourceVersion(t.nextVersionLocked())
+	t.stampLocked(m)
 	return t.ObjectTracker.Add(obj)
 }
 
@@ -102,7 +115,7 @@ func (t *versionedTracker) Create(gvr schema.GroupVersionResource, obj runtime.O
 	m, _ = meta.Accessor(obj)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	m.SetResourceVersion(t.nextVersionLocked())
+	t.stampLocked(m)
 	if err := t.ObjectTracker.Create(gvr, obj, ns, opts...); err != nil {
 		t.version-- // nothing was stored, so nothing consumed the version
 		return err
@@ -114,8 +127,18 @@ func (t *versionedTracker) Update(gvr schema.GroupVersionResource, obj runtime.O
 	return t.write(gvr, obj, ns, func(obj runtime.Object) error { return t.ObjectTracker.Update(gvr, obj, ns, opts...) })
 }
 
+// Patch also sets the new resourceVersion on obj: client-go's patch reaction
+// answers with the object it passed in, not with a fresh read.
 func (t *versionedTracker) Patch(gvr schema.GroupVersionResource, obj runtime.Object, ns string, opts ...metav1.PatchOptions) error {
-	return t.write(gvr, obj, ns, func(obj runtime.Object) error { return t.ObjectTracker.Patch(gvr, obj, ns, opts...) })
+	return t.write(gvr, obj, ns, func(stored runtime.Object) error {
+		if err := t.ObjectTracker.Patch(gvr, stored, ns, opts...); err != nil {
+			return err
+		}
+		sm, _ := meta.Accessor(stored)
+		m, _ := meta.Accessor(obj)
+		m.SetResourceVersion(sm.GetResourceVersion())
+		return nil
+	})
 }
 
 // write checks obj's resourceVersion against the stored one and, if it matches or
@@ -132,6 +155,11 @@ func (t *versionedTracker) write(gvr schema.GroupVersionResource, obj runtime.Ob
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	current, err := t.ObjectTracker.Get(gvr, ns, m.GetName())
+	if apierrors.IsNotFound(err) && m.GetUID() != "" {
+		// A real server treats the UID as a precondition: the object it names
+		// is gone, which is a conflict, not a missing object.
+		return uidConflict(gvr, m.GetName(), m.GetUID(), "")
+	}
 	if err != nil {
 		return err
 	}
@@ -139,11 +167,21 @@ func (t *versionedTracker) write(gvr schema.GroupVersionResource, obj runtime.Ob
 	if err != nil {
 		return err
 	}
+	if uid := m.GetUID(); uid != "" && uid != cm.GetUID() {
+		return uidConflict(gvr, m.GetName(), uid, cm.GetUID())
+	}
 	if rv := m.GetResourceVersion(); rv != "" && rv != cm.GetResourceVersion() {
 		return apierrors.NewConflict(gvr.GroupResource(), m.GetName(), errModified)
 	}
 	m.SetResourceVersion(t.nextVersionLocked())
 	return store(obj)
+}
+
+// uidConflict is the 409 a real server gives when a write's UID does not match
+// the stored object's ("" when it is gone).
+func uidConflict(gvr schema.GroupVersionResource, name string, want, got types.UID) error {
+	return apierrors.NewConflict(gvr.GroupResource(), name,
+		fmt.Errorf("precondition failed: UID in precondition: %s, UID in object meta: %s", want, got))
 }
 
 func (t *versionedTracker) Apply(gvr schema.GroupVersionResource, obj runtime.Object, ns string, opts ...metav1.PatchOptions) error {
@@ -186,7 +224,7 @@ func (t *versionedTracker) Delete(gvr schema.GroupVersionResource, ns, name stri
 			return apierrors.NewConflict(gvr.GroupResource(), name, errModified)
 		}
 		if p.UID != nil && *p.UID != cm.GetUID() {
-			return apierrors.NewConflict(gvr.GroupResource(), name, errors.New("the UID in the precondition does not match the UID in record; the object might have been deleted and then recreated"))
+			return uidConflict(gvr, name, *p.UID, cm.GetUID())
 		}
 	}
 	return t.ObjectTracker.Delete(gvr, ns, name, opts...)
