@@ -1,0 +1,72 @@
+package sim_test
+
+import (
+	"flag"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/leaderlab/leaderlab/sim"
+)
+
+// A leader crashes; the report shows who took over, after how long, and why.
+// In a test, call sim.Test with the test's own *testing.T; the example runs
+// it through asTest only because examples have none.
+func Example_crash() {
+	asTest(func(t *testing.T) {
+		rep := sim.Test(t, sim.Options{Seed: 1, Candidates: 3}, func(c *sim.Cluster) {
+			leader := c.AwaitLeader(30 * time.Second)
+			c.Advance(20 * time.Second)
+			c.Crash(leader)
+			c.AwaitLeader(time.Minute)
+		})
+		for _, f := range rep.Failovers {
+			// client-go's arithmetic: takeover within [LD-RP-rt, LD+4.4RP+2rt].
+			fmt.Printf("%s -> %s after %s, %v without a leader\n", f.From, f.To, f.Cause, f.Duration.Round(time.Millisecond))
+		}
+		fmt.Println("overlaps:", len(rep.Overlaps), "exact replay:", rep.ReplayExact)
+	})
+	// Output:
+	// c0 -> c2 after crash, 13.856s without a leader
+	// overlaps: 0 exact replay: true
+}
+
+// A fault plan in the options instead of calls from the body: the API
+// answers 503 to every request for 4s, shorter than RenewDeadline, so the
+// leader keeps its lease.
+func Example_faultPlan() {
+	asTest(func(t *testing.T) {
+		rep := sim.Test(t, sim.Options{Seed: 1, Candidates: 2, Faults: []sim.Fault{
+			{Kind: sim.FaultErrors, At: 30 * time.Second, For: 4 * time.Second, Code: 503, Rate: 1},
+		}}, func(c *sim.Cluster) { c.Advance(time.Minute) })
+		fmt.Println("terms:", len(rep.Terms), "injected errors > 0:", rep.Requests.Injected > 0)
+	})
+	// Output:
+	// terms: 1 injected errors > 0: true
+}
+
+// asTest runs f as a test of its own, so that an example (or a benchmark)
+// gets the *testing.T that testing/synctest needs. It turns off -test.v and
+// -test.count for that run, whose chatty output would otherwise be part of
+// the example's output.
+func asTest(f func(t *testing.T)) bool {
+	restore := setFlags(map[string]string{"test.v": "false", "test.count": "1"})
+	defer restore()
+	return testing.RunTests(func(string, string) (bool, error) { return true, nil },
+		[]testing.InternalTest{{Name: "sim", F: f}})
+}
+
+func setFlags(values map[string]string) (restore func()) {
+	old := map[string]string{}
+	for name, v := range values {
+		if fl := flag.Lookup(name); fl != nil {
+			old[name] = fl.Value.String()
+			_ = fl.Value.Set(v)
+		}
+	}
+	return func() {
+		for name, v := range old {
+			_ = flag.Lookup(name).Value.Set(v)
+		}
+	}
+}

@@ -1,0 +1,332 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"k8s.io/client-go/tools/leaderelection"
+
+	lab "github.com/leaderlab/leaderlab/leaderelection"
+)
+
+// Defaults, as controller-runtime's manager uses them.
+const (
+	DefaultLeaseDuration = 15 * time.Second
+	DefaultRenewDeadline = 10 * time.Second
+	DefaultRetryPeriod   = 2 * time.Second
+	DefaultNamespace     = "default"
+	DefaultLeaseName     = "leaderlab"
+)
+
+// DefaultLatency is the latency of each leg of a request (to the server and
+// back) when Options.Latency is zero: uniform, so that no two candidates hear
+// back at the same instant by accident.
+var DefaultLatency = Dist{Min: time.Millisecond, Max: 3 * time.Millisecond}
+
+// MinLeg is the shortest leg of a request. A leg is never shorter, so that a
+// request always arrives after the instant it was sent and the order of
+// events at one instant stays defined.
+const MinLeg = time.Microsecond
+
+// Verbs a latency or error rule can name. An empty verb matches every verb.
+const (
+	VerbGet    = "get"
+	VerbList   = "list"
+	VerbCreate = "create"
+	VerbUpdate = "update"
+	VerbDelete = "delete"
+)
+
+// Timing is the elector's timing. Zero fields mean the defaults 15s/10s/2s.
+type Timing struct {
+	LeaseDuration time.Duration
+	RenewDeadline time.Duration
+	RetryPeriod   time.Duration
+}
+
+func (t Timing) withDefaults() Timing {
+	if t.LeaseDuration == 0 {
+		t.LeaseDuration = DefaultLeaseDuration
+	}
+	if t.RenewDeadline == 0 {
+		t.RenewDeadline = DefaultRenewDeadline
+	}
+	if t.RetryPeriod == 0 {
+		t.RetryPeriod = DefaultRetryPeriod
+	}
+	return t
+}
+
+// Dist is a latency distribution: uniform between Min and Max. Min == Max is a
+// fixed latency. The zero Dist means "the default" wherever one is accepted.
+type Dist struct {
+	Min time.Duration `json:"min"`
+	Max time.Duration `json:"max"`
+}
+
+// Fixed returns a Dist that always takes d.
+func Fixed(d time.Duration) Dist { return Dist{Min: d, Max: d} }
+
+func (d Dist) isZero() bool { return d.Min == 0 && d.Max == 0 }
+
+func (d Dist) String() string {
+	if d.Min == d.Max {
+		return d.Min.String()
+	}
+	return d.Min.String() + ".." + d.Max.String()
+}
+
+func (d Dist) validate(field string) error {
+	if d.Min < 0 || d.Max < 0 {
+		return fmt.Errorf("sim: %s (%v) must not be negative", field, d)
+	}
+	if d.Max < d.Min {
+		return fmt.Errorf("sim: %s: Max (%v) must not be less than Min (%v)", field, d.Max, d.Min)
+	}
+	return nil
+}
+
+// FaultKind names a fault.
+type FaultKind string
+
+// The faults. Each has a Cluster method of the same meaning; a Fault in
+// Options.Faults is the same call made at Fault.At.
+const (
+	// FaultCrash ends Candidate's process at once: later requests never
+	// arrive, it cannot release; requests already sent still arrive.
+	FaultCrash FaultKind = "crash"
+	// FaultStop cancels Candidate's context: it releases if ReleaseOnCancel.
+	FaultStop FaultKind = "stop"
+	// FaultStart starts Candidate again, as Identity when that is set.
+	FaultStart FaultKind = "start"
+	// FaultPartition cuts Candidate off from the API both ways for For (0:
+	// until the end of the run).
+	FaultPartition FaultKind = "partition"
+	// FaultLatency sets the latency of requests from Candidate (all when
+	// empty) with Verb (all when empty) to Request and Response, for For.
+	FaultLatency FaultKind = "latency"
+	// FaultSlowResponse answers the next matching request after Delay instead
+	// of its response leg. The server still applies it on arrival.
+	FaultSlowResponse FaultKind = "slow-response"
+	// FaultErrors answers a Rate share of matching requests with Code (500,
+	// 503 or 429, the last two with RetryAfter) instead of applying them.
+	FaultErrors FaultKind = "errors"
+	// FaultOutage refuses every connection at once for For: fast errors.
+	FaultOutage FaultKind = "outage"
+	// FaultBlackHole answers nothing for For: requests and responses vanish.
+	FaultBlackHole FaultKind = "black-hole"
+	// FaultDeleteLease deletes the lease, as a foreign writer would.
+	FaultDeleteLease FaultKind = "delete-lease"
+	// FaultOverwriteLease writes Identity as the lease holder, unconditionally.
+	FaultOverwriteLease FaultKind = "overwrite-lease"
+)
+
+// Fault is one fault of a plan: what happens, to whom, when, for how long.
+// Fields a kind does not use must be zero.
+type Fault struct {
+	Kind FaultKind `json:"kind"`
+	// At is the virtual offset from the start of the run.
+	At time.Duration `json:"at"`
+	// For is how long a lasting fault lasts; 0 means until the end of the run.
+	For time.Duration `json:"for,omitempty"`
+	// Candidate names the candidate ("c0", ...); empty means all where the
+	// kind allows it (latency, slow-response, errors).
+	Candidate string `json:"candidate,omitempty"`
+	// Verb restricts latency, slow-response and errors to one verb.
+	Verb string `json:"verb,omitempty"`
+	// Request and Response are the legs' latency (FaultLatency); zero means
+	// Options.Latency.
+	Request  Dist `json:"request,omitzero"`
+	Response Dist `json:"response,omitzero"`
+	// Delay is the response leg of FaultSlowResponse.
+	Delay time.Duration `json:"delay,omitempty"`
+	// Code, Rate and RetryAfter configure FaultErrors.
+	Code       int           `json:"code,omitempty"`
+	Rate       float64       `json:"rate,omitempty"`
+	RetryAfter time.Duration `json:"retryAfter,omitempty"`
+	// Identity is the new identity for FaultStart and the foreign holder for
+	// FaultOverwriteLease.
+	Identity string `json:"identity,omitempty"`
+}
+
+// Options configure one simulated run. The zero value of every field except
+// Candidates means the documented default.
+type Options struct {
+	// Seed drives every choice of the run, client-go's jitter included. The
+	// same seed and options replay the same trace.
+	Seed int64 `json:"seed"`
+	// Candidates is the number of candidates, named c0, c1, ...; at least 1.
+	Candidates int `json:"candidates"`
+	// Timing is the elector's timing; zero fields mean 15s/10s/2s.
+	Timing Timing `json:"timing"`
+	// ReleaseOnCancel makes a candidate give the lease up when its context is
+	// cancelled (Stop), as client-go's option of the same name.
+	ReleaseOnCancel bool `json:"releaseOnCancel,omitempty"`
+	// Latency is each leg's latency; zero means DefaultLatency.
+	Latency Dist `json:"latency,omitzero"`
+	// NoClientTimeout removes the client timeout max(RenewDeadline/2, 1s)
+	// that leaderelection.NewResourceLock sets, to show what it protects from.
+	NoClientTimeout bool `json:"noClientTimeout,omitempty"`
+	// AllowOverlap turns "two acting leaders at once" from an invariant
+	// violation into a reported Overlap, for scenarios built to break
+	// client-go's margin.
+	AllowOverlap bool `json:"allowOverlap,omitempty"`
+	// SameInstantStart starts every candidate at time zero instead of a few
+	// milliseconds apart (a thundering herd). With a fixed Latency exact
+	// replay is then not promised.
+	SameInstantStart bool `json:"sameInstantStart,omitempty"`
+	// ExitOnLoss ends a built-in candidate's process when it loses
+	// leadership, as a controller-runtime manager exits. By default it joins
+	// the election again at once.
+	ExitOnLoss bool `json:"exitOnLoss,omitempty"`
+	// TraceRequests puts every request in the trace; by default only failed,
+	// dropped, timed-out and conflicting ones are there.
+	TraceRequests bool `json:"traceRequests,omitempty"`
+	// LogVerbosity is the klog verbosity of the candidates' log lines kept in
+	// the trace: 0 keeps Info and errors; client-go logs routine polls at 4-6.
+	LogVerbosity int `json:"logVerbosity,omitempty"`
+	// Faults is the fault plan, applied at each Fault's At.
+	Faults []Fault `json:"faults,omitempty"`
+	// Run replaces the built-in candidate with the caller's own code ("bring
+	// your own candidate"): it runs once per process start and must return
+	// when ctx is done. Nil runs client-go's LeaderElector.
+	Run func(ctx context.Context, p *Process) `json:"-"`
+	// Namespace and LeaseName locate the lease; defaults "default" and
+	// "leaderlab".
+	Namespace string `json:"namespace,omitempty"`
+	LeaseName string `json:"leaseName,omitempty"`
+}
+
+// CandidateName is the name of candidate i: "c0", "c1", ...
+func CandidateName(i int) string { return "c" + strconv.Itoa(i) }
+
+func (o Options) withDefaults() Options {
+	o.Timing = o.Timing.withDefaults()
+	if o.Latency.isZero() {
+		o.Latency = DefaultLatency
+	}
+	if o.Namespace == "" {
+		o.Namespace = DefaultNamespace
+	}
+	if o.LeaseName == "" {
+		o.LeaseName = DefaultLeaseName
+	}
+	return o
+}
+
+// Validate reports the first problem with o, naming the field and the bound.
+// Test calls it before the bubble starts.
+func (o Options) Validate() error {
+	if o.Candidates < 1 {
+		return fmt.Errorf("sim: Candidates (%d) must be at least 1", o.Candidates)
+	}
+	for name, d := range map[string]time.Duration{"LeaseDuration": o.Timing.LeaseDuration, "RenewDeadline": o.Timing.RenewDeadline, "RetryPeriod": o.Timing.RetryPeriod} {
+		if d < 0 {
+			return fmt.Errorf("sim: Timing.%s (%v) must not be negative", name, d)
+		}
+	}
+	t := o.Timing.withDefaults()
+	if t.LeaseDuration < time.Second || t.LeaseDuration%time.Second != 0 {
+		return fmt.Errorf("sim: Timing.LeaseDuration (%v) must be a whole number of seconds, at least 1s: the lease stores whole seconds and client-go truncates", t.LeaseDuration)
+	}
+	if t.RenewDeadline >= t.LeaseDuration {
+		return fmt.Errorf("sim: Timing.RenewDeadline (%v) must be less than LeaseDuration (%v)", t.RenewDeadline, t.LeaseDuration)
+	}
+	if minRD := time.Duration(leaderelection.JitterFactor * float64(t.RetryPeriod)); t.RenewDeadline <= minRD {
+		return fmt.Errorf("sim: Timing.RenewDeadline (%v) must be greater than %v x RetryPeriod (%v)", t.RenewDeadline, leaderelection.JitterFactor, minRD)
+	}
+	if err := o.Latency.validate("Latency"); err != nil {
+		return err
+	}
+	if o.LogVerbosity < 0 {
+		return fmt.Errorf("sim: LogVerbosity (%d) must not be negative", o.LogVerbosity)
+	}
+	o = o.withDefaults()
+	if _, err := lab.Resolve(lab.Options{LeaderElection: true, LeaderElectionID: o.LeaseName, LeaderElectionNamespace: o.Namespace, Identity: "x"}); err != nil {
+		return fmt.Errorf("sim: Namespace or LeaseName: %w", err)
+	}
+	for i, f := range o.Faults {
+		if err := f.validate(o.Candidates); err != nil {
+			return fmt.Errorf("sim: Faults[%d]: %w", i, err)
+		}
+	}
+	return nil
+}
+
+var errNoCandidate = errors.New("Candidate must name a candidate")
+
+func (f Fault) validate(candidates int) error {
+	if err := f.check(candidates); err != nil {
+		return fmt.Errorf("%s: %w", f.Kind, err)
+	}
+	return nil
+}
+
+func (f Fault) check(candidates int) error {
+	if f.At < 0 {
+		return fmt.Errorf("At (%v) must not be negative", f.At)
+	}
+	if f.For < 0 {
+		return fmt.Errorf("For (%v) must not be negative", f.For)
+	}
+	if f.Candidate != "" && !knownCandidate(f.Candidate, candidates) {
+		return fmt.Errorf("unknown candidate %q (candidates are c0..%s)", f.Candidate, CandidateName(candidates-1))
+	}
+	switch f.Verb {
+	case "", VerbGet, VerbList, VerbCreate, VerbUpdate, VerbDelete:
+	default:
+		return fmt.Errorf("unknown Verb %q", f.Verb)
+	}
+	switch f.Kind {
+	case FaultCrash, FaultStop, FaultStart, FaultPartition:
+		if f.Candidate == "" {
+			return errNoCandidate
+		}
+	case FaultLatency:
+		if err := f.Request.validate("Request"); err != nil {
+			return err
+		}
+		return f.Response.validate("Response")
+	case FaultSlowResponse:
+		if f.Delay <= 0 {
+			return fmt.Errorf("Delay (%v) must be positive", f.Delay)
+		}
+	case FaultErrors:
+		return checkErrorRule(f.Code, f.Rate, f.RetryAfter)
+	case FaultOutage, FaultBlackHole, FaultDeleteLease:
+	case FaultOverwriteLease:
+		if f.Identity == "" {
+			return errors.New("Identity (the foreign holder) must not be empty")
+		}
+	default:
+		return fmt.Errorf("unknown Kind %q", f.Kind)
+	}
+	return nil
+}
+
+func checkErrorRule(code int, rate float64, retryAfter time.Duration) error {
+	switch code {
+	case 500, 503, 429:
+	default:
+		return fmt.Errorf("Code (%d) must be 500, 503 or 429", code)
+	}
+	if rate < 0 || rate > 1 {
+		return fmt.Errorf("Rate (%v) must be between 0 and 1", rate)
+	}
+	if retryAfter < 0 {
+		return fmt.Errorf("RetryAfter (%v) must not be negative", retryAfter)
+	}
+	return nil
+}
+
+func knownCandidate(name string, candidates int) bool {
+	for i := range candidates {
+		if CandidateName(i) == name {
+			return true
+		}
+	}
+	return false
+}

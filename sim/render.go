@@ -1,0 +1,76 @@
+package sim
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Text renders the report for people: seed and options first, then the
+// summary, terms, failovers, overlaps and the trace.
+func (r *Report) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "seed %d\noptions %s\n", r.Seed, optionsString(r.Options))
+	if r.ReplayExact {
+		b.WriteString("replay: exact (same seed, options and code give this trace byte for byte)\n")
+	} else {
+		fmt.Fprintf(&b, "replay: NOT exact: %s\n", r.ReplayNote)
+	}
+	fmt.Fprintf(&b, "%s\n", r.Replay)
+	fmt.Fprintf(&b, "virtual duration %v, first leader at %s, leaderless %v\n", r.Duration, offsetOrNever(r.FirstLeader), r.Leaderless)
+	s := r.Requests
+	fmt.Fprintf(&b, "requests %d (get %d, create %d, update %d, list %d, delete %d), conflicts %d, timeouts %d, injected errors %d, dropped %d, refused %d\n",
+		s.Total, s.ByVerb[VerbGet], s.ByVerb[VerbCreate], s.ByVerb[VerbUpdate], s.ByVerb[VerbList], s.ByVerb[VerbDelete],
+		s.Conflicts, s.Timeouts, s.Injected, s.Dropped, s.Refused)
+	fmt.Fprintf(&b, "\nterms (%d):\n", len(r.Terms))
+	for _, t := range r.Terms {
+		fmt.Fprintf(&b, "  %-4s %s .. %s  %-12v %s\n", t.Candidate, formatOffset(t.Start), formatOffset(t.End), t.Duration(), t.EndCause)
+	}
+	if len(r.Failovers) > 0 {
+		fmt.Fprintf(&b, "\nfailovers (%d):\n", len(r.Failovers))
+		for _, f := range r.Failovers {
+			fmt.Fprintf(&b, "  %s -> %s after %s: %v (%s .. %s)\n", f.From, f.To, f.Cause, f.Duration, formatOffset(f.Start), formatOffset(f.End))
+		}
+	}
+	if len(r.Overlaps) > 0 {
+		fmt.Fprintf(&b, "\noverlaps (%d):\n", len(r.Overlaps))
+		for _, o := range r.Overlaps {
+			fmt.Fprintf(&b, "  %s and %s both acting for %v (%s .. %s): %s\n", o.Old, o.New, o.Duration, formatOffset(o.Start), formatOffset(o.End), o.Cause)
+		}
+	}
+	if len(r.LostWithoutCrash) > 0 {
+		fmt.Fprintf(&b, "\nleadership lost without a crash (%d):\n", len(r.LostWithoutCrash))
+		for _, t := range r.LostWithoutCrash {
+			fmt.Fprintf(&b, "  %s at %s\n", t.Candidate, formatOffset(t.End))
+		}
+	}
+	if len(r.Violations) > 0 {
+		fmt.Fprintf(&b, "\nINVARIANT VIOLATIONS (%d):\n", len(r.Violations))
+		for _, v := range r.Violations {
+			fmt.Fprintf(&b, "  %s\n", v)
+		}
+	}
+	fmt.Fprintf(&b, "\ntrace (%d events):\n", len(r.Trace))
+	for _, e := range r.Trace {
+		b.WriteString(e.String())
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// TraceText is the trace alone, one event per line: the text that replays
+// byte for byte.
+func (r *Report) TraceText() string { return tail(r.Trace, len(r.Trace)) }
+
+func offsetOrNever(d time.Duration) string {
+	if d < 0 {
+		return "never"
+	}
+	return strings.TrimSpace(formatOffset(d))
+}
+
+// JSON renders the report as indented JSON. Durations are nanoseconds.
+func (r *Report) JSON() ([]byte, error) {
+	return json.MarshalIndent(r, "", "  ")
+}

@@ -1,0 +1,484 @@
+package sim
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Event is one line of the trace.
+type Event struct {
+	// At is the virtual offset from the start of the run.
+	At time.Duration `json:"at"`
+	// Who is a candidate name, "api" for the API server or "sim" for the
+	// simulator's own actions (faults).
+	Who  string `json:"who"`
+	What string `json:"what"`
+}
+
+func (e Event) String() string {
+	return fmt.Sprintf("%s %-4s %s", formatOffset(e.At), e.Who, e.What)
+}
+
+// formatOffset prints a virtual offset with fixed width, so traces line up and
+// sort as text.
+func formatOffset(d time.Duration) string {
+	return fmt.Sprintf("%11.6fs", d.Seconds())
+}
+
+// Term is an interval during which one candidate acts as leader: from
+// OnStartedLeading until the context handed to it is done, or its crash.
+type Term struct {
+	Candidate string        `json:"candidate"`
+	Identity  string        `json:"identity"`
+	Start     time.Duration `json:"start"`
+	End       time.Duration `json:"end"`
+	// EndCause is "crash", "stop", "lost" (the elector gave up the lease on
+	// its own) or "running" (still leading when the run ended).
+	EndCause string `json:"endCause"`
+	// LastRenew is the last lease write of this term that the candidate saw
+	// succeed: when it was sent, applied by the server and answered.
+	LastRenew *RequestTimes `json:"lastRenew,omitempty"`
+	// RenewFailed is when the elector logged that it failed to renew, if it
+	// did; a release (ReleaseOnCancel) follows it before the term ends.
+	RenewFailed *time.Duration `json:"renewFailed,omitempty"`
+}
+
+// Duration is how long the term lasted.
+func (t Term) Duration() time.Duration { return t.End - t.Start }
+
+// RequestTimes are the three instants of one request.
+type RequestTimes struct {
+	Sent     time.Duration `json:"sent"`
+	Applied  time.Duration `json:"applied"`
+	Answered time.Duration `json:"answered"`
+}
+
+func (r RequestTimes) String() string {
+	return fmt.Sprintf("sent %s, applied %s, answered %s (response leg %v)",
+		strings.TrimSpace(formatOffset(r.Sent)), strings.TrimSpace(formatOffset(r.Applied)),
+		strings.TrimSpace(formatOffset(r.Answered)), r.Answered-r.Applied)
+}
+
+// Failover is a time without an acting leader between two terms.
+type Failover struct {
+	From  string `json:"from"`
+	To    string `json:"to"`
+	Cause string `json:"cause"`
+	// Start is when From stopped acting as leader, End when To started.
+	Start    time.Duration `json:"start"`
+	End      time.Duration `json:"end"`
+	Duration time.Duration `json:"duration"`
+}
+
+// Overlap is a time during which two candidates act as leader at once.
+type Overlap struct {
+	// Old was acting first; New started while Old still acted.
+	Old      string        `json:"old"`
+	New      string        `json:"new"`
+	Start    time.Duration `json:"start"`
+	End      time.Duration `json:"end"`
+	Duration time.Duration `json:"duration"`
+	// Cause explains why Old still acted: its pending release, or the late
+	// answer to its last renew.
+	Cause string `json:"cause"`
+}
+
+// HolderSpan is a time during which the stored lease named one holder
+// ("" when released, deleted or not yet created).
+type HolderSpan struct {
+	Holder string        `json:"holder"`
+	Start  time.Duration `json:"start"`
+	End    time.Duration `json:"end"`
+}
+
+// FaultSpan is a time during which a fault was in force. Instant faults
+// (crash, stop, start, lease writes) have Start == End.
+type FaultSpan struct {
+	Kind      FaultKind     `json:"kind"`
+	Candidate string        `json:"candidate,omitempty"`
+	Detail    string        `json:"detail,omitempty"`
+	Start     time.Duration `json:"start"`
+	End       time.Duration `json:"end"`
+}
+
+// RequestStats counts requests by what became of them.
+type RequestStats struct {
+	Total  int            `json:"total"`
+	ByVerb map[string]int `json:"byVerb"`
+	// Conflicts are 409 answers (stale update or create of an existing object).
+	Conflicts int `json:"conflicts"`
+	// Timeouts are requests the client gave up on before an answer came.
+	Timeouts int `json:"timeouts"`
+	// Injected are error answers a fault made (500, 503, 429).
+	Injected int `json:"injected"`
+	// Dropped are requests or responses lost to a partition or black hole.
+	Dropped int `json:"dropped"`
+	// Refused are requests refused by an outage.
+	Refused int `json:"refused"`
+}
+
+// Report is what a run did. Seed and Options come first so a reader can
+// replay it.
+type Report struct {
+	Seed    int64   `json:"seed"`
+	Options Options `json:"options"`
+	// ReplayExact is false when this run cannot be replayed byte for byte;
+	// ReplayNote says why.
+	ReplayExact bool   `json:"replayExact"`
+	ReplayNote  string `json:"replayNote,omitempty"`
+	// Replay is how to run this scenario again.
+	Replay string `json:"replay"`
+	// Duration is the virtual length of the run.
+	Duration time.Duration `json:"duration"`
+	// FirstLeader is when the first term started (-1: never).
+	FirstLeader time.Duration `json:"firstLeader"`
+	// Leaderless is the time without an acting leader after FirstLeader.
+	Leaderless       time.Duration `json:"leaderless"`
+	Terms            []Term        `json:"terms"`
+	Failovers        []Failover    `json:"failovers"`
+	Overlaps         []Overlap     `json:"overlaps"`
+	LostWithoutCrash []Term        `json:"lostWithoutCrash"`
+	Holders          []HolderSpan  `json:"holders"`
+	Faults           []FaultSpan   `json:"faults"`
+	Requests         RequestStats  `json:"requests"`
+	// Violations are invariant violations, each with its virtual time.
+	Violations []string `json:"violations"`
+	Trace      []Event  `json:"trace"`
+}
+
+// recorder collects everything the report shows and checks the invariants on
+// every change of leadership.
+type recorder struct {
+	start        time.Time
+	allowOverlap bool
+
+	mu         sync.Mutex
+	frozen     bool
+	end        time.Duration
+	events     []Event
+	terms      []Term
+	active     map[string]int // candidate -> index in terms
+	overlaps   []Overlap
+	openOvl    map[[2]string]int // (old, new) -> index in overlaps
+	failovers  []Failover
+	lastEnd    *Term // the last term that ended with no other acting
+	holders    []HolderSpan
+	faults     []FaultSpan
+	openFaults map[string]int
+	stats      RequestStats
+	violations []string
+	leaderCh   chan struct{} // closed and replaced when a term starts
+}
+
+func newRecorder(start time.Time, allowOverlap bool) *recorder {
+	return &recorder{
+		start:        start,
+		allowOverlap: allowOverlap,
+		active:       make(map[string]int),
+		openOvl:      make(map[[2]string]int),
+		openFaults:   make(map[string]int),
+		stats:        RequestStats{ByVerb: make(map[string]int)},
+		leaderCh:     make(chan struct{}),
+	}
+}
+
+func (r *recorder) now() time.Duration { return time.Since(r.start) }
+
+func (r *recorder) add(who, what string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.addLocked(who, what)
+}
+
+func (r *recorder) addLocked(who, what string) {
+	if r.frozen {
+		return
+	}
+	r.events = append(r.events, Event{At: r.now(), Who: who, What: what})
+}
+
+func (r *recorder) violationLocked(format string, args ...any) {
+	msg := fmt.Sprintf("at %s: ", strings.TrimSpace(formatOffset(r.now()))) + fmt.Sprintf(format, args...)
+	r.violations = append(r.violations, msg)
+	r.addLocked("sim", "INVARIANT VIOLATED: "+fmt.Sprintf(format, args...))
+}
+
+// termStarted records OnStartedLeading.
+func (r *recorder) termStarted(cand, identity string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.frozen {
+		return
+	}
+	now := r.now()
+	if _, ok := r.active[cand]; ok {
+		r.violationLocked("%s started leading while it already acted as leader", cand)
+		return
+	}
+	r.addLocked(cand, "started leading (acting leader)")
+	for _, other := range r.activeLocked() {
+		if !r.allowOverlap {
+			r.violationLocked("%s started leading while %s still acts as leader (split brain)", cand, other)
+		}
+		r.openOvl[[2]string{other, cand}] = len(r.overlaps)
+		r.overlaps = append(r.overlaps, Overlap{Old: other, New: cand, Start: now, End: -1})
+	}
+	if len(r.active) == 0 && r.lastEnd != nil {
+		r.failovers = append(r.failovers, Failover{
+			From: r.lastEnd.Candidate, To: cand, Cause: r.lastEnd.EndCause,
+			Start: r.lastEnd.End, End: now, Duration: now - r.lastEnd.End,
+		})
+	}
+	r.active[cand] = len(r.terms)
+	r.terms = append(r.terms, Term{Candidate: cand, Identity: identity, Start: now, End: -1})
+	close(r.leaderCh)
+	r.leaderCh = make(chan struct{})
+}
+
+// termEnded records the end of cand's term; cause is crash, stop or lost.
+// explain describes, for overlaps, why cand still acted until now.
+func (r *recorder) termEnded(cand, cause string, last *RequestTimes, renewFailed *time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.frozen {
+		return
+	}
+	i, ok := r.active[cand]
+	if !ok {
+		return // a crash after the term ended on its own
+	}
+	now := r.now()
+	delete(r.active, cand)
+	t := &r.terms[i]
+	t.End, t.EndCause, t.LastRenew, t.RenewFailed = now, cause, last, renewFailed
+	r.addLocked(cand, "stopped leading ("+cause+")")
+	for key, j := range r.openOvl {
+		if key[0] != cand && key[1] != cand {
+			continue
+		}
+		o := &r.overlaps[j]
+		o.End, o.Duration = now, now-o.Start
+		if key[0] == cand {
+			o.Cause = explainOverlap(*t, o.Start)
+		} else {
+			o.Cause = "the newer leader " + cand + " stopped first"
+		}
+		delete(r.openOvl, key)
+	}
+	if len(r.active) == 0 {
+		term := *t
+		r.lastEnd = &term
+	}
+}
+
+// explainOverlap says why the old leader t was still acting at overlap start.
+func explainOverlap(t Term, start time.Duration) string {
+	var parts []string
+	if t.RenewFailed != nil && *t.RenewFailed <= t.End && t.End > *t.RenewFailed {
+		parts = append(parts, fmt.Sprintf("pending release: %s failed to renew at %s and acted on while client-go released the lease (ReleaseOnCancel) before cancelling its context, %v",
+			t.Candidate, strings.TrimSpace(formatOffset(*t.RenewFailed)), t.End-*t.RenewFailed))
+	}
+	if t.LastRenew != nil {
+		parts = append(parts, fmt.Sprintf("last renew %s; %s counted its renew deadline from the answer, followers counted the lease from their observation of the write",
+			t.LastRenew, t.Candidate))
+	}
+	if len(parts) == 0 {
+		return "no renew of this term was seen to succeed"
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (r *recorder) activeLocked() []string {
+	var names []string
+	for name := range r.active {
+		names = append(names, name)
+	}
+	slices.SortFunc(names, func(a, b string) int { return cmp.Compare(r.terms[r.active[a]].Start, r.terms[r.active[b]].Start) })
+	return names
+}
+
+func (r *recorder) leaders() ([]string, <-chan struct{}) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.activeLocked(), r.leaderCh
+}
+
+func (r *recorder) holderChanged(holder, by string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.frozen {
+		return
+	}
+	now := r.now()
+	if n := len(r.holders); n > 0 {
+		r.holders[n-1].End = now
+	}
+	r.holders = append(r.holders, HolderSpan{Holder: holder, Start: now, End: -1})
+	shown := holder
+	if shown == "" {
+		shown = "(none)"
+	}
+	r.addLocked("api", "lease holder "+shown+" (by "+by+")")
+}
+
+// faultStarted opens a fault span; key identifies it for faultEnded.
+func (r *recorder) faultStarted(key string, f FaultSpan) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.frozen {
+		return
+	}
+	f.Start, f.End = r.now(), -1
+	what := string(f.Kind)
+	if f.Detail != "" {
+		what += " " + f.Detail
+	}
+	r.addLocked("sim", what)
+	if key == "" {
+		f.End = f.Start
+		r.faults = append(r.faults, f)
+		return
+	}
+	if _, open := r.openFaults[key]; open {
+		return
+	}
+	r.openFaults[key] = len(r.faults)
+	r.faults = append(r.faults, f)
+}
+
+func (r *recorder) faultEnded(key, what string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.frozen {
+		return
+	}
+	i, ok := r.openFaults[key]
+	if !ok {
+		return
+	}
+	delete(r.openFaults, key)
+	r.faults[i].End = r.now()
+	r.addLocked("sim", what)
+}
+
+func (r *recorder) count(f func(s *RequestStats)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.frozen {
+		f(&r.stats)
+	}
+}
+
+func (r *recorder) countRequest(verb string) {
+	r.count(func(s *RequestStats) { s.Total++; s.ByVerb[verb]++ })
+}
+func (r *recorder) countConflict() { r.count(func(s *RequestStats) { s.Conflicts++ }) }
+func (r *recorder) countTimeout()  { r.count(func(s *RequestStats) { s.Timeouts++ }) }
+func (r *recorder) countInjected() { r.count(func(s *RequestStats) { s.Injected++ }) }
+func (r *recorder) countDropped()  { r.count(func(s *RequestStats) { s.Dropped++ }) }
+func (r *recorder) countRefused()  { r.count(func(s *RequestStats) { s.Refused++ }) }
+
+// freeze ends recording at the current instant: what is still open is
+// closed there in the report. The shutdown that follows is not part of the run.
+func (r *recorder) freeze() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.end, r.frozen = r.now(), true
+}
+
+// snapshot builds the report from what is recorded so far.
+func (r *recorder) snapshot() *Report {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	end := r.end
+	if !r.frozen {
+		end = r.now()
+	}
+	rep := &Report{
+		Duration:   end,
+		Terms:      slices.Clone(r.terms),
+		Failovers:  slices.Clone(r.failovers),
+		Overlaps:   slices.Clone(r.overlaps),
+		Holders:    slices.Clone(r.holders),
+		Faults:     slices.Clone(r.faults),
+		Violations: slices.Clone(r.violations),
+		Trace:      sortedEvents(r.events),
+		Requests:   r.stats,
+	}
+	rep.Requests.ByVerb = make(map[string]int, len(r.stats.ByVerb))
+	for k, v := range r.stats.ByVerb {
+		rep.Requests.ByVerb[k] = v
+	}
+	for i := range rep.Terms {
+		if rep.Terms[i].End < 0 {
+			rep.Terms[i].End, rep.Terms[i].EndCause = end, "running"
+		}
+		if rep.Terms[i].EndCause == "lost" {
+			rep.LostWithoutCrash = append(rep.LostWithoutCrash, rep.Terms[i])
+		}
+	}
+	for i := range rep.Overlaps {
+		if o := &rep.Overlaps[i]; o.End < 0 {
+			o.End, o.Duration, o.Cause = end, end-o.Start, "both still acting when the run ended"
+		}
+	}
+	closeOpen(rep.Holders, end, func(h *HolderSpan) *time.Duration { return &h.End })
+	closeOpen(rep.Faults, end, func(f *FaultSpan) *time.Duration { return &f.End })
+	rep.FirstLeader, rep.Leaderless = leaderless(rep.Terms, end)
+	return rep
+}
+
+// sortedEvents orders the trace canonically: by instant, then by who, then by
+// text, so that events of one instant do not depend on goroutine scheduling.
+func sortedEvents(events []Event) []Event {
+	out := slices.Clone(events)
+	slices.SortStableFunc(out, func(a, b Event) int {
+		return cmp.Or(cmp.Compare(a.At, b.At), cmp.Compare(a.Who, b.Who), cmp.Compare(a.What, b.What))
+	})
+	return out
+}
+
+// leaderless returns the first term's start and the time after it with no term.
+func leaderless(terms []Term, end time.Duration) (first, gap time.Duration) {
+	if len(terms) == 0 {
+		return -1, 0
+	}
+	ts := slices.Clone(terms)
+	slices.SortFunc(ts, func(a, b Term) int { return cmp.Compare(a.Start, b.Start) })
+	first = ts[0].Start
+	covered := first
+	for _, t := range ts {
+		if t.Start > covered {
+			gap += t.Start - covered
+		}
+		covered = max(covered, t.End)
+	}
+	if end > covered {
+		gap += end - covered
+	}
+	return first, gap
+}
+
+// tail returns the last n lines of the trace up to and including at.
+func tail(trace []Event, n int) string {
+	var b strings.Builder
+	start := max(0, len(trace)-n)
+	for _, e := range trace[start:] {
+		b.WriteString(e.String())
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// closeOpen sets every open (negative) end to end.
+func closeOpen[S any](spans []S, end time.Duration, endOf func(*S) *time.Duration) {
+	for i := range spans {
+		if e := endOf(&spans[i]); *e < 0 {
+			*e = end
+		}
+	}
+}

@@ -1,0 +1,165 @@
+package sim
+
+import (
+	"fmt"
+	"html"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// SVG layout, in pixels.
+const (
+	svgWidth   = 1100
+	svgLabelW  = 110
+	svgRight   = 20
+	svgTop     = 50
+	svgLaneH   = 22
+	svgLaneGap = 6
+)
+
+var svgPalette = []string{"#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#393b79"}
+
+// SVG renders the run as a timeline a person can read at a glance: one lane
+// for API-wide faults, one for the stored lease holder, one per candidate
+// with its acting-leader terms (solid), partitions (hatched grey), crashes (x)
+// and stops (|); overlaps are red bands across all lanes, leaderless time is
+// shaded on the lease lane.
+func (r *Report) SVG() []byte {
+	cands := r.candidates()
+	lanes := 2 + len(cands)
+	height := svgTop + lanes*(svgLaneH+svgLaneGap) + 40
+	total := r.Duration
+	if total <= 0 {
+		total = time.Second
+	}
+	plotW := float64(svgWidth - svgLabelW - svgRight)
+	x := func(d time.Duration) float64 {
+		return float64(svgLabelW) + plotW*float64(d)/float64(total)
+	}
+	w := func(a, b time.Duration) float64 { return math.Max(x(b)-x(a), 1) }
+	laneY := func(i int) int { return svgTop + i*(svgLaneH+svgLaneGap) }
+	color := func(identity string) string {
+		for i, c := range cands {
+			if c == identity || strings.HasPrefix(identity, c+"-") {
+				return svgPalette[i%len(svgPalette)]
+			}
+		}
+		return "#d62728"
+	}
+
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="monospace" font-size="11">`+"\n", svgWidth, height)
+	b.WriteString(`<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#eee"/><line x1="0" y1="0" x2="0" y2="6" stroke="#999" stroke-width="2"/></pattern></defs>` + "\n")
+	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
+	fmt.Fprintf(&b, `<text x="10" y="18" font-size="13">%s</text>`+"\n", html.EscapeString(fmt.Sprintf("seed %d, %d candidates, LD %v RD %v RP %v, %v virtual", r.Seed, r.Options.Candidates,
+		r.Options.Timing.LeaseDuration, r.Options.Timing.RenewDeadline, r.Options.Timing.RetryPeriod, r.Duration.Round(time.Millisecond))))
+	fmt.Fprintf(&b, `<text x="10" y="34">%s</text>`+"\n", html.EscapeString(fmt.Sprintf("terms %d, failovers %d, overlaps %d, leaderless %v, requests %d (conflicts %d, timeouts %d)",
+		len(r.Terms), len(r.Failovers), len(r.Overlaps), r.Leaderless.Round(time.Millisecond), r.Requests.Total, r.Requests.Conflicts, r.Requests.Timeouts)))
+
+	// Lane labels and backgrounds.
+	labels := append([]string{"API faults", "lease holder"}, cands...)
+	for i, l := range labels {
+		y := laneY(i)
+		fmt.Fprintf(&b, `<text x="8" y="%d">%s</text>`, y+15, html.EscapeString(l))
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="#f7f7f7"/>`+"\n", svgLabelW, y, plotW, svgLaneH)
+	}
+	// Time axis.
+	step := niceStep(total)
+	axisY := laneY(lanes) + 4
+	for t := time.Duration(0); t <= total; t += step {
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#ddd"/>`, x(t), svgTop-4, x(t), axisY)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", x(t), axisY+14, shortDuration(t))
+	}
+	// Faults: API-wide ones in lane 0, candidate ones in the candidate's lane.
+	for _, f := range r.Faults {
+		if f.Candidate == "" {
+			fill := map[FaultKind]string{FaultOutage: "#d62728", FaultBlackHole: "#111", FaultErrors: "#ff9896", FaultLatency: "#ffbb78"}[f.Kind]
+			if fill == "" {
+				fill = "#aaa"
+			}
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"><title>%s</title></rect>`+"\n", x(f.Start), laneY(0)+3, w(f.Start, f.End), svgLaneH-6, fill, html.EscapeString(string(f.Kind)+" "+f.Detail))
+			continue
+		}
+		lane := indexOf(cands, f.Candidate) + 2
+		y := laneY(lane)
+		switch f.Kind {
+		case FaultPartition:
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="url(#hatch)"><title>partition</title></rect>`+"\n", x(f.Start), y, w(f.Start, f.End), svgLaneH)
+		case FaultCrash:
+			fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle" font-size="16" fill="#d62728">&#215;<title>crash</title></text>`+"\n", x(f.Start), y+16)
+		case FaultStop:
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="2" height="%d" fill="#333"><title>stop</title></rect>`+"\n", x(f.Start)-1, y, svgLaneH)
+		case FaultStart:
+			fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="12" fill="#333">&#9654;<title>start</title></text>`+"\n", x(f.Start), y+15)
+		default:
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="4" fill="#ff9896"><title>%s</title></rect>`+"\n", x(f.Start), y+svgLaneH-4, w(f.Start, f.End), html.EscapeString(string(f.Kind)+" "+f.Detail))
+		}
+	}
+	// Lease holder.
+	for _, h := range r.Holders {
+		if h.Holder == "" {
+			continue
+		}
+		fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s" opacity="0.45"><title>%s</title></rect>`, x(h.Start), laneY(1)+3, w(h.Start, h.End), svgLaneH-6, color(h.Holder), html.EscapeString(h.Holder))
+		if w(h.Start, h.End) > float64(7*len(h.Holder)+6) {
+			fmt.Fprintf(&b, `<text x="%.1f" y="%d">%s</text>`, x(h.Start)+3, laneY(1)+15, html.EscapeString(h.Holder))
+		}
+		b.WriteByte('\n')
+	}
+	// Leaderless time after the first leader, on the lease lane.
+	for _, f := range r.Failovers {
+		fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="3" fill="#d62728"><title>no acting leader for %v (%s)</title></rect>`+"\n", x(f.Start), laneY(1)+svgLaneH-3, w(f.Start, f.End), f.Duration, html.EscapeString(f.Cause))
+	}
+	// Terms.
+	for _, t := range r.Terms {
+		y := laneY(indexOf(cands, t.Candidate) + 2)
+		fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"><title>%s leads %s..%s (%s)</title></rect>`+"\n",
+			x(t.Start), y+4, w(t.Start, t.End), svgLaneH-8, color(t.Identity), html.EscapeString(t.Identity), shortDuration(t.Start), shortDuration(t.End), t.EndCause)
+	}
+	// Overlaps: red bands over every lane.
+	for _, o := range r.Overlaps {
+		fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="#d62728" opacity="0.35"><title>%s</title></rect>`+"\n",
+			x(o.Start), svgTop-4, math.Max(w(o.Start, o.End), 2), laneY(lanes)-svgTop+4, html.EscapeString(fmt.Sprintf("%s and %s both acting for %v: %s", o.Old, o.New, o.Duration, o.Cause)))
+	}
+	b.WriteString("</svg>\n")
+	return []byte(b.String())
+}
+
+// candidates are the candidate names, in order.
+func (r *Report) candidates() []string {
+	names := make([]string, r.Options.Candidates)
+	for i := range names {
+		names[i] = CandidateName(i)
+	}
+	return names
+}
+
+func indexOf(names []string, name string) int {
+	for i, n := range names {
+		if n == name {
+			return i
+		}
+	}
+	return 0
+}
+
+// niceStep picks an axis step of 1, 2 or 5 x 10^k seconds giving 5-12 ticks.
+func niceStep(total time.Duration) time.Duration {
+	for _, base := range []time.Duration{time.Millisecond, 10 * time.Millisecond, 100 * time.Millisecond, time.Second, 10 * time.Second, 100 * time.Second, 1000 * time.Second, 10000 * time.Second} {
+		for _, m := range []time.Duration{1, 2, 5} {
+			if total/(base*m) <= 12 {
+				return base * m
+			}
+		}
+	}
+	return total
+}
+
+func shortDuration(d time.Duration) string {
+	if d%time.Second == 0 {
+		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+	}
+	return d.Round(time.Millisecond).String()
+}
