@@ -1,0 +1,95 @@
+// Package scenarios is a catalog of leader-election scenarios for the
+// simulator in package sim, with Gomega matchers for its reports and
+// benchmarks of failover time. It is how a controller author checks, in
+// their own ginkgo suite, what client-go's leader election does under their
+// timing when leaders crash, stop, lose the API or meet a foreign writer.
+//
+// # The catalog
+//
+// Catalog returns every Scenario: a sentence, a paragraph that explains it,
+// a fault plan that drives a *sim.Cluster in virtual time, and expectations
+// derived from client-go's algorithm for any timing and candidate count.
+// The arithmetic lives in Bounds (DESIGN.md, "Failover arithmetic"): for
+// example a crash fails over within [LD - RP, LD + 4.4 RP] plus a few round
+// trips, a release within 2.2 RP. Expectations never come from an observed
+// run, so a simulator or client-go change that moves the numbers fails the
+// catalog instead of silently redefining it.
+//
+// The catalog covers the steady state, a leader crash, a graceful handover
+// with ReleaseOnCancel, a rolling restart, one renew answered after
+// RenewDeadline with and without the client timeout, API outages shorter
+// and longer than RenewDeadline, a partitioned leader, the two cases where
+// client-go's margin LD - RD - RP breaks (a partitioned leader with
+// ReleaseOnCancel; late renew answers, then a partition) each with the
+// LeaseDuration that repairs it, an error storm of 500 and 429 answers, a
+// deleted lease, a lease overwritten by a foreign writer and a thundering
+// herd of fifty candidates.
+//
+// # In a ginkgo suite
+//
+// DescribeCatalog declares the whole catalog for one Config (timing,
+// candidates, latency, seeds): one DescribeTable per scenario, one entry per
+// seed. The simulator needs the suite's *testing.T, which exists only once
+// TestXxx runs, so the suite captures it before RunSpecs:
+//
+//	var suiteT *testing.T
+//
+//	func TestFailover(t *testing.T) {
+//		suiteT = t
+//		RegisterFailHandler(Fail)
+//		RunSpecs(t, "Failover")
+//	}
+//
+//	var _ = scenarios.DescribeCatalog(func() *testing.T { return suiteT }, scenarios.Config{
+//		Timing: sim.Timing{LeaseDuration: 20 * time.Second, RenewDeadline: 15 * time.Second, RetryPeriod: 3 * time.Second},
+//	})
+//
+// Each run is a subtest of that *testing.T ("<id>/seed-<n>"), so the
+// simulator's own failures (an invariant violated, no leader in time) land
+// on that subtest. A failing spec prints the evidence, the seed and the go
+// test command that runs that spec alone.
+//
+// # Matchers
+//
+// HaveNoSplitBrain, HaveOneLeaderAtEnd, HaveFailoversWithin,
+// HaveNoLossWithoutCrash, HaveLossesWithoutCrash, HaveLeaderlessTimeAtMost,
+// HaveLeaderWithin, HaveSteppedDownWithin and HaveOverlapsWithin take a
+// *sim.Report and fail with the evidence: the overlapping terms and their
+// cause, the failover out of bounds, the last renew of a lost term, the
+// trace lines around them, the seed and the replay hint. They compose with
+// gomega.And and work in plain go tests through gomega.NewWithT.
+//
+// # Benchmarks
+//
+// Benchmark runs crash, handover and rolling-restart failovers over many
+// seeds for a set of timings (CommonTimings by default) and a latency model,
+// and returns each distribution (Summarize: min, median, p99, max) with the
+// leaderless time per run and the count of failovers outside the
+// arithmetic's window. With Bench.Dir set it writes a Markdown table, an SVG
+// histogram per scenario and the timeline (sim's Report.SVG) of one
+// representative run. The module's own benchmarks are ginkgo specs labelled
+// "benchmark" that exist only when a label filter selects them (make bench).
+//
+// # What it is not for
+//
+// It does not measure a real API server (that is the fidelity work against
+// envtest), and its numbers are virtual time: they say what client-go's
+// algorithm does under the modelled latency, not how fast a real cluster is.
+// It is not a load test.
+//
+// # Current limitations
+//
+//   - Runs share the process-wide math/rand that client-go's jitter draws
+//     from, so specs that run simulations must not run in parallel within
+//     one process (ginkgo -p runs separate processes, which is fine).
+//   - Expectations hold for timings where the round trip is small against
+//     RetryPeriod; with latencies near RP the windows widen by whole round
+//     trips as documented on each Bounds method.
+//   - The rolling restart replaces replicas in one slot each (stop, then
+//     start with a new identity); it does not model surge pods running
+//     beside the old ones.
+//   - Benchmarks run seeds one after another in one process, so that every
+//     run can be replayed exactly; they do not use the second core.
+//   - go test's -run flag filters the subtests of the runs: a spec whose
+//     run was filtered out is skipped with a message saying so.
+package scenarios

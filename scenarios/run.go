@@ -1,0 +1,220 @@
+package scenarios
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/gomega"
+
+	"github.com/leaderlab/leaderlab/sim"
+)
+
+// Config is what a suite varies over the catalog. The zero value is
+// controller-runtime's defaults with three candidates and five seeds.
+type Config struct {
+	// Timing is the elector's timing; zero fields mean 15s/10s/2s.
+	Timing sim.Timing
+	// Candidates is the number of replicas; 0 means 3, a typical Deployment.
+	Candidates int
+	// Latency is each leg's latency; zero means sim.DefaultLatency.
+	Latency sim.Dist
+	// Seeds are the seeds each scenario runs with; nil means DefaultSeeds.
+	Seeds []int64
+}
+
+// DefaultSeeds are the seeds of a Config without Seeds: enough to vary
+// client-go's jitter and the phase of each fault, few enough to stay fast.
+var DefaultSeeds = []int64{1, 2, 3, 4, 5}
+
+func (c Config) candidates() int {
+	if c.Candidates == 0 {
+		return 3
+	}
+	return c.Candidates
+}
+
+func (c Config) seeds() []int64 {
+	if c.Seeds == nil {
+		return DefaultSeeds
+	}
+	return c.Seeds
+}
+
+func (c Config) String() string {
+	b := BoundsFor(sim.Options{Timing: c.Timing, Latency: c.Latency})
+	t := b.Timing
+	return fmt.Sprintf("%v/%v/%v, %d candidates, latency %v per leg", t.LeaseDuration, t.RenewDeadline, t.RetryPeriod, c.candidates(), b.Latency)
+}
+
+// Params returns the run's options and arithmetic for cfg and seed: the
+// Config, then s.Setup, then AllowOverlap when s.Overlap allows one.
+func (s Scenario) Params(cfg Config, seed int64) Params {
+	o := sim.Options{Seed: seed, Candidates: cfg.candidates(), Timing: cfg.Timing, Latency: cfg.Latency}
+	if s.Setup != nil {
+		s.Setup(&o)
+	}
+	b := BoundsFor(o)
+	o.Timing, o.Latency = b.Timing, b.Latency
+	p := Params{Bounds: b, Options: o, Rand: rand.New(rand.NewPCG(uint64(seed), 0x5ce9a))}
+	if s.Overlap != nil && s.Overlap(p).Hi > 0 {
+		p.Options.AllowOverlap = true
+	}
+	return p
+}
+
+// outcome is one run as the runner saw it.
+type outcome struct {
+	report  *sim.Report // nil when the simulator failed the run before it ended
+	partial *sim.Report // the report up to the failure, then
+	params  Params
+	ran     bool // false when go test's -run filtered the subtest out
+	ok      bool // the subtest passed: no invariant violation, no fatal error
+	name    string
+}
+
+// run runs s as a subtest of t named "<ID>/seed-<n>", so that the
+// simulator's own failures land on that subtest and not on a suite's
+// *testing.T.
+func (s Scenario) run(t *testing.T, cfg Config, seed int64) outcome {
+	o := outcome{params: s.Params(cfg, seed)}
+	var panicked any
+	o.ok = t.Run(fmt.Sprintf("%s/seed-%d", s.ID, seed), func(t *testing.T) {
+		o.ran, o.name = true, t.Name()
+		panicked = s.simulate(t, o.params, &o.report, &o.partial)
+	})
+	if panicked != nil {
+		panic(panicked)
+	}
+	return o
+}
+
+// simulate runs s's plan in one bubble. It sets *rep to the report, or
+// *partial to the report so far when the plan did not return (a panic, or a
+// fatal error of the simulator). A panic in the plan (a Gomega failure in a
+// ginkgo spec) is caught inside the bubble and returned, for the caller to
+// raise again on its own goroutine.
+func (s Scenario) simulate(t *testing.T, p Params, rep, partial **sim.Report) (panicked any) {
+	*rep = sim.Test(t, p.Options, func(c *sim.Cluster) {
+		done := false
+		defer func() {
+			if !done {
+				*partial = c.Report()
+			}
+			panicked = recover()
+		}()
+		s.Plan(c, p)
+		done = true
+	})
+	return panicked
+}
+
+// Run runs s once with cfg and seed as a subtest of t and returns the report
+// (nil if the simulator failed the run before it ended; the subtest's log
+// says why) and the run's Params. Check it with s.Expect(params):
+//
+//	rep, p := scenarios.LeaderCrash.Run(t, scenarios.Config{}, 1)
+//	gomega.NewWithT(t).Expect(rep).To(scenarios.LeaderCrash.Expect(p))
+func (s Scenario) Run(t *testing.T, cfg Config, seed int64) (*sim.Report, Params) {
+	o := s.run(t, cfg, seed)
+	return o.report, o.params
+}
+
+// Verify runs s once inside a ginkgo spec and asserts its expectations. A
+// failure shows the evidence, the seed, and the command that runs this
+// spec again. t is the suite's *testing.T (DESIGN.md fact 7).
+func (s Scenario) Verify(t *testing.T, cfg Config, seed int64) *sim.Report {
+	ginkgo.GinkgoHelper()
+	o := s.run(t, cfg, seed)
+	if !o.ran {
+		ginkgo.Skip("scenarios: the subtest " + s.ID + " was filtered out by go test's -run flag")
+	}
+	replay := fmt.Sprintf("seed %d; run this spec again with:\n  %s", seed, ReplayCommand(t))
+	if o.report == nil {
+		tail := ""
+		if o.partial != nil {
+			tail = "\nlast trace lines:\n" + traceTail(o.partial, 20)
+		}
+		ginkgo.Fail(fmt.Sprintf("scenarios: the simulator failed the run before it ended (see the log of %s)%s\n%s", o.name, tail, replay))
+	}
+	gomega.Expect(o.report).To(s.Expect(o.params), "%s\n%s\nwhy: %s", s.Name, replay, s.Description)
+	if !o.ok {
+		ginkgo.Fail(fmt.Sprintf("scenarios: the simulator failed %s: %s\n%s", o.name, strings.Join(o.report.Violations, "; "), replay))
+	}
+	return o.report
+}
+
+// DescribeCatalog declares one DescribeTable per scenario (the whole
+// catalog when none are given), with one entry per seed of cfg, for a ginkgo
+// suite. suiteT returns the suite's *testing.T, captured in the TestXxx
+// function before RunSpecs; the simulator needs it and the specs are built
+// before it exists. It returns true so that it can be called from a var
+// declaration.
+func DescribeCatalog(suiteT func() *testing.T, cfg Config, catalog ...Scenario) bool {
+	if len(catalog) == 0 {
+		catalog = Catalog()
+	}
+	return ginkgo.Describe("leader election with "+cfg.String(), func() {
+		for _, s := range catalog {
+			args := []any{func(seed int64) { s.Verify(suiteT(), cfg, seed) }}
+			for _, seed := range cfg.seeds() {
+				args = append(args, ginkgo.Entry(fmt.Sprintf("seed %d", seed), seed))
+			}
+			ginkgo.DescribeTable(s.Name, args...)
+		}
+	})
+}
+
+// ReplayCommand is the go test command that runs the current ginkgo spec
+// alone: the package, the suite's test function and a focus on the spec's
+// full text.
+func ReplayCommand(t *testing.T) string {
+	focus := regexp.QuoteMeta(ginkgo.CurrentSpecReport().FullText()) + "$"
+	suite := strings.SplitN(t.Name(), "/", 2)[0]
+	return fmt.Sprintf("go test %s -count=1 -run '^%s$' -ginkgo.focus '%s'", packageDir(), suite, strings.ReplaceAll(focus, "'", `'\''`))
+}
+
+// packageDir is the test's package relative to its module root ("." when it
+// cannot tell): go test runs a test binary in its package's directory.
+func packageDir() string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "."
+	}
+	rel, err := filepath.Rel(moduleRoot(wd), wd)
+	if err != nil {
+		return "."
+	}
+	return "./" + filepath.ToSlash(rel)
+}
+
+// moduleRoot is the nearest directory at or above dir with a go.mod, or dir.
+func moduleRoot(dir string) string {
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d
+		}
+		if filepath.Dir(d) == d {
+			return dir
+		}
+	}
+}
+
+// DefaultReportDir is where benchmarks write when nothing else is said: the
+// LEADERLAB_REPORT_DIR environment variable, else report/ at the root of the
+// module whose test is running (go test runs in the package's directory).
+func DefaultReportDir() string {
+	if dir := os.Getenv("LEADERLAB_REPORT_DIR"); dir != "" {
+		return dir
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "report"
+	}
+	return filepath.Join(moduleRoot(wd), "report")
+}
