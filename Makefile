@@ -19,6 +19,10 @@ test:
 	  $(GO) vet ./...; \
 	  KUBEBUILDER_ASSETS="$$assets" $(GO) test -race -count=1 -timeout 20m ./...
 
+## bench: failover-timing benchmarks over many seeds; table and SVGs in report/
+bench:
+	bash hack/bench.sh
+
 ## vet: go vet
 vet:
 	$(GO) vet ./...
