@@ -256,7 +256,7 @@ func WriteReport(dir string, results []Result) error {
 		// The timeline of the default timing when measured, else the first.
 		ex := rs[0]
 		for _, r := range rs {
-			if r.Timing == (sim.Timing{LeaseDuration: sim.DefaultLeaseDuration, RenewDeadline: sim.DefaultRenewDeadline, RetryPeriod: sim.DefaultRetryPeriod}) {
+			if r.Timing == (sim.Timing{}).WithDefaults() {
 				ex = r
 			}
 		}

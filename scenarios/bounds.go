@@ -48,20 +48,8 @@ type Bounds struct {
 
 // BoundsFor resolves the defaults of opts and returns its arithmetic.
 func BoundsFor(opts sim.Options) Bounds {
-	t := opts.Timing
-	if t.LeaseDuration == 0 {
-		t.LeaseDuration = sim.DefaultLeaseDuration
-	}
-	if t.RenewDeadline == 0 {
-		t.RenewDeadline = sim.DefaultRenewDeadline
-	}
-	if t.RetryPeriod == 0 {
-		t.RetryPeriod = sim.DefaultRetryPeriod
-	}
-	lat := opts.Latency
-	if lat == (sim.Dist{}) {
-		lat = sim.DefaultLatency
-	}
+	opts = opts.WithDefaults()
+	t, lat := opts.Timing, opts.Latency
 	b := Bounds{Timing: t, Latency: lat}
 	if !opts.NoClientTimeout {
 		b.ClientTimeout = lab.ClientTimeout(t.RenewDeadline)

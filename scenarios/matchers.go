@@ -95,7 +95,7 @@ func HaveOneLeaderAtEnd() types.GomegaMatcher {
 	return reportMatcher("have exactly one leader at the end", func(r *sim.Report) []string {
 		var running []string
 		for _, t := range r.Terms {
-			if t.EndCause == "running" {
+			if t.EndCause == sim.EndRunning {
 				running = append(running, fmt.Sprintf("%s (%s) since %v", t.Candidate, t.Identity, t.Start))
 			}
 		}
@@ -185,7 +185,7 @@ func HaveLeaderWithin(d time.Duration, kind sim.FaultKind) types.GomegaMatcher {
 			return []string{fmt.Sprintf("the run ended at %v, before %v (%s ended at %v)", r.Duration, at, kind, end)}
 		}
 		for _, t := range r.Terms {
-			if t.Start <= at && (t.End > at || t.EndCause == "running") {
+			if t.Start <= at && (t.End > at || t.EndCause == sim.EndRunning) {
 				return nil
 			}
 		}

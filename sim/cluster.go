@@ -43,7 +43,7 @@ func Test(t *testing.T, opts Options, body func(c *Cluster)) *Report {
 	var rep *Report
 	name := t.Name()
 	synctest.Test(t, func(bt *testing.T) {
-		c := newCluster(bt, name, opts.withDefaults())
+		c := newCluster(bt, name, opts.WithDefaults())
 		defer func() { rep = c.finish() }()
 		c.begin()
 		body(c)
@@ -395,9 +395,9 @@ func (p *process) stoppedLeading(cause string) {
 	}
 	p.leading = false
 	if cause == "" {
-		cause = "lost"
+		cause = EndLost
 		if p.stopping {
-			cause = "stop"
+			cause = EndStop
 		}
 	}
 	last, failed := p.lastRenew, p.renewFailed

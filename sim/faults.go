@@ -27,7 +27,7 @@ func (c *Cluster) inject(f Fault) {
 			return
 		}
 		if f.Kind == FaultCrash {
-			p.stoppedLeading("crash")
+			p.stoppedLeading(EndCrash)
 			p.kill()
 			return
 		}

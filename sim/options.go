@@ -47,7 +47,9 @@ type Timing struct {
 	RetryPeriod   time.Duration
 }
 
-func (t Timing) withDefaults() Timing {
+// WithDefaults returns t with each zero field set to its default (15s/10s/2s),
+// the timing a run with t actually uses.
+func (t Timing) WithDefaults() Timing {
 	if t.LeaseDuration == 0 {
 		t.LeaseDuration = DefaultLeaseDuration
 	}
@@ -203,8 +205,11 @@ type Options struct {
 // CandidateName is the name of candidate i: "c0", "c1", ...
 func CandidateName(i int) string { return "c" + strconv.Itoa(i) }
 
-func (o Options) withDefaults() Options {
-	o.Timing = o.Timing.withDefaults()
+// WithDefaults returns o with every zero field that has a default filled in:
+// the options a run with o actually uses, for code that derives expectations
+// from them.
+func (o Options) WithDefaults() Options {
+	o.Timing = o.Timing.WithDefaults()
 	if o.Latency.isZero() {
 		o.Latency = DefaultLatency
 	}
@@ -228,7 +233,7 @@ func (o Options) Validate() error {
 			return fmt.Errorf("sim: Timing.%s (%v) must not be negative", name, d)
 		}
 	}
-	t := o.Timing.withDefaults()
+	t := o.Timing.WithDefaults()
 	if t.LeaseDuration < time.Second || t.LeaseDuration%time.Second != 0 {
 		return fmt.Errorf("sim: Timing.LeaseDuration (%v) must be a whole number of seconds, at least 1s: the lease stores whole seconds and client-go truncates", t.LeaseDuration)
 	}
@@ -244,7 +249,7 @@ func (o Options) Validate() error {
 	if o.LogVerbosity < 0 {
 		return fmt.Errorf("sim: LogVerbosity (%d) must not be negative", o.LogVerbosity)
 	}
-	o = o.withDefaults()
+	o = o.WithDefaults()
 	if _, err := lab.Resolve(lab.Options{LeaderElection: true, LeaderElectionID: o.LeaseName, LeaderElectionNamespace: o.Namespace, Identity: "x"}); err != nil {
 		return fmt.Errorf("sim: Namespace or LeaseName: %w", err)
 	}

@@ -36,8 +36,7 @@ type Term struct {
 	Identity  string        `json:"identity"`
 	Start     time.Duration `json:"start"`
 	End       time.Duration `json:"end"`
-	// EndCause is "crash", "stop", "lost" (the elector gave up the lease on
-	// its own) or "running" (still leading when the run ended).
+	// EndCause is EndCrash, EndStop, EndLost or EndRunning.
 	EndCause string `json:"endCause"`
 	// LastRenew is the last lease write of this term that the candidate saw
 	// succeed: when it was sent, applied by the server and answered.
@@ -46,6 +45,14 @@ type Term struct {
 	// did; a release (ReleaseOnCancel) follows it before the term ends.
 	RenewFailed *time.Duration `json:"renewFailed,omitempty"`
 }
+
+// Why a term ended (Term.EndCause, Failover.Cause).
+const (
+	EndCrash   = "crash"   // the process was killed: no release, no later requests
+	EndStop    = "stop"    // a graceful stop cancelled the elector's context
+	EndLost    = "lost"    // the elector gave up the lease on its own (renew failed)
+	EndRunning = "running" // still leading when the run ended
+)
 
 // Duration is how long the term lasted.
 func (t Term) Duration() time.Duration { return t.End - t.Start }
@@ -415,9 +422,9 @@ func (r *recorder) snapshot() *Report {
 	}
 	for i := range rep.Terms {
 		if rep.Terms[i].End < 0 {
-			rep.Terms[i].End, rep.Terms[i].EndCause = end, "running"
+			rep.Terms[i].End, rep.Terms[i].EndCause = end, EndRunning
 		}
-		if rep.Terms[i].EndCause == "lost" {
+		if rep.Terms[i].EndCause == EndLost {
 			rep.LostWithoutCrash = append(rep.LostWithoutCrash, rep.Terms[i])
 		}
 	}
