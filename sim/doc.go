@@ -118,8 +118,10 @@
 //     request never leaves the process either way.
 //   - The built-in candidate joins the election again after losing it, unless
 //     ExitOnLoss.
-//   - Speed (see BENCHMARKS.md): about 12,000 x real time for three candidates
-//     on two cores, most of it client-go's own per-request cost.
+//   - Speed (see BENCHMARKS.md): about 19,000 x real time for three candidates
+//     on two cores. Most of it is client-go's own per-request cost, which
+//     alone caps a simulation through the real REST client at about
+//     25,000-30,000 x on that machine.
 //
 // # Benchmarks
 //

@@ -34,7 +34,16 @@ type event struct {
 	at   time.Time
 	cand int // -1 for the simulator's own events, which go first
 	seq  uint64
-	fn   func()
+	fn   func()   // the simulator's own events
+	req  *request // a request's next step (arrival, then answer) when fn is nil
+}
+
+func (e *event) run() {
+	if e.fn != nil {
+		e.fn()
+		return
+	}
+	e.req.step()
 }
 
 type eventHeap []*event
@@ -102,8 +111,11 @@ type network struct {
 	holder      string // lease holder identity as last stored
 	holderKnown bool
 
-	wake chan struct{}
-	stop chan struct{}
+	// timer wakes the loop at the earliest event; draining is true while
+	// the loop runs due events and will look at the queue again by itself.
+	timer    *time.Timer
+	draining bool
+	stop     chan struct{}
 }
 
 func newNetwork(c *Cluster) *network {
@@ -111,61 +123,75 @@ func newNetwork(c *Cluster) *network {
 		c:           c,
 		srv:         apiserver.New(),
 		partitioned: make(map[string]bool),
-		wake:        make(chan struct{}, 1),
+		timer:       stoppedTimer(),
 		stop:        make(chan struct{}),
 	}
 }
 
+// stoppedTimer is a timer that is not running. It must be made inside the
+// bubble, like everything the loop waits on.
+func stoppedTimer() *time.Timer {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}
+
 // schedule queues fn at at. cand orders events of one instant.
 func (n *network) schedule(at time.Time, cand int, fn func()) {
+	n.push(&event{at: at, cand: cand, fn: fn})
+}
+
+// push queues e at e.at, after the events of that instant and candidate
+// queued before it. When e is the new earliest event it re-arms the loop's
+// timer itself rather than waking the loop to do it: one goroutine switch
+// less per request.
+func (n *network) push(e *event) {
 	n.mu.Lock()
+	defer n.mu.Unlock()
 	n.seq++
-	heap.Push(&n.events, &event{at: at, cand: cand, seq: n.seq, fn: fn})
-	first := n.events[0].seq == n.seq
-	n.mu.Unlock()
-	if first {
-		select {
-		case n.wake <- struct{}{}:
-		default:
-		}
+	e.seq = n.seq
+	heap.Push(&n.events, e)
+	if n.events[0] == e && !n.draining {
+		n.timer.Reset(e.at.Sub(time.Now()))
 	}
 }
 
 // loop runs events in order until stop is closed. It is the only goroutine that
 // applies requests, so the store sees them in a defined order.
 func (n *network) loop() {
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
+	var due []*event
 	for {
 		n.mu.Lock()
-		var due []*event
+		due = due[:0]
 		now := time.Now()
 		for len(n.events) > 0 && !n.events[0].at.After(now) {
 			due = append(due, heap.Pop(&n.events).(*event))
 		}
-		var next time.Duration = -1
-		if len(n.events) > 0 {
-			next = n.events[0].at.Sub(now)
+		if len(due) == 0 {
+			// Nothing is due: sleep until the earliest event. push re-arms
+			// the timer when an earlier one comes.
+			n.draining = false
+			if len(n.events) > 0 {
+				n.timer.Reset(n.events[0].at.Sub(now))
+			} else {
+				n.timer.Stop()
+			}
+			n.mu.Unlock()
+			select {
+			case <-n.timer.C:
+			case <-n.stop:
+				n.timer.Stop()
+				return
+			}
+			continue
 		}
+		// Events running now may queue more at this instant; the next turn
+		// of the loop finds them, so push need not re-arm the timer.
+		n.draining = true
 		n.mu.Unlock()
-		for _, e := range due {
-			e.fn()
-		}
-		if len(due) > 0 {
-			continue // running events may have queued more at this instant
-		}
-		var tc <-chan time.Time
-		if next >= 0 {
-			timer.Reset(next)
-			tc = timer.C
-		}
-		select {
-		case <-tc:
-		case <-n.wake:
-			timer.Stop()
-		case <-n.stop:
-			timer.Stop()
-			return
+		for i, e := range due {
+			due[i] = nil
+			e.run()
 		}
 	}
 }
@@ -254,75 +280,141 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		<-ctx.Done()
 		return nil, &expiredError{err: ctx.Err()}
 	}
-	var body []byte
-	if req.Body != nil {
-		var err error
-		body, err = io.ReadAll(req.Body)
-		_ = req.Body.Close()
-		if err != nil {
-			return nil, err
-		}
+	body, err := readBody(req)
+	if err != nil {
+		return nil, err
 	}
-	areq := apiserver.Request{Method: req.Method, Path: req.URL.Path, ContentType: req.Header.Get("Content-Type"), Accept: req.Header.Get("Accept"), Body: body}
-	route, routeErr := apiserver.Parse(req.Method, req.URL.Path)
-	r := &request{p: p, route: route, sent: time.Now()}
-	n.c.rec.countRequest(route.Verb)
-	if n.partitionedNow(p.cand.name) {
+	r := &request{p: p, n: n, sent: time.Now(), reply: make(chan struct{}, 1),
+		areq: apiserver.Request{Method: req.Method, Path: req.URL.Path, ContentType: req.Header.Get("Content-Type"), Accept: req.Header.Get("Accept"), Body: body}}
+	r.route, r.routeErr = apiserver.Parse(req.Method, req.URL.Path)
+	n.c.rec.countRequest(r.route.Verb)
+	partitioned, outage := n.admit(p.cand.name)
+	if partitioned {
 		r.trace("dropped: %s is partitioned", p.cand.name)
 		n.c.rec.countDropped()
-		return r.wait(req, nil)
+		return r.wait(req, false)
 	}
-	n.mu.Lock()
-	outage := n.outage > 0
-	n.mu.Unlock()
 	if outage {
 		r.trace("refused: API outage")
 		n.c.rec.countRefused()
 		return nil, errRefused
 	}
-	pl := n.plan(p.cand, route.Verb)
-	ch := make(chan reply, 1)
-	n.schedule(r.sent.Add(pl.reqLeg), p.cand.idx, func() {
-		r.arrived = time.Now()
-		if n.unreachable(p.cand.name) {
-			r.trace("dropped on the way to the API: %s", n.whyUnreachable(p.cand.name))
-			n.c.rec.countDropped()
-			return
-		}
-		var rep reply
-		switch {
-		case n.outageNow():
-			rep.err = errRefused
-		case routeErr != nil:
-			rep.resp = apiserver.ErrorResponse(routeErr, areq.Accept)
-		case pl.inject != nil:
-			rep.resp = injected(pl.inject, areq.Accept)
-			n.c.rec.countInjected()
-			r.trace("answered %d (injected)", rep.resp.Code)
-		default:
-			rep.resp = n.srv.ServeRoute(route, areq)
-			n.observe(r, rep.resp)
-		}
-		n.schedule(r.arrived.Add(pl.respLeg), p.cand.idx, func() {
-			if n.unreachable(p.cand.name) {
-				r.trace("response lost on the way back: %s", n.whyUnreachable(p.cand.name))
-				n.c.rec.countDropped()
-				return
-			}
-			r.answered = time.Now()
-			ch <- rep
-		})
-	})
-	return r.wait(req, ch)
+	r.plan = n.plan(p.cand, r.route.Verb)
+	r.ev = event{at: r.sent.Add(r.plan.reqLeg), cand: p.cand.idx, req: r}
+	n.push(&r.ev)
+	return r.wait(req, true)
 }
 
-// request follows one request for the trace and the report.
+// readBody reads a request body. client-go sends its bodies from memory with
+// a known length, so the buffer is allocated once, at its size.
+func readBody(req *http.Request) ([]byte, error) {
+	if req.Body == nil {
+		return nil, nil
+	}
+	defer func() { _ = req.Body.Close() }()
+	if n := req.ContentLength; n > 0 {
+		body := make([]byte, n)
+		if _, err := io.ReadFull(req.Body, body); err != nil {
+			return nil, err
+		}
+		return body, nil
+	}
+	return io.ReadAll(req.Body)
+}
+
+// admit reports whether cand is partitioned and whether an outage is in
+// force, as one look at the fault state.
+func (n *network) admit(cand string) (partitioned, outage bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.partitioned[cand], n.outage > 0
+}
+
+// request follows one request for the trace and the report. It is also its
+// own event on the network's queue: first its arrival at the API server, then
+// its answer's arrival back at the client.
 type request struct {
-	p                       *process
-	route                   apiserver.Route
+	p        *process
+	n        *network
+	areq     apiserver.Request
+	route    apiserver.Route
+	routeErr error
+	plan     plan
+	ev       event
+	served   bool // the arrival has run; the next step is the answer
+
+	// rep is written by the network before it signals reply, and read by
+	// the client only after.
+	rep   reply
+	reply chan struct{}
+
 	sent, arrived, answered time.Time
 	holder                  string // lease holder the request wrote, if a lease write
 	leaseWrite              bool
+
+	// resp, body and contentType are the HTTP response handed to the
+	// client, kept here so that a request costs one allocation, not four.
+	resp        http.Response
+	body        responseBody
+	contentType [1]string
+}
+
+// step runs the request's next event on the network's loop.
+func (r *request) step() {
+	if r.served {
+		r.answer()
+		return
+	}
+	r.served = true
+	r.arrive()
+}
+
+// arrive applies the request at the API server, or not, when it arrives.
+func (r *request) arrive() {
+	n, p := r.n, r.p
+	r.arrived = time.Now()
+	unreachable, outage := n.reachability(p.cand.name)
+	if unreachable {
+		r.trace("dropped on the way to the API: %s", n.whyUnreachable(p.cand.name))
+		n.c.rec.countDropped()
+		return
+	}
+	switch {
+	case outage:
+		r.rep.err = errRefused
+	case r.routeErr != nil:
+		r.rep.resp = apiserver.ErrorResponse(r.routeErr, r.areq.Accept)
+	case r.plan.inject != nil:
+		r.rep.resp = injected(r.plan.inject, r.areq.Accept)
+		n.c.rec.countInjected()
+		r.trace("answered %d (injected)", r.rep.resp.Code)
+	default:
+		r.rep.resp = n.srv.ServeRoute(r.route, r.areq)
+		n.observe(r, r.rep.resp)
+	}
+	r.areq.Body = nil
+	r.ev.at = r.arrived.Add(r.plan.respLeg)
+	n.push(&r.ev)
+}
+
+// answer hands the response to the waiting client, unless it is lost.
+func (r *request) answer() {
+	n, p := r.n, r.p
+	if unreachable, _ := n.reachability(p.cand.name); unreachable {
+		r.trace("response lost on the way back: %s", n.whyUnreachable(p.cand.name))
+		n.c.rec.countDropped()
+		return
+	}
+	r.answered = time.Now()
+	r.reply <- struct{}{}
+}
+
+// reachability reports whether cand cannot reach the API (partition or black
+// hole) and whether an outage is in force, as one look at the fault state.
+func (n *network) reachability(cand string) (unreachable, outage bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.partitioned[cand] || n.blackHole > 0, n.outage > 0
 }
 
 func (r *request) String() string {
@@ -337,11 +429,15 @@ func (r *request) trace(format string, args ...any) {
 }
 
 // wait blocks until the reply, the request's context, or the crash of the
-// process. ch nil means no reply will ever come.
-func (r *request) wait(req *http.Request, ch chan reply) (*http.Response, error) {
+// process. sent false means no reply will ever come.
+func (r *request) wait(req *http.Request, sent bool) (*http.Response, error) {
+	reply := r.reply
+	if !sent {
+		reply = nil
+	}
 	select {
-	case rep := <-ch:
-		return r.deliver(req, rep)
+	case <-reply:
+		return r.deliver(req, r.rep)
 	case <-req.Context().Done():
 		r.timedOut(req)
 		return nil, req.Context().Err()
@@ -384,23 +480,47 @@ func (r *request) deliver(req *http.Request, rep reply) (*http.Response, error) 
 	if r.leaseWrite && code < 300 {
 		r.p.renewed(r)
 	}
-	h := http.Header{"Content-Type": []string{rep.resp.ContentType}}
+	r.contentType[0] = rep.resp.ContentType
+	h := http.Header{"Content-Type": r.contentType[:]}
 	if rep.resp.Code == http.StatusTooManyRequests || rep.resp.Code == http.StatusServiceUnavailable {
 		if st, ok := rep.resp.Err.(apierrors.APIStatus); ok && st.Status().Details != nil && st.Status().Details.RetryAfterSeconds > 0 {
 			h.Set("Retry-After", strconv.Itoa(int(st.Status().Details.RetryAfterSeconds)))
 		}
 	}
-	return &http.Response{
-		Status:        strconv.Itoa(code) + " " + http.StatusText(code),
+	r.body.Reset(rep.resp.Body)
+	r.resp = http.Response{
+		Status:        statusLine(code),
 		StatusCode:    code,
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,
 		ProtoMinor:    1,
 		Header:        h,
-		Body:          io.NopCloser(bytes.NewReader(rep.resp.Body)),
+		Body:          &r.body,
 		ContentLength: int64(len(rep.resp.Body)),
 		Request:       req,
-	}, nil
+	}
+	return &r.resp, nil
+}
+
+// responseBody is a response's body: the server's encoded answer.
+type responseBody struct{ bytes.Reader }
+
+func (*responseBody) Close() error { return nil }
+
+// statusLines are the HTTP status lines of the codes the server answers with.
+var statusLines = func() map[int]string {
+	m := make(map[int]string)
+	for _, code := range []int{200, 201, 400, 404, 405, 409, 422, 429, 500, 503} {
+		m[code] = strconv.Itoa(code) + " " + http.StatusText(code)
+	}
+	return m
+}()
+
+func statusLine(code int) string {
+	if s, ok := statusLines[code]; ok {
+		return s
+	}
+	return strconv.Itoa(code) + " " + http.StatusText(code)
 }
 
 func reason(err error) string {
@@ -453,24 +573,6 @@ func (n *network) setHolder(holder, by string) {
 	if changed {
 		n.c.rec.holderChanged(holder, by)
 	}
-}
-
-func (n *network) partitionedNow(cand string) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.partitioned[cand]
-}
-
-func (n *network) outageNow() bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.outage > 0
-}
-
-func (n *network) unreachable(cand string) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.partitioned[cand] || n.blackHole > 0
 }
 
 func (n *network) whyUnreachable(cand string) string {

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -75,20 +76,90 @@ type Response struct {
 // never blocks while holding a lock.
 type Server struct {
 	tracker clienttesting.ObjectTracker
+	stored  *lastStored
 
+	// mu serialises requests and the methods below, so that stored.last
+	// is the current write's object and the cache follows the store.
 	mu  sync.Mutex
 	uid uint64
+	// cache holds the stored objects the server last wrote or read, as the
+	// server's own copies, so that a read is answered without a deep copy
+	// out of the tracker. Every change to the tracker goes through the
+	// server, which updates or drops the entry it changes.
+	cache map[objectKey]runtime.Object
+}
+
+type objectKey struct {
+	gvr             schema.GroupVersionResource
+	namespace, name string
 }
 
 // New returns an empty server.
 func New() *Server {
-	return &Server{tracker: fake.NewObjectTracker(clienttesting.NewObjectTracker(scheme.Scheme, scheme.Codecs.UniversalDecoder()))}
+	stored := &lastStored{ObjectTracker: clienttesting.NewObjectTracker(scheme.Scheme, scheme.Codecs.UniversalDecoder())}
+	return &Server{tracker: fake.NewObjectTracker(stored), stored: stored, cache: make(map[objectKey]runtime.Object)}
 }
 
-// resources maps "group/version/resource" to the kind, for every namespaced-able
-// kind of client-go's scheme. Built once: the scheme does not change.
-var resources = sync.OnceValue(func() map[string]schema.GroupVersionKind {
-	m := make(map[string]schema.GroupVersionKind)
+// lastStored sits under leaderlab's resourceVersion-honest tracker, on top of
+// client-go's tracker, and keeps the object of the last successful create or
+// update as the versioned tracker handed it down: its own copy, with the new
+// resourceVersion, equal to what client-go's tracker stored (which keeps a
+// deep copy of its own). The server answers a write with it instead of
+// reading the object back, which would cost another deep copy per write.
+type lastStored struct {
+	clienttesting.ObjectTracker
+	last runtime.Object
+}
+
+func (t *lastStored) Create(gvr schema.GroupVersionResource, obj runtime.Object, ns string, opts ...metav1.CreateOptions) error {
+	return t.keep(obj, t.ObjectTracker.Create(gvr, obj, ns, opts...))
+}
+
+func (t *lastStored) Update(gvr schema.GroupVersionResource, obj runtime.Object, ns string, opts ...metav1.UpdateOptions) error {
+	return t.keep(obj, t.ObjectTracker.Update(gvr, obj, ns, opts...))
+}
+
+// keep remembers obj if the write that stored it succeeded.
+func (t *lastStored) keep(obj runtime.Object, err error) error {
+	t.last = nil
+	if err == nil {
+		t.last = obj
+	}
+	return err
+}
+
+// writtenLocked returns the object the write just made stored and keeps it
+// as the cached copy.
+func (s *Server) writtenLocked(key objectKey) (runtime.Object, error) {
+	obj := s.stored.last
+	s.stored.last = nil
+	if obj == nil {
+		// Not expected: the versioned tracker hands every successful write
+		// down. Read it back rather than answer without the object.
+		return s.getLocked(key)
+	}
+	s.cache[key] = obj
+	return obj, nil
+}
+
+// getLocked returns the stored object: the cached copy if there is one.
+func (s *Server) getLocked(key objectKey) (runtime.Object, error) {
+	if obj, ok := s.cache[key]; ok {
+		return obj, nil
+	}
+	obj, err := s.tracker.Get(key.gvr, key.namespace, key.name)
+	if err != nil {
+		return nil, err
+	}
+	s.cache[key] = obj
+	return obj, nil
+}
+
+// resources maps a resource to its kind, for every namespaced-able kind of
+// client-go's scheme. Built once: the scheme does not change. Keyed by the
+// resource itself so that a lookup does not build a string.
+var resources = sync.OnceValue(func() map[schema.GroupVersionResource]schema.GroupVersionKind {
+	m := make(map[schema.GroupVersionResource]schema.GroupVersionKind)
 	for gvk := range scheme.Scheme.AllKnownTypes() {
 		if gvk.Version == runtime.APIVersionInternal || strings.HasSuffix(gvk.Kind, "List") {
 			continue
@@ -101,22 +172,42 @@ var resources = sync.OnceValue(func() map[string]schema.GroupVersionKind {
 			continue
 		}
 		plural, _ := meta.UnsafeGuessKindToResource(gvk)
-		m[gvrKey(plural)] = gvk
+		m[plural] = gvk
 	}
 	return m
 })
 
-func gvrKey(gvr schema.GroupVersionResource) string {
-	return gvr.Group + "/" + gvr.Version + "/" + gvr.Resource
+// maxSegments is the most path segments a route has:
+// apis/GROUP/VERSION/namespaces/NS/RESOURCE/NAME.
+const maxSegments = 7
+
+// splitPath splits path at "/" into at most maxSegments parts, ignoring
+// leading and trailing slashes, without allocating. ok is false when there
+// are more parts.
+func splitPath(path string) (parts [maxSegments]string, n int, ok bool) {
+	path = strings.Trim(path, "/")
+	for path != "" {
+		if n == maxSegments {
+			return parts, n, false
+		}
+		seg, rest, _ := strings.Cut(path, "/")
+		parts[n], path = seg, rest
+		n++
+	}
+	return parts, n, true
 }
 
 // Parse routes a method and path:
 // /api/v1/namespaces/NS/RESOURCE[/NAME] and
 // /apis/GROUP/VERSION/namespaces/NS/RESOURCE[/NAME].
+// It runs for every request, so it does not allocate on success.
 func Parse(method, path string) (Route, error) {
-	parts := strings.Split(strings.Trim(path, "/"), "/")
+	all, n, ok := splitPath(path)
+	parts := all[:n]
 	var gv schema.GroupVersion
 	switch {
+	case !ok:
+		return Route{}, apierrors.NewNotFound(schema.GroupResource{}, path)
 	case len(parts) >= 2 && parts[0] == "api":
 		gv, parts = schema.GroupVersion{Version: parts[1]}, parts[2:]
 	case len(parts) >= 3 && parts[0] == "apis":
@@ -131,7 +222,7 @@ func Parse(method, path string) (Route, error) {
 	if len(parts) == 4 {
 		r.Name = parts[3]
 	}
-	gvk, ok := resources()[gvrKey(r.Resource)]
+	gvk, ok := resources()[r.Resource]
 	if !ok {
 		return Route{}, apierrors.NewNotFound(r.Resource.GroupResource(), r.Name)
 	}
@@ -164,13 +255,17 @@ func (s *Server) Serve(req Request) Response {
 
 // ServeRoute answers a request whose route the caller has already parsed.
 func (s *Server) ServeRoute(route Route, req Request) Response {
-	obj, code, err := s.apply(route, req)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	obj, code, err := s.applyLocked(route, req)
 	if err != nil {
 		return ErrorResponse(err, req.Accept)
 	}
 	if obj == nil {
 		obj = &metav1.Status{Status: metav1.StatusSuccess, Code: int32(code)}
 	}
+	// Encoding sets and restores the object's kind, so a cached object is
+	// encoded under s.mu.
 	resp := encode(obj, code, route.Kind.GroupVersion(), req.Accept)
 	if _, ok := obj.(*metav1.Status); !ok {
 		resp.Object = obj
@@ -178,15 +273,17 @@ func (s *Server) ServeRoute(route Route, req Request) Response {
 	return resp
 }
 
-func (s *Server) apply(r Route, req Request) (runtime.Object, int, error) {
+func (s *Server) applyLocked(r Route, req Request) (runtime.Object, int, error) {
+	key := objectKey{r.Resource, r.Namespace, r.Name}
 	switch r.Verb {
 	case VerbGet:
-		obj, err := s.tracker.Get(r.Resource, r.Namespace, r.Name)
+		obj, err := s.getLocked(key)
 		return obj, http.StatusOK, err
 	case VerbList:
 		obj, err := s.tracker.List(r.Resource, r.Kind, r.Namespace)
 		return obj, http.StatusOK, err
 	case VerbDelete:
+		delete(s.cache, key)
 		return nil, http.StatusOK, s.tracker.Delete(r.Resource, r.Namespace, r.Name)
 	}
 	obj, m, err := decodeBody(r, req)
@@ -195,18 +292,18 @@ func (s *Server) apply(r Route, req Request) (runtime.Object, int, error) {
 	}
 	if r.Verb == VerbCreate {
 		if m.GetName() == "" && m.GetGenerateName() != "" {
-			m.SetName(m.GetGenerateName() + strconv.FormatUint(s.nextUID(), 36))
+			m.SetName(m.GetGenerateName() + strconv.FormatUint(s.nextUIDLocked(), 36))
 		}
 		if m.GetName() == "" {
 			return nil, 0, apierrors.NewBadRequest("name or generateName is required")
 		}
-		m.SetUID(types.UID(fmt.Sprintf("uid-%d", s.nextUID())))
+		m.SetUID(types.UID("uid-" + strconv.FormatUint(s.nextUIDLocked(), 10)))
 		m.SetCreationTimestamp(metav1.NewTime(time.Now()))
-		err = s.tracker.Create(r.Resource, obj, r.Namespace)
-		if err != nil {
+		if err := s.tracker.Create(r.Resource, obj, r.Namespace); err != nil {
 			return nil, 0, err
 		}
-		stored, err := s.tracker.Get(r.Resource, r.Namespace, m.GetName())
+		key.name = m.GetName()
+		stored, err := s.writtenLocked(key)
 		return stored, http.StatusCreated, err
 	}
 	// VerbUpdate
@@ -216,13 +313,11 @@ func (s *Server) apply(r Route, req Request) (runtime.Object, int, error) {
 	if err := s.tracker.Update(r.Resource, obj, r.Namespace); err != nil {
 		return nil, 0, err
 	}
-	stored, err := s.tracker.Get(r.Resource, r.Namespace, r.Name)
+	stored, err := s.writtenLocked(key)
 	return stored, http.StatusOK, err
 }
 
-func (s *Server) nextUID() uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (s *Server) nextUIDLocked() uint64 {
 	s.uid++
 	return s.uid
 }
@@ -287,8 +382,23 @@ func encode(obj runtime.Object, code int, gv schema.GroupVersion, accept string)
 	return Response{Code: code, ContentType: mediaType, Body: body}
 }
 
-// negotiate picks protobuf when the client accepts it first, else JSON.
+// negotiate picks protobuf when the client accepts it first, else JSON. A
+// client sends the same Accept header with every request, so the last answer
+// is kept.
 func negotiate(accept string) string {
+	if last := lastNegotiated.Load(); last != nil && last.accept == accept {
+		return last.mediaType
+	}
+	mt := negotiateSlow(accept)
+	lastNegotiated.Store(&negotiated{accept, mt})
+	return mt
+}
+
+type negotiated struct{ accept, mediaType string }
+
+var lastNegotiated atomic.Pointer[negotiated]
+
+func negotiateSlow(accept string) string {
 	for part := range strings.SplitSeq(accept, ",") {
 		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
 		if err != nil {
@@ -306,6 +416,8 @@ func negotiate(accept string) string {
 
 // Get returns the stored object (a copy).
 func (s *Server) Get(gvr schema.GroupVersionResource, namespace, name string) (runtime.Object, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return s.tracker.Get(gvr, namespace, name)
 }
 
@@ -316,15 +428,25 @@ func (s *Server) Update(gvr schema.GroupVersionResource, obj runtime.Object) err
 	if err != nil {
 		return err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.cache, objectKey{gvr, m.GetNamespace(), m.GetName()})
 	return s.tracker.Update(gvr, obj, m.GetNamespace())
 }
 
 // Delete removes an object.
 func (s *Server) Delete(gvr schema.GroupVersionResource, namespace, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.cache, objectKey{gvr, namespace, name})
 	return s.tracker.Delete(gvr, namespace, name)
 }
 
-// Add stores obj as if it had been created before the run.
+// Add stores obj as if it had been created before the run. The tracker
+// derives the resource from obj's kind, so every cached copy is dropped.
 func (s *Server) Add(obj runtime.Object) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.cache)
 	return s.tracker.Add(obj)
 }
