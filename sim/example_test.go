@@ -14,20 +14,27 @@ import (
 // it through asTest only because examples have none.
 func Example_crash() {
 	asTest(func(t *testing.T) {
-		rep := sim.Test(t, sim.Options{Seed: 1, Candidates: 3}, func(c *sim.Cluster) {
-			leader := c.AwaitLeader(30 * time.Second)
+		opts := sim.Options{Seed: 1, Candidates: 3}
+		var leader string
+		rep := sim.Test(t, opts, func(c *sim.Cluster) {
+			leader = c.AwaitLeader(30 * time.Second)
 			c.Advance(20 * time.Second)
 			c.Crash(leader)
 			c.AwaitLeader(time.Minute)
 		})
+		// client-go's arithmetic: a follower takes over a crashed leader's
+		// lease within [LD-RP-rt, LD+4.4RP+2rt] of the crash.
+		tm, rt := opts.Timing.WithDefaults(), 2*sim.DefaultLatency.Max
+		lo := tm.LeaseDuration - tm.RetryPeriod - rt
+		hi := tm.LeaseDuration + time.Duration(4.4*float64(tm.RetryPeriod)) + 2*rt
 		for _, f := range rep.Failovers {
-			// client-go's arithmetic: takeover within [LD-RP-rt, LD+4.4RP+2rt].
-			fmt.Printf("%s -> %s after %s, %v without a leader\n", f.From, f.To, f.Cause, f.Duration.Round(time.Millisecond))
+			fmt.Printf("failover after %s from the first leader: %v; to another candidate: %v; within [%v, %v]: %v\n",
+				f.Cause, f.From == leader, f.To != leader, lo, hi, lo <= f.Duration && f.Duration <= hi)
 		}
 		fmt.Println("overlaps:", len(rep.Overlaps), "exact replay:", rep.ReplayExact)
 	})
 	// Output:
-	// c0 -> c2 after crash, 13.856s without a leader
+	// failover after crash from the first leader: true; to another candidate: true; within [12.994s, 23.812s]: true
 	// overlaps: 0 exact replay: true
 }
 
