@@ -71,6 +71,10 @@
 // 2000-01-01 00:00:00 UTC; it moves only when every goroutine in the bubble is
 // blocked, so an hour of leader election costs milliseconds. Advance(d) lets d of
 // virtual time pass; AwaitLeader(within) waits at most within of virtual time.
+// The run starts at a seeded instant of the clock's first second (Cluster.StartTime),
+// because client-go's lease records carry whole-second renew times: with a
+// RetryPeriod under 1s, where the renews fall within their seconds changes how
+// late a follower notices one, and a real cluster starts at any phase.
 // Times in the report are offsets from the start of the run. The body must not
 // block on anything outside the bubble (sockets, real files, other tests).
 //
