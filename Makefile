@@ -23,6 +23,10 @@ test:
 bench:
 	bash hack/bench.sh
 
+## validate: the simulator against a real kube-apiserver (TRIALS real trials per plan); report/validate.*
+validate:
+	bash hack/validate.sh $(or $(TRIALS),10) report
+
 ## vet: go vet
 vet:
 	$(GO) vet ./...
