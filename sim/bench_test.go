@@ -5,11 +5,24 @@ package sim_test
 // asTest (testing.RunTests), which hands it a real *testing.T.
 
 import (
+	"bytes"
+	"context"
+	"io"
+	nethttp "net/http"
 	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/utils/ptr"
+
+	lab "github.com/leaderlab/leaderlab/leaderelection"
 	"github.com/leaderlab/leaderlab/sim"
 )
 
@@ -96,4 +109,77 @@ func BenchmarkThousandCandidates10Min(b *testing.B) {
 	<-done
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/run")
 	b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MiB")
+}
+
+// The floor under BenchmarkSteadyStateHour: client-go's own cost per request.
+// The same rest.Config a simulated candidate gets (QPS -1, protobuf) and the
+// same lease lock from leaderelection.NewResourceLock (so the same client
+// timeout), alternating Get and Update as a leader's renew loop does, against
+// a RoundTripper that answers at once with a canned protobuf Lease: no
+// simulator, no latency, no goroutine switch. One op is one request.
+func BenchmarkClientGoFloor(b *testing.B) {
+	lease := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Name: sim.DefaultLeaseName, Namespace: sim.DefaultNamespace, ResourceVersion: "7", UID: "uid-1"},
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To("c0"), LeaseDurationSeconds: ptr.To[int32](15),
+			AcquireTime: &metav1.MicroTime{Time: time.Unix(0, 0)}, RenewTime: &metav1.MicroTime{Time: time.Unix(0, 0)}, LeaseTransitions: ptr.To[int32](0)},
+	}
+	info, _ := k8sruntime.SerializerInfoForMediaType(scheme.Codecs.SupportedMediaTypes(), k8sruntime.ContentTypeProtobuf)
+	canned, err := k8sruntime.Encode(scheme.Codecs.EncoderForVersion(info.Serializer, coordinationv1.SchemeGroupVersion), lease)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := &rest.Config{
+		Host:      "http://c0.sim",
+		Transport: cannedLease(canned),
+		QPS:       -1,
+		ContentConfig: rest.ContentConfig{
+			ContentType:        k8sruntime.ContentTypeProtobuf,
+			AcceptContentTypes: k8sruntime.ContentTypeProtobuf + "," + k8sruntime.ContentTypeJSON,
+		},
+	}
+	lock, err := lab.NewResourceLock(cfg, nil, lab.Options{
+		LeaderElection: true, LeaderElectionID: sim.DefaultLeaseName, LeaderElectionNamespace: sim.DefaultNamespace,
+		RenewDeadline: sim.DefaultRenewDeadline, Identity: "c0",
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	record := resourcelock.LeaderElectionRecord{HolderIdentity: "c0", LeaseDurationSeconds: 15,
+		AcquireTime: metav1.NewTime(time.Unix(0, 0)), RenewTime: metav1.NewTime(time.Unix(1, 0))}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if i%2 == 0 {
+			_, _, err = lock.Get(ctx)
+		} else {
+			err = lock.Update(ctx, record)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(i)/1e3, "us/request")
+}
+
+// cannedLease answers every request at once with the same protobuf Lease.
+type cannedLease []byte
+
+func (c cannedLease) RoundTrip(req *nethttp.Request) (*nethttp.Response, error) {
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+		_ = req.Body.Close()
+	}
+	return &nethttp.Response{
+		Status:        "200 OK",
+		StatusCode:    nethttp.StatusOK,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        nethttp.Header{"Content-Type": {k8sruntime.ContentTypeProtobuf}},
+		Body:          io.NopCloser(bytes.NewReader(c)),
+		ContentLength: int64(len(c)),
+		Request:       req,
+	}, nil
 }
