@@ -8,6 +8,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection"
 
 	lab "github.com/leaderlab/leaderlab/leaderelection"
+	"github.com/leaderlab/leaderlab/sim"
 )
 
 // Harness defaults. The timing is short so that a trial on a real server takes
@@ -59,6 +60,10 @@ func OverlapTiming() Timing {
 	return Timing{LeaseDuration: 4 * time.Second, RenewDeadline: 3600 * time.Millisecond, RetryPeriod: 100 * time.Millisecond}
 }
 
+// withDefaults fills zero fields with the harness defaults. They differ from
+// sim's (client-go's 15s/10s/2s, sim.Timing.WithDefaults) in every field, on
+// purpose, so they are the harness's own; everything else about a timing is
+// sim's (validate).
 func (t Timing) withDefaults() Timing {
 	if t.LeaseDuration == 0 {
 		t.LeaseDuration = DefaultLeaseDuration
@@ -72,21 +77,13 @@ func (t Timing) withDefaults() Timing {
 	return t
 }
 
-// validate checks the rules client-go's NewLeaderElector applies, and the
-// whole-second lease (the lease stores whole seconds and client-go truncates).
+// validate checks t, with the harness defaults, by sim's rules: no negative
+// field, the ones client-go's NewLeaderElector applies, and a whole-second
+// lease (the lease stores whole seconds and client-go truncates). The same
+// timing must run in sim for Compare, so the rules are sim's, not a copy.
 func (t Timing) validate() error {
-	if err := nonNegative[time.Duration]("Timing.", "LeaseDuration", t.LeaseDuration, "RenewDeadline", t.RenewDeadline, "RetryPeriod", t.RetryPeriod); err != nil {
-		return err
-	}
-	t = t.withDefaults()
-	if t.LeaseDuration < time.Second || t.LeaseDuration%time.Second != 0 {
-		return fmt.Errorf("realapi: Timing.LeaseDuration (%v) must be a whole number of seconds, at least 1s: the lease stores whole seconds and client-go truncates", t.LeaseDuration)
-	}
-	if t.RenewDeadline >= t.LeaseDuration {
-		return fmt.Errorf("realapi: Timing.RenewDeadline (%v) must be less than LeaseDuration (%v)", t.RenewDeadline, t.LeaseDuration)
-	}
-	if minRD := time.Duration(leaderelection.JitterFactor * float64(t.RetryPeriod)); t.RenewDeadline <= minRD {
-		return fmt.Errorf("realapi: Timing.RenewDeadline (%v) must be greater than %v x RetryPeriod (%v)", t.RenewDeadline, leaderelection.JitterFactor, minRD)
+	if err := (sim.Options{Candidates: 1, Timing: sim.Timing(t.withDefaults())}).Validate(); err != nil {
+		return fmt.Errorf("realapi: %w", err)
 	}
 	return nil
 }

@@ -48,7 +48,13 @@ type Report struct {
 	Overlaps         []Overlap     `json:"overlaps"`
 	LostWithoutCrash []Term        `json:"lostWithoutCrash"`
 	Requests         RequestStats  `json:"requests"`
-	Trace            []Event       `json:"trace"`
+	// RoundTrips are the measured round trips to the server per verb, in
+	// the order they were answered: from handing the request to the
+	// candidate's HTTP transport until the answer was read whole, without
+	// the latency the harness adds. They calibrate sim's latency model
+	// (Compare).
+	RoundTrips map[string][]time.Duration `json:"roundTrips"`
+	Trace      []Event                    `json:"trace"`
 }
 
 // TraceText is the trace, one event per line.
@@ -77,6 +83,7 @@ type recorder struct {
 	failovers []Failover
 	lastEnd   *Term
 	stats     RequestStats
+	rtts      map[string][]time.Duration
 	changed   chan struct{} // closed and replaced on every change of leadership
 }
 
@@ -91,6 +98,7 @@ func newRecorder() *recorder {
 		active:  make(map[string]activeTerm),
 		openOvl: make(map[[2]string]int),
 		stats:   RequestStats{ByVerb: make(map[string]int)},
+		rtts:    make(map[string][]time.Duration),
 		changed: make(chan struct{}),
 	}
 }
@@ -253,6 +261,15 @@ func (r *recorder) request(verb string, outcome requestOutcome) {
 	}
 }
 
+// roundTrip notes one measured round trip to the server.
+func (r *recorder) roundTrip(verb string, d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.frozen {
+		r.rtts[verb] = append(r.rtts[verb], d)
+	}
+}
+
 type requestOutcome int
 
 const (
@@ -293,6 +310,10 @@ func (r *recorder) report(namespace, lease string) *Report {
 	rep.Requests.ByVerb = make(map[string]int, len(r.stats.ByVerb))
 	for k, v := range r.stats.ByVerb {
 		rep.Requests.ByVerb[k] = v
+	}
+	rep.RoundTrips = make(map[string][]time.Duration, len(r.rtts))
+	for k, v := range r.rtts {
+		rep.RoundTrips[k] = slices.Clone(v)
 	}
 	for _, t := range rep.Terms {
 		if t.EndCause == "lost" {

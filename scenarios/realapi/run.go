@@ -22,12 +22,10 @@ const reachBound = 10 * time.Second
 // ForeignHolder is the holder LeaseOverwrite writes into the lease.
 const ForeignHolder = "realapi-foreign-writer"
 
-// Trial is one run of a scenario: its report and what was measured against
-// the expectation. Durations are measured from the fault; -1 means it did not
-// happen before the trial ended.
-type Trial struct {
-	Index  int     `json:"index"`
-	Report *Report `json:"report"`
+// Measure is what one trial of a scenario measured, on a real server or in
+// sim. Durations are measured from the fault; -1 means it did not happen
+// before the trial ended.
+type Measure struct {
 	// Victim is the candidate that led when the fault was injected.
 	Victim string `json:"victim"`
 	// Fault is the offset of the fault in the report.
@@ -40,6 +38,16 @@ type Trial struct {
 	VictimEnd string `json:"victimEnd"`
 	// Overlap is the longest time two candidates acted as leader at once.
 	Overlap time.Duration `json:"overlap"`
+	// Overlaps counts the overlaps.
+	Overlaps int `json:"overlaps"`
+}
+
+// Trial is one run of a scenario on the real server: its report and what was
+// measured against the expectation.
+type Trial struct {
+	Index  int     `json:"index"`
+	Report *Report `json:"report"`
+	Measure
 	// Problems lists every way the trial missed the expectation.
 	Problems []string `json:"problems,omitempty"`
 }
@@ -243,22 +251,28 @@ func outcomeReached(cl *Cluster, victim string, fault time.Duration, exp Expecta
 
 // measure reads the trial's numbers off its report.
 func measure(rep *Report, index int, victim string, fault time.Duration) Trial {
-	tr := Trial{Index: index, Report: rep, Victim: victim, Fault: fault, Takeover: -1, StepDown: -1}
-	for _, term := range rep.Terms {
+	return Trial{Index: index, Report: rep, Measure: measureTerms(rep.Terms, rep.Overlaps, victim, fault)}
+}
+
+// measureTerms reads a trial's numbers off its terms and overlaps; a real
+// report and a sim report give them in the same types.
+func measureTerms(terms []Term, overlaps []Overlap, victim string, fault time.Duration) Measure {
+	m := Measure{Victim: victim, Fault: fault, Takeover: -1, StepDown: -1, Overlaps: len(overlaps)}
+	for _, term := range terms {
 		if term.Candidate == victim && term.Start <= fault && (term.End >= fault || term.End < 0) {
-			tr.VictimEnd = term.EndCause
+			m.VictimEnd = term.EndCause
 			if term.EndCause != "running" {
-				tr.StepDown = term.End - fault
+				m.StepDown = term.End - fault
 			}
 		}
-		if term.Candidate != victim && term.Start >= fault && tr.Takeover < 0 {
-			tr.Takeover = term.Start - fault
+		if term.Candidate != victim && term.Start >= fault && m.Takeover < 0 {
+			m.Takeover = term.Start - fault
 		}
 	}
-	for _, o := range rep.Overlaps {
-		tr.Overlap = max(tr.Overlap, o.Duration)
+	for _, o := range overlaps {
+		m.Overlap = max(m.Overlap, o.Duration)
 	}
-	return tr
+	return m
 }
 
 // check lists how tr misses e.
@@ -347,32 +361,44 @@ func durText(d time.Duration) string {
 	return d.Round(time.Millisecond).String()
 }
 
-// Validate is the long fidelity run: every scenario trials times at
-// DefaultTiming (SlowRenew with and without the client timeout), and the
-// partition scenarios also at OverlapTiming, where the two margin-breaking ones
-// must overlap in every trial. It checks every trial and returns all results;
-// the error joins every failure. Up to four trials run at once.
+// Plan is one scenario with its options: one row of a fidelity run.
+type Plan struct {
+	// Name is short and unique within a list of plans: the scenario, then
+	// "/" and what differs from the harness defaults.
+	Name     string   `json:"name"`
+	Scenario Scenario `json:"scenario"`
+	Options  Options  `json:"options"`
+}
+
+// ValidationPlans are the plans of the fidelity run: every scenario at
+// DefaultTiming, SlowRenew also without the client timeout, and the three
+// partition scenarios also at OverlapTiming, where the two margin-breaking
+// ones must overlap in every trial.
+func ValidationPlans() []Plan {
+	var plans []Plan
+	for _, s := range Scenarios() {
+		plans = append(plans, Plan{Name: string(s), Scenario: s})
+	}
+	plans = append(plans, Plan{Name: string(SlowRenew) + "/no-client-timeout", Scenario: SlowRenew, Options: Options{NoClientTimeout: true}})
+	for _, s := range []Scenario{LeaderPartition, PartitionWithRelease, LateRenewThenPartition} {
+		plans = append(plans, Plan{Name: string(s) + "/overlap-timing", Scenario: s, Options: Options{Timing: OverlapTiming()}})
+	}
+	return plans
+}
+
+// Validate is the long run on the real server alone: every plan of
+// ValidationPlans trials times, each trial checked against the scenario's
+// bounds. It returns all results; the error joins every failure. Up to four
+// trials run at once. Compare runs the same plans against sim.
 func Validate(ctx context.Context, cfg *rest.Config, trials int) ([]*Results, error) {
 	if trials < 1 {
 		return nil, fmt.Errorf("realapi: trials (%d) must be at least 1", trials)
 	}
-	type plan struct {
-		s Scenario
-		o Options
-	}
-	var plans []plan
-	for _, s := range Scenarios() {
-		plans = append(plans, plan{s, Options{}})
-	}
-	plans = append(plans, plan{SlowRenew, Options{NoClientTimeout: true}})
-	for _, s := range []Scenario{LeaderPartition, PartitionWithRelease, LateRenewThenPartition} {
-		plans = append(plans, plan{s, Options{Timing: OverlapTiming()}})
-	}
 	var all []*Results
 	var errs []error
-	for _, p := range plans {
-		p.o.Trials, p.o.Parallel = trials, min(trials, 4)
-		res, err := Run(ctx, cfg, p.o, p.s)
+	for _, p := range ValidationPlans() {
+		p.Options.Trials, p.Options.Parallel = trials, min(trials, 4)
+		res, err := Run(ctx, cfg, p.Options, p.Scenario)
 		if res != nil {
 			all = append(all, res)
 			errs = append(errs, res.Check())

@@ -118,6 +118,7 @@ func (t *faultTransport) roundTrip(req *http.Request, next http.RoundTripper) (*
 	if t.unreachable() {
 		return t.drop(ctx, verb, "request")
 	}
+	serverStart := time.Now()
 	resp, err := next.RoundTrip(req)
 	if err != nil {
 		return nil, t.failed(ctx, verb, err)
@@ -129,6 +130,9 @@ func (t *faultTransport) roundTrip(req *http.Request, next http.RoundTripper) (*
 	if err != nil {
 		return nil, t.failed(ctx, verb, err)
 	}
+	// The server's own round trip, without the legs the harness adds: what
+	// a latency model of this server must reproduce.
+	t.rec.roundTrip(verb, time.Since(serverStart))
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	if err := t.sleep(ctx, legs.Response); err != nil {
 		return nil, t.failed(ctx, verb, err)
