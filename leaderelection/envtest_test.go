@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -25,19 +24,7 @@ import (
 // apiServer is a real kube-apiserver and etcd shared by this package's tests.
 var apiServer *testenv.Env
 
-func TestMain(m *testing.M) {
-	env, err := testenv.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	apiServer = env
-	code := m.Run()
-	if err := env.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m, func(env *testenv.Env) { apiServer = env }) }
 
 // Short whole-second timings keep the real-time tests quick while keeping
 // client-go's rule RenewDeadline > 1.2 * RetryPeriod.

@@ -435,7 +435,7 @@ func (r *recorder) snapshot() *Report {
 	}
 	closeOpen(rep.Holders, end, func(h *HolderSpan) *time.Duration { return &h.End })
 	closeOpen(rep.Faults, end, func(f *FaultSpan) *time.Duration { return &f.End })
-	rep.FirstLeader, rep.Leaderless = leaderless(rep.Terms, end)
+	rep.FirstLeader, rep.Leaderless = Leaderless(rep.Terms, end)
 	return rep
 }
 
@@ -449,8 +449,11 @@ func sortedEvents(events []Event) []Event {
 	return out
 }
 
-// leaderless returns the first term's start and the time after it with no term.
-func leaderless(terms []Term, end time.Duration) (first, gap time.Duration) {
+// Leaderless returns when the first term started (-1 without terms) and how
+// long, from then until end, no term was open. Report.Leaderless is this; it is
+// exported for harnesses that build reports of their own runs from Terms, such
+// as the real-API harness in scenarios/realapi.
+func Leaderless(terms []Term, end time.Duration) (first, gap time.Duration) {
 	if len(terms) == 0 {
 		return -1, 0
 	}

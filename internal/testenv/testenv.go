@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"testing"
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -45,3 +46,20 @@ func Start() (*Env, error) {
 
 // Stop stops the API server and etcd and removes their data.
 func (e *Env) Stop() error { return e.env.Stop() }
+
+// Main is a package's TestMain for tests that share one API server: it starts
+// the server, hands it to use, runs the tests, stops the server and exits with
+// the tests' code. If the server cannot start, it prints why and exits 1.
+func Main(m *testing.M, use func(*Env)) {
+	env, err := Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	use(env)
+	code := m.Run()
+	if err := env.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	os.Exit(code)
+}

@@ -2,8 +2,6 @@ package realapi
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -17,19 +15,7 @@ import (
 // apiServer is a real kube-apiserver and etcd shared by this package's tests.
 var apiServer *testenv.Env
 
-func TestMain(m *testing.M) {
-	env, err := testenv.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	apiServer = env
-	code := m.Run()
-	if err := env.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m, func(env *testenv.Env) { apiServer = env }) }
 
 // config is the test server's config with controller-runtime's manager rate
 // limits (QPS 20, burst 30): client-go's own default of 5 QPS would throttle

@@ -320,27 +320,6 @@ func (r *recorder) report(namespace, lease string) *Report {
 			rep.LostWithoutCrash = append(rep.LostWithoutCrash, t)
 		}
 	}
-	rep.FirstLeader, rep.Leaderless = leaderless(rep.Terms, rep.Duration)
+	rep.FirstLeader, rep.Leaderless = sim.Leaderless(rep.Terms, rep.Duration)
 	return rep
-}
-
-// leaderless returns the start of the first term and the time after it,
-// up to end, during which no term was open.
-func leaderless(terms []Term, end time.Duration) (first, gaps time.Duration) {
-	if len(terms) == 0 {
-		return -1, 0
-	}
-	sorted := slices.SortedFunc(slices.Values(terms), func(a, b Term) int { return cmp.Compare(a.Start, b.Start) })
-	first = sorted[0].Start
-	covered := first
-	for _, t := range sorted {
-		if t.Start > covered {
-			gaps += t.Start - covered
-		}
-		covered = max(covered, t.End)
-	}
-	if end > covered {
-		gaps += end - covered
-	}
-	return first, gaps
 }
