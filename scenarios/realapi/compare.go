@@ -173,8 +173,8 @@ type PlanComparison struct {
 // SimSide is one plan's simulated seeds, judged against the real trials.
 type SimSide struct {
 	Trials []SimTrial `json:"trials"`
-	// Wall is the summed wall time of the simulated trials: the same work as
-	// the real trials, in virtual time.
+	// Wall is the summed wall time of the simulated trials (each the same
+	// steps as a real trial, in virtual time).
 	Wall time.Duration `json:"wall"`
 	// Outcomes counts the seeds per outcome.
 	Outcomes map[string]int `json:"outcomes"`

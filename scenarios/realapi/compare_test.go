@@ -157,3 +157,14 @@ func TestSimulateReproducesTheRealFaultPoints(t *testing.T) {
 		t.Errorf("step-down %v after the fault, want RP + RD = %v (plus a round trip)", st.StepDown, want)
 	}
 }
+
+// The speed-up compares one trial with one trial: the sides run different
+// numbers of them, so their summed wall times are not the same work.
+func TestSpeedupIsPerTrial(t *testing.T) {
+	if got := speedup(10*time.Second, 10, 2*time.Second, 200); got != 100 {
+		t.Errorf("10 real trials in 10s against 200 seeds in 2s: speed-up %v, want 100 (1s against 10ms)", got)
+	}
+	if got := speedup(time.Second, 0, time.Second, 1); !math.IsNaN(got) {
+		t.Errorf("no real trials: speed-up %v, want NaN", got)
+	}
+}
