@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection"
 
 	lab "github.com/leaderlab/leaderlab/leaderelection"
+	"github.com/leaderlab/leaderlab/sim/internal/apiserver"
 )
 
 // Defaults, as controller-runtime's manager uses them.
@@ -31,13 +32,14 @@ var DefaultLatency = Dist{Min: time.Millisecond, Max: 3 * time.Millisecond}
 // events at one instant stays defined.
 const MinLeg = time.Microsecond
 
-// Verbs a latency or error rule can name. An empty verb matches every verb.
+// Verbs a latency or error rule can name, as the API server and its audit log
+// name them. An empty verb matches every verb.
 const (
-	VerbGet    = "get"
-	VerbList   = "list"
-	VerbCreate = "create"
-	VerbUpdate = "update"
-	VerbDelete = "delete"
+	VerbGet    = apiserver.VerbGet
+	VerbList   = apiserver.VerbList
+	VerbCreate = apiserver.VerbCreate
+	VerbUpdate = apiserver.VerbUpdate
+	VerbDelete = apiserver.VerbDelete
 )
 
 // Timing is the elector's timing. Zero fields mean the defaults 15s/10s/2s.
