@@ -85,15 +85,28 @@ func (b Bounds) ReleaseWait() time.Duration {
 	return min(b.ClientTimeout, b.Timing.RenewDeadline)
 }
 
+// Grain is how much older than the leader's last renew the write a follower
+// counts LD from can be. client-go compares lease records as JSON, whose renew
+// time has whole-second precision: renews less than a second apart can look
+// the same, and a follower that sees no change keeps counting from the older
+// one. Zero when RetryPeriod is at least a second, so consecutive renews
+// always differ; otherwise up to a second.
+func (b Bounds) Grain() time.Duration {
+	if b.Timing.RetryPeriod >= time.Second {
+		return 0
+	}
+	return time.Second
+}
+
 // Crash bounds a failover after a hard crash of the leader, from the crash to
 // the next OnStartedLeading. The last renew was applied at most RP + 2 RT
 // before the crash (or one leg after it, still in flight). A follower reads it
 // within 2.2 RP + 3 L, can win once LD has passed since, at its next attempt
 // (2.2 RP + RT), and needs a Get and an Update (2 RT) to lead:
-// [LD - RP - 2 RT, LD + 4.4 RP + 5 RT + 4 L].
+// [LD - RP - 2 RT - Grain, LD + 4.4 RP + 5 RT + 4 L].
 func (b Bounds) Crash() Window {
 	t, rt := b.Timing, b.RoundTrip()
-	return Window{Lo: t.LeaseDuration - t.RetryPeriod - 2*rt, Hi: t.LeaseDuration + 2*b.MaxPoll() + 7*rt}
+	return Window{Lo: t.LeaseDuration - t.RetryPeriod - 2*rt - b.Grain(), Hi: t.LeaseDuration + 2*b.MaxPoll() + 7*rt}
 }
 
 // Handover bounds a failover after a graceful stop with ReleaseOnCancel: the
@@ -120,9 +133,9 @@ func (b Bounds) StepDown(releaseOnCancel bool) time.Duration {
 // last renew came back after a response leg of lateLeg (L for ordinary
 // latency). The leader stops RP + RD after its last answer A; followers count
 // LD from their read of that write, applied at A - lateLeg at the earliest:
-// [Margin - lateLeg, Margin + 4.4 RP + 5 RT].
+// [Margin - lateLeg - Grain, Margin + 4.4 RP + 5 RT].
 func (b Bounds) PartitionFailover(lateLeg time.Duration) Window {
-	return Window{Lo: b.Margin() - lateLeg, Hi: b.Margin() + 2*b.MaxPoll() + 5*b.RoundTrip()}
+	return Window{Lo: b.Margin() - lateLeg - b.Grain(), Hi: b.Margin() + 2*b.MaxPoll() + 5*b.RoundTrip()}
 }
 
 // PartitionOverlap bounds the overlap of a partitioned leader whose renews
@@ -130,22 +143,23 @@ func (b Bounds) PartitionFailover(lateLeg time.Duration) Window {
 // late Fixed one): the leader acts until A + RP + RD (+ ReleaseWait with
 // ReleaseOnCancel) after its last answer A; a follower can lead from
 // A - leg + LD at the earliest, and from A - leg + LD + 4.4 RP + 5 RT at the
-// latest. So the overlap is at most leg.Max (+ ReleaseWait) - Margin, and
-// certain from leg.Min (+ ReleaseWait) - Margin - 4.4 RP - 5 RT.
+// latest. So the overlap is at most leg.Max (+ ReleaseWait) - Margin + Grain
+// (a follower may count from an older renew), and certain from leg.Min
+// (+ ReleaseWait) - Margin - 4.4 RP - 5 RT.
 func (b Bounds) PartitionOverlap(leg sim.Dist, releaseOnCancel bool) Window {
 	extra := -b.Margin()
 	if releaseOnCancel {
 		extra += b.ReleaseWait()
 	}
-	return Window{Lo: leg.Min + extra - 2*b.MaxPoll() - 5*b.RoundTrip(), Hi: max(leg.Max, sim.MinLeg) + extra}
+	return Window{Lo: leg.Min + extra - 2*b.MaxPoll() - 5*b.RoundTrip(), Hi: max(leg.Max, sim.MinLeg) + extra + b.Grain()}
 }
 
 // SafeLeaseDuration is the shortest whole-second LeaseDuration, for this
 // RD, RP and latency, whose margin covers the longest late answer a client
 // accepts (the client timeout) and a pending release: LD - RD - RP > ReleaseWait
-// + L. Client-go's margin cannot be broken by either with it.
+// + L + Grain. Client-go's margin cannot be broken by either with it.
 func (b Bounds) SafeLeaseDuration() time.Duration {
-	need := b.Timing.RenewDeadline + b.Timing.RetryPeriod + b.ReleaseWait() + b.Leg()
+	need := b.Timing.RenewDeadline + b.Timing.RetryPeriod + b.ReleaseWait() + b.Leg() + b.Grain()
 	return need.Truncate(time.Second) + time.Second
 }
 

@@ -49,6 +49,20 @@ var _ = Describe("Bounds", func() {
 		Expect(safe.PartitionOverlap(sim.Fixed(safe.ClientTimeout), false).Hi).To(BeNumerically("<", 0))
 	})
 
+	It("allows for whole-second renew times when RetryPeriod is under a second", func() {
+		// 3s/2s/500ms, legs up to 3ms: renews 500ms apart can look alike to a
+		// follower, which may then count LD from a renew up to 1s older.
+		fast := scenarios.BoundsFor(sim.Options{Timing: timing(3*time.Second, 2*time.Second, 500*ms)})
+		Expect(defaults.Grain()).To(BeZero())
+		Expect(fast.Grain()).To(Equal(time.Second))
+		// crash: LD - RP - 2 RT - Grain = 3s - 500ms - 12ms - 1s.
+		Expect(fast.Crash().Lo).To(Equal(1488 * ms))
+		// pending release: L + client timeout (1s) - margin (500ms) + Grain.
+		Expect(fast.PartitionOverlap(sim.DefaultLatency, true).Hi).To(Equal(1503 * ms))
+		// safe lease: RD + RP + client timeout + L + Grain = 4.503s: 5s.
+		Expect(fast.SafeLeaseDuration()).To(Equal(5 * time.Second))
+	})
+
 	It("says when a window holds a duration", func() {
 		w := scenarios.Window{Lo: time.Second, Hi: 2 * time.Second}
 		Expect(w.Contains(time.Second)).To(BeTrue())

@@ -23,6 +23,9 @@ var (
 	// LD - RD - RP = 0: both margin-breaking cases overlap in every run,
 	// which their expectations then require.
 	_ = scenarios.DescribeCatalog(T, scenarios.Config{Timing: timing(15*time.Second, 14*time.Second, time.Second)})
+	// A sub-second RetryPeriod, as the real-API comparison runs: renews can
+	// look alike to followers (Bounds.Grain).
+	_ = scenarios.DescribeCatalog(T, scenarios.Config{Timing: timing(3*time.Second, 2*time.Second, 500*time.Millisecond)})
 )
 
 var _ = Describe("the catalog", func() {
