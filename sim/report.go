@@ -60,11 +60,14 @@ func (t Term) Duration() time.Duration { return t.End - t.Start }
 // RequestTimes are the three instants of one request.
 type RequestTimes struct {
 	Sent     time.Duration `json:"sent"`
-	Applied  time.Duration `json:"applied"`
+	Applied  time.Duration `json:"applied"` // -1 where it cannot be observed (a real API server)
 	Answered time.Duration `json:"answered"`
 }
 
 func (r RequestTimes) String() string {
+	if r.Applied < 0 { // not observable, as on a real API server
+		return fmt.Sprintf("sent %s, answered %s", strings.TrimSpace(formatOffset(r.Sent)), strings.TrimSpace(formatOffset(r.Answered)))
+	}
 	return fmt.Sprintf("sent %s, applied %s, answered %s (response leg %v)",
 		strings.TrimSpace(formatOffset(r.Sent)), strings.TrimSpace(formatOffset(r.Applied)),
 		strings.TrimSpace(formatOffset(r.Answered)), r.Answered-r.Applied)
@@ -167,12 +170,7 @@ type recorder struct {
 	frozen     bool
 	end        time.Duration
 	events     []Event
-	terms      []Term
-	active     map[string]int // candidate -> index in terms
-	overlaps   []Overlap
-	openOvl    map[[2]string]int // (old, new) -> index in overlaps
-	failovers  []Failover
-	lastEnd    *Term // the last term that ended with no other acting
+	ledger     Ledger
 	holders    []HolderSpan
 	faults     []FaultSpan
 	openFaults map[string]int
@@ -185,8 +183,6 @@ func newRecorder(start time.Time, allowOverlap bool) *recorder {
 	return &recorder{
 		start:        start,
 		allowOverlap: allowOverlap,
-		active:       make(map[string]int),
-		openOvl:      make(map[[2]string]int),
 		openFaults:   make(map[string]int),
 		stats:        RequestStats{ByVerb: make(map[string]int)},
 		leaderCh:     make(chan struct{}),
@@ -221,97 +217,42 @@ func (r *recorder) termStarted(cand, identity string) {
 	if r.frozen {
 		return
 	}
-	now := r.now()
-	if _, ok := r.active[cand]; ok {
+	others, ok := r.ledger.Start(cand, identity, r.now())
+	if !ok {
 		r.violationLocked("%s started leading while it already acted as leader", cand)
 		return
 	}
 	r.addLocked(cand, "started leading (acting leader)")
-	for _, other := range r.activeLocked() {
-		if !r.allowOverlap {
+	if !r.allowOverlap {
+		for _, other := range others {
 			r.violationLocked("%s started leading while %s still acts as leader (split brain)", cand, other)
 		}
-		r.openOvl[[2]string{other, cand}] = len(r.overlaps)
-		r.overlaps = append(r.overlaps, Overlap{Old: other, New: cand, Start: now, End: -1})
 	}
-	if len(r.active) == 0 && r.lastEnd != nil {
-		r.failovers = append(r.failovers, Failover{
-			From: r.lastEnd.Candidate, To: cand, Cause: r.lastEnd.EndCause,
-			Start: r.lastEnd.End, End: now, Duration: now - r.lastEnd.End,
-		})
-	}
-	r.active[cand] = len(r.terms)
-	r.terms = append(r.terms, Term{Candidate: cand, Identity: identity, Start: now, End: -1})
 	close(r.leaderCh)
 	r.leaderCh = make(chan struct{})
 }
 
 // termEnded records the end of cand's term; cause is crash, stop or lost.
-// explain describes, for overlaps, why cand still acted until now.
+// last is its last successful lease write; renewFailed, when the elector
+// gave up renewing.
 func (r *recorder) termEnded(cand, cause string, last *RequestTimes, renewFailed *time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.frozen {
 		return
 	}
-	i, ok := r.active[cand]
-	if !ok {
-		return // a crash after the term ended on its own
+	if renewFailed != nil {
+		r.ledger.RenewFailed(cand, *renewFailed)
 	}
-	now := r.now()
-	delete(r.active, cand)
-	t := &r.terms[i]
-	t.End, t.EndCause, t.LastRenew, t.RenewFailed = now, cause, last, renewFailed
-	r.addLocked(cand, "stopped leading ("+cause+")")
-	for key, j := range r.openOvl {
-		if key[0] != cand && key[1] != cand {
-			continue
-		}
-		o := &r.overlaps[j]
-		o.End, o.Duration = now, now-o.Start
-		if key[0] == cand {
-			o.Cause = explainOverlap(*t, o.Start)
-		} else {
-			o.Cause = "the newer leader " + cand + " stopped first"
-		}
-		delete(r.openOvl, key)
+	if r.ledger.End(cand, r.now(), cause, last) { // false: a crash after the term ended on its own
+		r.addLocked(cand, "stopped leading ("+cause+")")
 	}
-	if len(r.active) == 0 {
-		term := *t
-		r.lastEnd = &term
-	}
-}
-
-// explainOverlap says why the old leader t was still acting at overlap start.
-func explainOverlap(t Term, start time.Duration) string {
-	var parts []string
-	if t.RenewFailed != nil && *t.RenewFailed <= t.End && t.End > *t.RenewFailed {
-		parts = append(parts, fmt.Sprintf("pending release: %s failed to renew at %s and acted on while client-go released the lease (ReleaseOnCancel) before cancelling its context, %v",
-			t.Candidate, strings.TrimSpace(formatOffset(*t.RenewFailed)), t.End-*t.RenewFailed))
-	}
-	if t.LastRenew != nil {
-		parts = append(parts, fmt.Sprintf("last renew %s; %s counted its renew deadline from the answer, followers counted the lease from their observation of the write",
-			t.LastRenew, t.Candidate))
-	}
-	if len(parts) == 0 {
-		return "no renew of this term was seen to succeed"
-	}
-	return strings.Join(parts, "; ")
-}
-
-func (r *recorder) activeLocked() []string {
-	var names []string
-	for name := range r.active {
-		names = append(names, name)
-	}
-	slices.SortFunc(names, func(a, b string) int { return cmp.Compare(r.terms[r.active[a]].Start, r.terms[r.active[b]].Start) })
-	return names
 }
 
 func (r *recorder) leaders() ([]string, <-chan struct{}) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.activeLocked(), r.leaderCh
+	return r.ledger.Acting(), r.leaderCh
 }
 
 func (r *recorder) holderChanged(holder, by string) {
@@ -407,9 +348,6 @@ func (r *recorder) snapshot() *Report {
 	}
 	rep := &Report{
 		Duration:   end,
-		Terms:      slices.Clone(r.terms),
-		Failovers:  slices.Clone(r.failovers),
-		Overlaps:   slices.Clone(r.overlaps),
 		Holders:    slices.Clone(r.holders),
 		Faults:     slices.Clone(r.faults),
 		Violations: slices.Clone(r.violations),
@@ -420,22 +358,11 @@ func (r *recorder) snapshot() *Report {
 	for k, v := range r.stats.ByVerb {
 		rep.Requests.ByVerb[k] = v
 	}
-	for i := range rep.Terms {
-		if rep.Terms[i].End < 0 {
-			rep.Terms[i].End, rep.Terms[i].EndCause = end, EndRunning
-		}
-		if rep.Terms[i].EndCause == EndLost {
-			rep.LostWithoutCrash = append(rep.LostWithoutCrash, rep.Terms[i])
-		}
-	}
-	for i := range rep.Overlaps {
-		if o := &rep.Overlaps[i]; o.End < 0 {
-			o.End, o.Duration, o.Cause = end, end-o.Start, "both still acting when the run ended"
-		}
-	}
+	l := r.ledger.Leadership(end)
+	rep.Terms, rep.Overlaps, rep.Failovers, rep.LostWithoutCrash = l.Terms, l.Overlaps, l.Failovers, l.LostWithoutCrash
+	rep.FirstLeader, rep.Leaderless = l.FirstLeader, l.Leaderless
 	closeOpen(rep.Holders, end, func(h *HolderSpan) *time.Duration { return &h.End })
 	closeOpen(rep.Faults, end, func(f *FaultSpan) *time.Duration { return &f.End })
-	rep.FirstLeader, rep.Leaderless = Leaderless(rep.Terms, end)
 	return rep
 }
 

@@ -1,7 +1,6 @@
 package realapi
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -72,31 +71,22 @@ func (r *Report) TraceText() string {
 type recorder struct {
 	start time.Time
 
-	mu        sync.Mutex
-	frozen    bool
-	end       time.Duration
-	events    []Event
-	terms     []Term
-	active    map[string]activeTerm
-	overlaps  []Overlap
-	openOvl   map[[2]string]int
-	failovers []Failover
-	lastEnd   *Term
-	stats     RequestStats
-	rtts      map[string][]time.Duration
-	changed   chan struct{} // closed and replaced on every change of leadership
-}
-
-type activeTerm struct {
-	index int
-	gen   int // the candidate's incarnation
+	mu     sync.Mutex
+	frozen bool
+	end    time.Duration
+	events []Event
+	ledger sim.Ledger
+	gens   map[string]int // candidate -> incarnation of its acting term
+	stats  RequestStats
+	rtts   map[string][]time.Duration
+	// changed is closed and replaced on every change of leadership.
+	changed chan struct{}
 }
 
 func newRecorder() *recorder {
 	return &recorder{
 		start:   time.Now(),
-		active:  make(map[string]activeTerm),
-		openOvl: make(map[[2]string]int),
+		gens:    make(map[string]int),
 		stats:   RequestStats{ByVerb: make(map[string]int)},
 		rtts:    make(map[string][]time.Duration),
 		changed: make(chan struct{}),
@@ -138,30 +128,25 @@ func (r *recorder) termStarted(cand string, gen int) {
 	if r.frozen {
 		return
 	}
-	now := r.now()
-	r.addLocked(cand, "started leading (acting leader)")
-	for _, other := range r.activeLocked() {
-		r.openOvl[[2]string{other, cand}] = len(r.overlaps)
-		r.overlaps = append(r.overlaps, Overlap{Old: other, New: cand, Start: now, End: -1})
+	if _, ok := r.ledger.Start(cand, cand, r.now()); ok {
+		r.gens[cand] = gen
+		r.addLocked(cand, "started leading (acting leader)")
 	}
-	if len(r.active) == 0 && r.lastEnd != nil {
-		r.failovers = append(r.failovers, Failover{
-			From: r.lastEnd.Candidate, To: cand, Cause: r.lastEnd.EndCause,
-			Start: r.lastEnd.End, End: now, Duration: now - r.lastEnd.End,
-		})
-	}
-	r.active[cand] = activeTerm{index: len(r.terms), gen: gen}
-	r.terms = append(r.terms, Term{Candidate: cand, Identity: cand, Start: now, End: -1})
 	r.notifyLocked()
+}
+
+// actingLocked reports whether incarnation gen of cand is acting as leader.
+func (r *recorder) actingLocked(cand string, gen int) bool {
+	g, ok := r.gens[cand]
+	return ok && g == gen && !r.frozen
 }
 
 // renewFailed notes when incarnation gen of cand logged that it failed to renew.
 func (r *recorder) renewFailed(cand string, gen int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if a, ok := r.active[cand]; ok && a.gen == gen && !r.frozen {
-		now := r.now()
-		r.terms[a.index].RenewFailed = &now
+	if r.actingLocked(cand, gen) {
+		r.ledger.RenewFailed(cand, r.now())
 	}
 }
 
@@ -171,75 +156,38 @@ func (r *recorder) renewFailed(cand string, gen int) {
 func (r *recorder) termEnded(cand string, gen int, cause string, last *RequestTimes) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	a, ok := r.active[cand]
-	if !ok || a.gen != gen || r.frozen {
+	if !r.actingLocked(cand, gen) {
 		return
 	}
-	r.endLocked(cand, a.index, r.now(), cause, last)
+	if last != nil && last.Answered >= 0 {
+		l := *last
+		last = &l
+	} else {
+		last = nil
+	}
+	r.ledger.End(cand, r.now(), cause, last)
+	delete(r.gens, cand)
+	r.addLocked(cand, "stopped leading ("+cause+")")
 	r.notifyLocked()
 }
 
-func (r *recorder) endLocked(cand string, i int, now time.Duration, cause string, last *RequestTimes) {
-	delete(r.active, cand)
-	t := &r.terms[i]
-	t.End, t.EndCause = now, cause
-	if last != nil && last.Answered >= 0 {
-		l := *last
-		t.LastRenew = &l
+// since reports whether cand is acting now and whether any other candidate
+// began a term at or after at.
+func (r *recorder) since(cand string, at time.Duration) (acting, othersStarted bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, acting = r.gens[cand]
+	for _, t := range r.ledger.Leadership(r.now()).Terms {
+		othersStarted = othersStarted || (t.Candidate != cand && t.Start >= at)
 	}
-	r.addLocked(cand, "stopped leading ("+cause+")")
-	for key, j := range r.openOvl {
-		if key[0] != cand && key[1] != cand {
-			continue
-		}
-		o := &r.overlaps[j]
-		o.End, o.Duration = now, now-o.Start
-		if key[0] == cand {
-			o.Cause = explainOverlap(*t)
-		} else {
-			o.Cause = "the newer leader " + cand + " stopped first"
-		}
-		delete(r.openOvl, key)
-	}
-	if len(r.active) == 0 {
-		term := *t
-		r.lastEnd = &term
-	}
-}
-
-// explainOverlap says why the old leader t still acted when another started.
-func explainOverlap(t Term) string {
-	var parts []string
-	if t.RenewFailed != nil && t.End > *t.RenewFailed {
-		parts = append(parts, fmt.Sprintf("pending release: %s failed to renew at %s and acted on for %v while client-go tried to release the lease (ReleaseOnCancel) before cancelling its context",
-			t.Candidate, formatOffset(*t.RenewFailed), t.End-*t.RenewFailed))
-	}
-	if t.LastRenew != nil {
-		parts = append(parts, fmt.Sprintf("last renew sent %s, answered %s; %s counted its renew deadline from the answer, followers counted the lease from their observation of the write",
-			formatOffset(t.LastRenew.Sent), formatOffset(t.LastRenew.Answered), t.Candidate))
-	}
-	if len(parts) == 0 {
-		return "no renew of this term was seen to succeed"
-	}
-	return strings.Join(parts, "; ")
-}
-
-func (r *recorder) activeLocked() []string {
-	names := make([]string, 0, len(r.active))
-	for name := range r.active {
-		names = append(names, name)
-	}
-	slices.SortFunc(names, func(a, b string) int {
-		return cmp.Compare(r.terms[r.active[a].index].Start, r.terms[r.active[b].index].Start)
-	})
-	return names
+	return acting, othersStarted
 }
 
 // leaders returns the acting leaders and a channel closed at the next change.
 func (r *recorder) leaders() ([]string, <-chan struct{}) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.activeLocked(), r.changed
+	return r.ledger.Acting(), r.changed
 }
 
 // request counts one request by its outcome.
@@ -279,8 +227,8 @@ const (
 	outcomeDropped
 )
 
-// freeze ends the run: open terms end as "running" and nothing is recorded
-// afterwards.
+// freeze ends the run: nothing is recorded afterwards, and terms still open
+// end as running in the report.
 func (r *recorder) freeze() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -288,9 +236,6 @@ func (r *recorder) freeze() {
 		return
 	}
 	r.end = r.addLocked("harness", "run ends")
-	for _, cand := range r.activeLocked() {
-		r.endLocked(cand, r.active[cand].index, r.end, "running", nil)
-	}
 	r.frozen = true
 	r.notifyLocked()
 }
@@ -299,13 +244,13 @@ func (r *recorder) freeze() {
 func (r *recorder) report(namespace, lease string) *Report {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	l := r.ledger.Leadership(r.end)
 	rep := &Report{
-		Namespace: namespace, Lease: lease, Start: r.start, Duration: r.end, FirstLeader: -1,
-		Terms:     slices.Clone(r.terms),
-		Failovers: slices.Clone(r.failovers),
-		Overlaps:  slices.Clone(r.overlaps),
-		Trace:     slices.Clone(r.events),
-		Requests:  r.stats,
+		Namespace: namespace, Lease: lease, Start: r.start, Duration: r.end,
+		FirstLeader: l.FirstLeader, Leaderless: l.Leaderless,
+		Terms: l.Terms, Failovers: l.Failovers, Overlaps: l.Overlaps, LostWithoutCrash: l.LostWithoutCrash,
+		Trace:    slices.Clone(r.events),
+		Requests: r.stats,
 	}
 	rep.Requests.ByVerb = make(map[string]int, len(r.stats.ByVerb))
 	for k, v := range r.stats.ByVerb {
@@ -315,11 +260,5 @@ func (r *recorder) report(namespace, lease string) *Report {
 	for k, v := range r.rtts {
 		rep.RoundTrips[k] = slices.Clone(v)
 	}
-	for _, t := range rep.Terms {
-		if t.EndCause == "lost" {
-			rep.LostWithoutCrash = append(rep.LostWithoutCrash, t)
-		}
-	}
-	rep.FirstLeader, rep.Leaderless = sim.Leaderless(rep.Terms, rep.Duration)
 	return rep
 }

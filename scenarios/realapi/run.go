@@ -235,18 +235,8 @@ func outcomeReached(cl *Cluster, victim string, fault time.Duration, exp Expecta
 	if exp.VictimEnd == "running" {
 		return false // watch the whole window
 	}
-	cl.rec.mu.Lock()
-	defer cl.rec.mu.Unlock()
-	victimEnded, tookOver := true, exp.Takeover == nil
-	for _, term := range cl.rec.terms {
-		switch {
-		case term.Candidate == victim && term.End < 0:
-			victimEnded = false
-		case term.Candidate != victim && term.Start >= fault:
-			tookOver = true
-		}
-	}
-	return victimEnded && tookOver
+	victimActing, tookOver := cl.rec.since(victim, fault)
+	return !victimActing && (tookOver || exp.Takeover == nil)
 }
 
 // measure reads the trial's numbers off its report.
