@@ -45,7 +45,8 @@
 // per line), Terms (acting-leader intervals), Failovers, Overlaps, Leaderless,
 // LostWithoutCrash, Holders (the lease holder over time), Faults (the fault
 // intervals), Requests (counts, conflicts, timeouts), Violations; rendered by
-// Text, JSON and SVG.
+// Text, JSON and SVG. Ledger, which derives terms, overlaps and failovers, is
+// exported so that harnesses watching other clusters report the same way.
 //
 // Process (bring your own candidate): Options.Run receives a *Process with the
 // candidate's Name, Identity, *rest.Config, lock and timing, and a Callbacks
