@@ -19,6 +19,8 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/leaderlab/leaderlab/fake"
+	"github.com/leaderlab/leaderlab/scenarios"
+	"github.com/leaderlab/leaderlab/sim"
 )
 
 // Timings of the elector tests (virtual time), within client-go's rules
@@ -31,10 +33,12 @@ const (
 )
 
 // takeoverBound is the latest a follower takes over after the leader stops
-// without releasing (../shared/DESIGN.md, failover arithmetic): it sees the
-// last renew within 2.2 RP, waits LeaseDuration, polls within 2.2 RP more,
-// and its write takes writeWait (reads are instant here).
-const takeoverBound = ld + 4*rp + 2*rp/5 + writeWait
+// without releasing: client-go's crash bound (scenarios.Bounds.Crash), with
+// every write reaching the lease writeWait late (reads are instant here).
+var takeoverBound = scenarios.Bounds{
+	Timing:  sim.Timing{LeaseDuration: ld, RenewDeadline: rd, RetryPeriod: rp},
+	Latency: sim.Fixed(writeWait),
+}.Crash().Hi
 
 // slowWrites delays a lock's writes before they reach the lease, honouring
 // ctx, so that every candidate starting at the same instant reads the lease

@@ -2,18 +2,17 @@ package fake
 
 import (
 	"errors"
-	"fmt"
 	"maps"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
+
+	"github.com/leaderlab/leaderlab/internal/lockrules"
 )
 
 // leases is the resource every error of a Lease names, so that callers that
@@ -71,11 +70,11 @@ type HolderChange struct {
 // It panics if they are not valid Kubernetes names: they are constants of the
 // test, not input.
 func NewLease(namespace, name string) *Lease {
-	if errs := validation.ValidateNamespaceName(namespace, false); len(errs) > 0 {
-		panic(fmt.Sprintf("fake: NewLease: namespace %q is not a valid namespace name: %s", namespace, strings.Join(errs, "; ")))
+	if err := lockrules.CheckNamespace("namespace", namespace); err != nil {
+		panic("fake: NewLease: " + err.Error())
 	}
-	if errs := validation.NameIsDNSSubdomain(name, false); len(errs) > 0 {
-		panic(fmt.Sprintf("fake: NewLease: name %q is not a valid object name: %s", name, strings.Join(errs, "; ")))
+	if err := lockrules.CheckName("name", name); err != nil {
+		panic("fake: NewLease: " + err.Error())
 	}
 	return &Lease{namespace: namespace, name: name}
 }

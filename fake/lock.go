@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
+	"github.com/leaderlab/leaderlab/internal/lockrules"
 	"github.com/leaderlab/leaderlab/leaderelection"
 )
 
@@ -51,8 +52,11 @@ var ErrBlocked = errors.New("fake: leader election is blocked")
 // be nil. options.LeaderElection is ignored (the lock is always returned). An
 // empty LeaderElectionID or LeaderElectionNamespace means DefaultLeaseName or
 // DefaultNamespace, because controller-runtime's fake accepts options without
-// them; everything that is set is checked by leaderelection.Resolve, and
-// options.Identity names the lock (hostname + "_" + UUID when empty).
+// them. Everything that is set is checked by the same rules, with the same
+// messages, as leaderelection.NewResourceLock applies (an unknown or removed
+// lock kind, an invalid name or namespace, a negative RenewDeadline), so a
+// test cannot pass with options the real lock rejects. options.Identity names
+// the lock (hostname + "_" + UUID when empty).
 func NewResourceLock(config *rest.Config, recorderProvider recorder.Provider, options leaderelection.Options) (resourcelock.Interface, error) {
 	if options.LeaderElectionID == "" {
 		options.LeaderElectionID = DefaultLeaseName
@@ -60,7 +64,13 @@ func NewResourceLock(config *rest.Config, recorderProvider recorder.Provider, op
 	if options.LeaderElectionNamespace == "" {
 		options.LeaderElectionNamespace = DefaultNamespace
 	}
-	resolved, err := leaderelection.Resolve(options)
+	resolved, err := lockrules.Resolve(lockrules.Options{
+		LeaderElectionResourceLock: options.LeaderElectionResourceLock,
+		LeaderElectionNamespace:    options.LeaderElectionNamespace,
+		LeaderElectionID:           options.LeaderElectionID,
+		RenewDeadline:              options.RenewDeadline,
+		Identity:                   options.Identity,
+	}, lockrules.InClusterNamespaceFile) // never read: the namespace is set above
 	if err != nil {
 		return nil, fmt.Errorf("fake: %w", err)
 	}
@@ -73,10 +83,10 @@ func NewResourceLock(config *rest.Config, recorderProvider recorder.Provider, op
 		LeaderTransitions:    1,
 	}
 	rec.AcquireTime.Time, rec.RenewTime.Time = now, now.Add(time.Second)
-	if _, err := lease.create(resolved.Identity, rec, resolved.LeaderLabels); err != nil {
+	if _, err := lease.create(resolved.Identity, rec, options.LeaderLabels); err != nil {
 		return nil, fmt.Errorf("fake: seeding the lease: %w", err)
 	}
-	return lease.LockWithLabels(resolved.Identity, resolved.LeaderLabels), nil
+	return lease.LockWithLabels(resolved.Identity, options.LeaderLabels), nil
 }
 
 // Verb names a call of a lock.

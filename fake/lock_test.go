@@ -79,22 +79,35 @@ func TestNewResourceLockUsesOptions(t *testing.T) {
 	}
 }
 
+// notSubdomain is apimachinery's explanation of a DNS-1123 subdomain, the tail
+// of the error for a badly formed lease name.
+const notSubdomain = `a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`
+
 func TestBadInput(t *testing.T) {
 	lease := fake.NewLease(namespace, "bad-input")
 	lock := lease.Lock("a")
 	tests := []struct {
 		name string
 		err  error
-		want string
+		want string // the whole message
 	}{
-		{"unknown lock kind", newLockErr(ll.Options{LeaderElectionResourceLock: "configmaps"}), `fake: leaderelection: lock kind "configmaps" was removed`},
-		{"invalid ID", newLockErr(ll.Options{LeaderElectionID: "Not_A_Name"}), `fake: leaderelection: LeaderElectionID "Not_A_Name" is not a valid object name`},
-		{"invalid namespace", newLockErr(ll.Options{LeaderElectionNamespace: "a.b"}), `fake: leaderelection: LeaderElectionNamespace "a.b" is not a valid namespace name`},
-		{"negative RenewDeadline", newLockErr(ll.Options{RenewDeadline: -time.Second}), "fake: leaderelection: RenewDeadline (-1s) must not be negative"},
+		// NewResourceLock applies leaderelection.NewResourceLock's rules, with its messages.
+		{"removed lock kind", newLockErr(ll.Options{LeaderElectionResourceLock: "configmaps"}),
+			`fake: lock kind "configmaps" was removed from client-go; set LeaderElectionResourceLock to "leases" (controller-runtime v0.7 to v0.11 users: migrate through a release that uses "configmapsleases" first)`},
+		{"removed multilock kind", newLockErr(ll.Options{LeaderElectionResourceLock: "endpointsleases"}),
+			`fake: lock kind "endpointsleases" was removed from client-go; set LeaderElectionResourceLock to "leases" directly: this multilock already keeps its record in a lease of the same name`},
+		{"unknown lock kind", newLockErr(ll.Options{LeaderElectionResourceLock: "lease"}),
+			`fake: unknown lock kind "lease"; the only supported kind is "leases"`},
+		{"invalid ID", newLockErr(ll.Options{LeaderElectionID: "Not_A_Name"}),
+			`fake: LeaderElectionID "Not_A_Name" is not a valid object name: ` + notSubdomain},
+		{"invalid namespace", newLockErr(ll.Options{LeaderElectionNamespace: "a.b"}),
+			`fake: LeaderElectionNamespace "a.b" is not a valid namespace name: must not contain dots`},
+		{"negative RenewDeadline", newLockErr(ll.Options{RenewDeadline: -time.Second}),
+			"fake: RenewDeadline (-1s) must not be negative"},
 		{"FailNext unknown verb", lock.FailNext("patch", 1, errors.New("x")), `fake: FailNext: unknown verb "patch"; use VerbGet, VerbCreate or VerbUpdate`},
 		{"FailNext negative count", lock.FailNext(fake.VerbGet, -1, errors.New("x")), "fake: FailNext: count (-1) must not be negative"},
 		{"FailNext nil error", lock.FailNext(fake.VerbGet, 1, nil), "fake: FailNext: err must not be nil"},
-		{"Delay unknown verb", lock.Delay("", time.Second, 0), `fake: Delay: unknown verb ""`},
+		{"Delay unknown verb", lock.Delay("", time.Second, 0), `fake: Delay: unknown verb ""; use VerbGet, VerbCreate or VerbUpdate`},
 		{"Delay negative request", lock.Delay(fake.VerbUpdate, -time.Second, 0), "fake: Delay: request (-1s) and response (0s) latency must not be negative"},
 		{"Delay negative response", lock.Delay(fake.VerbUpdate, 0, -time.Millisecond), "fake: Delay: request (0s) and response (-1ms) latency must not be negative"},
 		{"Steal empty identity", lease.Steal(""), "fake: Steal: identity must not be empty"},
@@ -104,8 +117,8 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.err == nil || !strings.HasPrefix(tt.err.Error(), tt.want) {
-				t.Fatalf("error = %v, want prefix %q", tt.err, tt.want)
+			if tt.err == nil || tt.err.Error() != tt.want {
+				t.Fatalf("error = %v, want %q", tt.err, tt.want)
 			}
 		})
 	}
@@ -113,17 +126,18 @@ func TestBadInput(t *testing.T) {
 	panics := []struct {
 		name string
 		f    func()
-		want string
+		want string // the whole message
 	}{
 		{"empty identity", func() { lease.Lock("") }, "fake: Lease.Lock: identity must not be empty"},
-		{"invalid lease name", func() { fake.NewLease(namespace, "UPPER") }, `fake: NewLease: name "UPPER" is not a valid object name`},
-		{"invalid namespace", func() { fake.NewLease("", "x") }, `fake: NewLease: namespace "" is not a valid namespace name`},
+		{"invalid lease name", func() { fake.NewLease(namespace, "UPPER") }, `fake: NewLease: name "UPPER" is not a valid object name: ` + notSubdomain},
+		{"empty namespace", func() { fake.NewLease("", "x") }, `fake: NewLease: namespace must not be empty`},
+		{"invalid namespace", func() { fake.NewLease("a.b", "x") }, `fake: NewLease: namespace "a.b" is not a valid namespace name: must not contain dots`},
 	}
 	for _, tt := range panics {
 		t.Run(tt.name, func(t *testing.T) {
 			defer func() {
-				if r, _ := recover().(string); !strings.HasPrefix(r, tt.want) {
-					t.Fatalf("panic = %q, want prefix %q", r, tt.want)
+				if r, _ := recover().(string); r != tt.want {
+					t.Fatalf("panic = %q, want %q", r, tt.want)
 				}
 			}()
 			tt.f()

@@ -36,7 +36,8 @@
 //   - An ID or namespace that is not a valid Kubernetes name, or a negative
 //     RenewDeadline, fails before any request is sent, instead of on the first
 //     request of the elector.
-//   - White space around the in-cluster namespace file's content is ignored.
+//   - White space around the in-cluster namespace file's content is ignored,
+//     and an empty file is an error instead of an empty namespace.
 //
 // # Limits
 //

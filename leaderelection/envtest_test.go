@@ -19,6 +19,8 @@ import (
 
 	"github.com/leaderlab/leaderlab/internal/testenv"
 	ll "github.com/leaderlab/leaderlab/leaderelection"
+	"github.com/leaderlab/leaderlab/scenarios"
+	"github.com/leaderlab/leaderlab/sim"
 )
 
 // apiServer is a real kube-apiserver and etcd shared by this package's tests.
@@ -210,12 +212,15 @@ func TestReleaseOnCancelHandsOverWithinTwoRetryPeriods(t *testing.T) {
 	waitFor(t, 10*time.Second, "replica-1 to lead", func() bool { return len(second.startedAt()) > 0 })
 	took := second.startedAt()[0].Sub(released)
 
-	// A follower polls every RetryPeriod..JitterFactor*RetryPeriod and takes an
-	// empty-holder lease on its next poll; one round trip on a local API server is
-	// well under the 500ms allowed for it here.
-	bound := time.Duration(leaderelection.JitterFactor*float64(retryPeriod)) + 500*time.Millisecond
-	if took > bound {
-		t.Errorf("handover took %v, want at most %v (JitterFactor x RetryPeriod + one round trip)", took, bound)
+	// client-go's handover bound (scenarios.Bounds.Handover): a follower
+	// takes an empty-holder lease at its next poll, at most 2.2 RetryPeriod
+	// later, plus round trips on a real server.
+	bounds := scenarios.Bounds{
+		Timing:    sim.Timing{LeaseDuration: leaseDuration, RenewDeadline: renewDeadline, RetryPeriod: retryPeriod},
+		Allowance: scenarios.DefaultAllowance,
+	}
+	if w := bounds.Handover(); !w.Contains(took) {
+		t.Errorf("handover took %v, want within %v", took, w)
 	}
 	if got := leading.maxAtOnce(); got != 1 {
 		t.Errorf("%d candidates acted as leader at once", got)
@@ -281,7 +286,7 @@ func TestSlowResponseAbandonedAtClientTimeout(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) && !isTimeout(err) {
 		t.Errorf("Get error = %v, want a client timeout", err)
 	}
-	want := ll.ClientTimeout(deadline)
+	const want = 2 * time.Second // the client timeout: max(deadline/2, 1s)
 	if took < want || took >= slow.delay {
 		t.Errorf("Get gave up after %v, want at the client timeout %v (before the %v response)", took, want, slow.delay)
 	}
@@ -289,8 +294,8 @@ func TestSlowResponseAbandonedAtClientTimeout(t *testing.T) {
 	slow.mu.Lock()
 	defer slow.mu.Unlock()
 	// Like controller-runtime, the lock's client identifies itself as the default
-	// Kubernetes user agent plus the suffix (rest.AddUserAgent), on a copy.
-	wantUA := rest.DefaultKubernetesUserAgent() + "/" + ll.UserAgentSuffix
+	// Kubernetes user agent plus "/leader-election" (rest.AddUserAgent), on a copy.
+	wantUA := rest.DefaultKubernetesUserAgent() + "/leader-election"
 	for _, ua := range slow.userAgents {
 		if ua != wantUA {
 			t.Errorf("request User-Agent %q, want %q", ua, wantUA)

@@ -3,16 +3,15 @@ package scenarios
 import (
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/onsi/gomega/gmeasure"
 
+	"github.com/leaderlab/leaderlab/internal/stats"
 	"github.com/leaderlab/leaderlab/sim"
 )
 
@@ -78,26 +77,28 @@ type Result struct {
 	Example *sim.Report
 }
 
-// Summary is the distribution of a set of durations.
-type Summary struct {
-	N                     int
-	Min, Median, P99, Max time.Duration
-}
+// Summary is the nearest-rank distribution of a set of durations: N, Min,
+// Median, P90, P99 and Max, each a value that was measured.
+type Summary = stats.Summary
 
-// Summarize returns the nearest-rank summary of ds.
-func Summarize(ds []time.Duration) Summary {
-	if len(ds) == 0 {
-		return Summary{}
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	rank := func(q float64) time.Duration { return s[max(0, int(math.Ceil(q*float64(len(s))))-1)] }
-	return Summary{N: len(s), Min: s[0], Median: rank(0.5), P99: rank(0.99), Max: s[len(s)-1]}
-}
+// FailoverSummary is the distribution of r's failovers.
+func (r Result) FailoverSummary() Summary { return stats.Summarize(r.Failovers) }
 
-// TimingLabel is "LD/RD/RP", as in "15s/10s/2s".
+// TimingLabel is "LD/RD/RP", as in "15s/10s/2s" or "137s/107s/26s". Each
+// duration is written as labelDuration writes it.
 func TimingLabel(t sim.Timing) string {
-	return fmt.Sprintf("%v/%v/%v", t.LeaseDuration, t.RenewDeadline, t.RetryPeriod)
+	return labelDuration(t.LeaseDuration) + "/" + labelDuration(t.RenewDeadline) + "/" + labelDuration(t.RetryPeriod)
+}
+
+// labelDuration writes a whole number of seconds as seconds ("137s", not
+// time.Duration's "2m17s"), because elector timings are set and compared in
+// seconds and a table column of "2m17s/1m47s/26s" hides that; any other
+// duration is written as time.Duration writes it ("500ms", "1.5s").
+func labelDuration(d time.Duration) string {
+	if d%time.Second == 0 {
+		return fmt.Sprintf("%ds", int64(d/time.Second))
+	}
+	return d.String()
 }
 
 // Benchmark runs the bench with t (one subtest per scenario and timing) and
@@ -177,7 +178,7 @@ func (b Bench) measure(t *testing.T, s Scenario, cfg Config) (Result, bool) {
 				fmt.Fprintf(b.Progress, "%-32s %4d/%d seeds, %v\n", name, seed, n, time.Since(start).Round(time.Millisecond))
 			}
 		}
-		r.Example = b.once(t, s, cfg, representative(firsts, Summarize(r.Failovers).Median))
+		r.Example = b.once(t, s, cfg, representative(firsts, stats.Summarize(r.Failovers).Median))
 	})
 	r.Wall = time.Since(start)
 	return r, ok
@@ -219,7 +220,7 @@ func WriteTable(w io.Writer, results []Result) error {
 	b.WriteString("| scenario | LD/RD/RP | runs | failovers | min | median | p99 | max | arithmetic window | outside | leaderless median | leaderless max | overlaps | wall |\n")
 	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|\n")
 	for _, r := range results {
-		f, l := Summarize(r.Failovers), Summarize(r.Leaderless)
+		f, l := stats.Summarize(r.Failovers), stats.Summarize(r.Leaderless)
 		fmt.Fprintf(&b, "| %s | %s | %d | %d | %s | %s | %s | %s | %s .. %s | %d | %s | %s | %d | %s |\n",
 			r.Scenario.ID, TimingLabel(r.Timing), len(r.Leaderless), f.N, ms(f.Min), ms(f.Median), ms(f.P99), ms(f.Max),
 			ms(r.Window.Lo), ms(r.Window.Hi), r.Outside, ms(l.Median), ms(l.Max), r.Overlaps, r.Wall.Round(time.Millisecond))

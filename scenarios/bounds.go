@@ -6,7 +6,7 @@ import (
 
 	"k8s.io/client-go/tools/leaderelection"
 
-	lab "github.com/leaderlab/leaderlab/leaderelection"
+	"github.com/leaderlab/leaderlab/internal/lockrules"
 	"github.com/leaderlab/leaderlab/sim"
 )
 
@@ -16,7 +16,8 @@ import (
 // arithmetic allows (Hi <= 0: none can happen) and Lo the shortest one it
 // forces (Lo > 0: an overlap is certain).
 type Window struct {
-	Lo, Hi time.Duration
+	Lo time.Duration `json:"lo"`
+	Hi time.Duration `json:"hi"`
 }
 
 // Contains reports whether d lies in the window.
@@ -24,10 +25,11 @@ func (w Window) Contains(d time.Duration) bool { return d >= w.Lo && d <= w.Hi }
 
 func (w Window) String() string { return fmt.Sprintf("[%v, %v]", w.Lo, w.Hi) }
 
-// Bounds is client-go's failover arithmetic for one timing and latency model
-// (DESIGN.md, "Failover arithmetic"). Every expectation of the catalog comes
-// from here, never from an observed run, so a simulator that drifts from
-// client-go fails the catalog instead of redefining it.
+// Bounds is client-go's failover arithmetic for one timing and latency model,
+// and the module's one home for it: the catalog's expectations, the
+// comparison of the simulator with a real API server and every test that
+// checks a failover time come from here, never from an observed run, so a
+// simulator that drifts from client-go fails instead of redefining them.
 //
 // The derivations name RP, RD, LD for RetryPeriod, RenewDeadline and
 // LeaseDuration, L for the longest latency leg and RT = 2 L for one round trip.
@@ -44,6 +46,10 @@ type Bounds struct {
 	// ClientTimeout is max(RD/2, 1s), the timeout leaderelection.NewResourceLock
 	// gives each request, or 0 when the run removes it.
 	ClientTimeout time.Duration
+	// Allowance is the round trip of a real API server itself, scheduling
+	// included, which a run on one adds to Latency's legs (Config.Allowance);
+	// zero in the simulator, where Latency is the whole leg.
+	Allowance time.Duration
 }
 
 // BoundsFor resolves the defaults of opts and returns its arithmetic.
@@ -52,7 +58,7 @@ func BoundsFor(opts sim.Options) Bounds {
 	t, lat := opts.Timing, opts.Latency
 	b := Bounds{Timing: t, Latency: lat}
 	if !opts.NoClientTimeout {
-		b.ClientTimeout = lab.ClientTimeout(t.RenewDeadline)
+		b.ClientTimeout = lockrules.ClientTimeout(t.RenewDeadline)
 	}
 	return b
 }
@@ -60,8 +66,9 @@ func BoundsFor(opts sim.Options) Bounds {
 // Leg is the longest latency of one leg.
 func (b Bounds) Leg() time.Duration { return max(b.Latency.Max, sim.MinLeg) }
 
-// RoundTrip is the longest round trip, 2 L.
-func (b Bounds) RoundTrip() time.Duration { return 2 * b.Leg() }
+// RoundTrip is the longest round trip, 2 L (plus the Allowance of a real
+// server).
+func (b Bounds) RoundTrip() time.Duration { return 2*b.Leg() + b.Allowance }
 
 // MaxPoll is the longest wait of a follower between two attempts, 2.2 RP.
 func (b Bounds) MaxPoll() time.Duration {
@@ -184,5 +191,9 @@ func (b Bounds) DeleteOverlap() Window {
 
 func (b Bounds) String() string {
 	t := b.Timing
-	return fmt.Sprintf("LD %v, RD %v, RP %v, latency %v per leg, client timeout %v", t.LeaseDuration, t.RenewDeadline, t.RetryPeriod, b.Latency, b.ClientTimeout)
+	s := fmt.Sprintf("LD %v, RD %v, RP %v, latency %v per leg, client timeout %v", t.LeaseDuration, t.RenewDeadline, t.RetryPeriod, b.Latency, b.ClientTimeout)
+	if b.Allowance > 0 {
+		s += fmt.Sprintf(", round-trip allowance %v", b.Allowance)
+	}
+	return s
 }

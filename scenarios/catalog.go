@@ -30,7 +30,12 @@ type Scenario struct {
 	// plan's purpose is one (crash, handover, rollout); benchmarks count the
 	// failovers outside it. Nil otherwise.
 	Failover func(p Params) Window
-	// Plan drives the cluster, in virtual time only.
+	// Fault is the kind of the fault this plan is about: the comparison of the
+	// two backends measures takeover, step-down and overlap from its first
+	// span. Empty for plans without one (steady state, thundering herd).
+	Fault sim.FaultKind
+	// Plan drives the cluster: in virtual time in the simulator, in real
+	// time on a real API server, with the same calls.
 	Plan func(c *sim.Cluster, p Params)
 	// Expect is what the report must show, from Bounds alone.
 	Expect func(p Params) types.GomegaMatcher
@@ -95,8 +100,9 @@ var SteadyState = Scenario{
 
 // LeaderCrash: the leader's process dies without releasing.
 var LeaderCrash = Scenario{
-	ID:   "crash",
-	Name: "replaces a crashed leader within LD - RP .. LD + 4.4 RP",
+	ID:    "crash",
+	Fault: sim.FaultCrash,
+	Name:  "replaces a crashed leader within LD - RP .. LD + 4.4 RP",
 	Description: "The leader's process dies at a random point of its renew cycle: it cannot release " +
 		"the lease. Its last renew was applied at most RetryPeriod before; a follower reads it within " +
 		"2.2 RetryPeriod, must then wait LeaseDuration from that read, and wins at its next attempt. So " +
@@ -111,8 +117,9 @@ var LeaderCrash = Scenario{
 
 // GracefulHandover: the leader stops with ReleaseOnCancel.
 var GracefulHandover = Scenario{
-	ID:   "handover",
-	Name: "hands over within 2.2 RP when a leader stops with ReleaseOnCancel",
+	ID:    "handover",
+	Fault: sim.FaultStop,
+	Name:  "hands over within 2.2 RP when a leader stops with ReleaseOnCancel",
 	Description: "The leader shuts down gracefully with ReleaseOnCancel: it stops acting at once and " +
 		"writes an empty holder. A follower takes an empty lease at its next attempt, at most 2.2 " +
 		"RetryPeriod later, instead of waiting out LeaseDuration (Bounds.Handover).",
@@ -167,8 +174,9 @@ func slowRenewPlan(c *sim.Cluster, p Params) {
 
 // SlowRenew: one renew answered after RenewDeadline, client timeout in force.
 var SlowRenew = Scenario{
-	ID:   "slow-renew",
-	Name: "keeps leadership through one renew answered after RenewDeadline, thanks to the client timeout",
+	ID:    "slow-renew",
+	Fault: sim.FaultSlowResponse,
+	Name:  "keeps leadership through one renew answered after RenewDeadline, thanks to the client timeout",
 	Description: "One renew of the leader is answered RD + RP late. The client timeout that " +
 		"NewResourceLock sets, max(RD/2, 1s), abandons it; the next attempt (at most RP later) conflicts " +
 		"with the write the server did apply, reads the lease and renews, all before RenewDeadline: " +
@@ -185,8 +193,9 @@ var SlowRenew = Scenario{
 
 // SlowRenewWithoutClientTimeout: the same slow renew with the timeout removed.
 var SlowRenewWithoutClientTimeout = Scenario{
-	ID:   "slow-renew-no-timeout",
-	Name: "loses leadership to one renew answered after RenewDeadline when the client timeout is removed",
+	ID:    "slow-renew-no-timeout",
+	Fault: sim.FaultSlowResponse,
+	Name:  "loses leadership to one renew answered after RenewDeadline when the client timeout is removed",
 	Description: "The same slow renew, with the client timeout removed. The request now waits for its " +
 		"answer until the renew context's deadline, RD after the renew began, so the leader gives up " +
 		"exactly once. The write was applied, so the lease still names it: it rejoins and takes the " +
@@ -206,8 +215,9 @@ func longOutage(b Bounds) time.Duration  { return b.Timing.RenewDeadline + 2*b.T
 
 // ShortOutage: the API refuses connections for less than RD - RP.
 var ShortOutage = Scenario{
-	ID:   "outage-short",
-	Name: "keeps leadership through an API outage shorter than RenewDeadline - RetryPeriod",
+	ID:    "outage-short",
+	Fault: sim.FaultOutage,
+	Name:  "keeps leadership through an API outage shorter than RenewDeadline - RetryPeriod",
 	Description: "The API refuses every connection for (RD - RP)/2. Requests fail fast; the leader's " +
 		"renew loop retries every RetryPeriod until RenewDeadline, so an attempt after the outage " +
 		"still falls inside the deadline whenever outage + RP + 2 round trips <= RD, and the lease is " +
@@ -227,8 +237,9 @@ var ShortOutage = Scenario{
 
 // LongOutage: the API refuses connections for longer than RD + RP.
 var LongOutage = Scenario{
-	ID:   "outage-long",
-	Name: "loses leadership in an API outage longer than RenewDeadline and elects a leader within a crash bound after it",
+	ID:    "outage-long",
+	Fault: sim.FaultOutage,
+	Name:  "loses leadership in an API outage longer than RenewDeadline and elects a leader within a crash bound after it",
 	Description: "The API refuses every connection for RD + 2 RP: every attempt of one renew fails and " +
 		"the leader gives up, exactly once. Nobody can read or write the lease until the outage ends; " +
 		"then the old leader (the lease still names it) or a follower whose LeaseDuration has run out " +
@@ -253,9 +264,20 @@ func partitionPlan(lateLeg func(Bounds) time.Duration) func(c *sim.Cluster, p Pa
 			c.SetLatency(leader, sim.VerbUpdate, sim.Dist{}, sim.Fixed(leg))
 			c.Advance(3 * (p.Timing.RetryPeriod + leg))
 		}
-		c.Partition(leader)
+		// The instant a renew is answered, so that the leader's last
+		// successful renew is known exactly, on either backend.
+		c.Inject(sim.Fault{Kind: sim.FaultPartition, Candidate: leader, AfterWrites: 1})
+		c.Advance(p.Timing.RetryPeriod + p.MaxPoll() + 2*p.RoundTrip() + lateLeg0(lateLeg, p.Bounds))
 		c.Advance(p.StepDown(p.Options.ReleaseOnCancel) + p.Crash().Hi)
 	}
+}
+
+// lateLeg0 is lateLeg's leg, or 0 without one.
+func lateLeg0(lateLeg func(Bounds) time.Duration, b Bounds) time.Duration {
+	if lateLeg == nil {
+		return 0
+	}
+	return lateLeg(b)
 }
 
 // lateLeg is the response leg of LateRenewsThenPartition: 90% of the client
@@ -297,8 +319,9 @@ func safeLease(o *sim.Options) {
 
 // PartitionedLeader: the leader is cut off from the API.
 var PartitionedLeader = Scenario{
-	ID:   "partition",
-	Name: "steps a partitioned leader down within RP + RD of its last renew, before anyone takes over",
+	ID:    "partition",
+	Fault: sim.FaultPartition,
+	Name:  "steps a partitioned leader down within RP + RD of its last renew, before anyone takes over",
 	Description: "The leader is cut off from the API both ways. Its next renew starts RP after the " +
 		"last answer and gives up RD later, so it stops acting RP + RD after its last renew as it saw " +
 		"it. Followers count LeaseDuration from their read of that renew, which was applied one " +
@@ -311,8 +334,9 @@ var PartitionedLeader = Scenario{
 
 // PartitionedLeaderWithRelease: margin case (b).
 var PartitionedLeaderWithRelease = Scenario{
-	ID:   "partition-release",
-	Name: "lets a partitioned leader with ReleaseOnCancel act on while its release times out, which can overlap the next leader",
+	ID:    "partition-release",
+	Fault: sim.FaultPartition,
+	Name:  "lets a partitioned leader with ReleaseOnCancel act on while its release times out, which can overlap the next leader",
 	Description: "Margin-breaking case (b). With ReleaseOnCancel, when the partitioned leader's renew " +
 		"gives up, client-go first tries to release the lease and only then cancels the context it " +
 		"handed to OnStartedLeading. The release's Get cannot reach the API and waits for the client " +
@@ -328,8 +352,9 @@ var PartitionedLeaderWithRelease = Scenario{
 
 // PartitionedLeaderWithReleaseSafeLease: case (b) with the fix.
 var PartitionedLeaderWithReleaseSafeLease = Scenario{
-	ID:   "partition-release-safe",
-	Name: "never overlaps a partitioned leader with ReleaseOnCancel once LeaseDuration covers RD + RP + the release",
+	ID:    "partition-release-safe",
+	Fault: sim.FaultPartition,
+	Name:  "never overlaps a partitioned leader with ReleaseOnCancel once LeaseDuration covers RD + RP + the release",
 	Description: "The fix for case (b): LeaseDuration raised to Bounds.SafeLeaseDuration, so that " +
 		"LD - RD - RP exceeds the release's wait (the client timeout) plus one leg. Followers now wait " +
 		"out the pending release; the same plan shows no overlap.",
@@ -341,8 +366,9 @@ var PartitionedLeaderWithReleaseSafeLease = Scenario{
 
 // LateRenewsThenPartition: margin case (a).
 var LateRenewsThenPartition = Scenario{
-	ID:   "late-renews-partition",
-	Name: "lets a leader whose renews were answered late, then partitioned, overlap the next leader by up to the late answer minus the margin",
+	ID:    "late-renews-partition",
+	Fault: sim.FaultPartition,
+	Name:  "lets a leader whose renews were answered late, then partitioned, overlap the next leader by up to the late answer minus the margin",
 	Description: "Margin-breaking case (a). The leader's renews are answered after 90% of the client " +
 		"timeout (4.5s with defaults): late, but accepted. Then it is partitioned. It counts its renew " +
 		"deadline from when the last answer arrived, while followers count the lease from their read " +
@@ -357,8 +383,9 @@ var LateRenewsThenPartition = Scenario{
 
 // LateRenewsThenPartitionSafeLease: case (a) with the fix.
 var LateRenewsThenPartitionSafeLease = Scenario{
-	ID:   "late-renews-partition-safe",
-	Name: "never overlaps a leader with late renews, then partitioned, once LeaseDuration covers RD + RP + the client timeout",
+	ID:    "late-renews-partition-safe",
+	Fault: sim.FaultPartition,
+	Name:  "never overlaps a leader with late renews, then partitioned, once LeaseDuration covers RD + RP + the client timeout",
 	Description: "The fix for case (a): LeaseDuration raised to Bounds.SafeLeaseDuration. The latest " +
 		"answer a client accepts comes within the client timeout, which the margin now exceeds; the " +
 		"same plan shows no overlap.",
@@ -373,8 +400,9 @@ func stormFor(b Bounds) time.Duration { return 2 * b.Timing.LeaseDuration }
 
 // ErrorStorm: half of all requests fail with 500, then with 429.
 var ErrorStorm = Scenario{
-	ID:   "error-storm",
-	Name: "never elects two leaders in a storm of 500 and 429 answers, and has a leader within a crash bound after it",
+	ID:    "error-storm",
+	Fault: sim.FaultErrors,
+	Name:  "never elects two leaders in a storm of 500 and 429 answers, and has a leader within a crash bound after it",
 	Description: "For 2 LD half of all requests are answered 500, then for 2 LD half are answered 429 " +
 		"with Retry-After 1s (client-go's REST client waits and retries those). The leader may lose " +
 		"its lease when every attempt of one renew fails, but errors are answered without being " +
@@ -395,8 +423,9 @@ var ErrorStorm = Scenario{
 
 // LeaseDeleted: a foreign writer deletes the lease.
 var LeaseDeleted = Scenario{
-	ID:   "lease-deleted",
-	Name: "recreates a deleted lease, and a follower that recreates it can act beside the old leader for up to RP + RD",
+	ID:    "lease-deleted",
+	Fault: sim.FaultDeleteLease,
+	Name:  "recreates a deleted lease, and a follower that recreates it can act beside the old leader for up to RP + RD",
 	Description: "Someone deletes the lease. If the leader's next renew comes first, it gets NotFound, " +
 		"reads NotFound and creates the lease again: nothing else happens. If a follower reads NotFound " +
 		"first, it creates the lease and leads at once, while the old leader's renew conflicts, finds a " +
@@ -421,8 +450,9 @@ func overwriteOverlap(p Params) Window {
 
 // LeaseOverwritten: a foreign writer takes the lease.
 var LeaseOverwritten = Scenario{
-	ID:   "lease-overwritten",
-	Name: "gives up a lease overwritten by a foreign writer within RP + RD, and a candidate takes over after LeaseDuration",
+	ID:    "lease-overwritten",
+	Fault: sim.FaultOverwriteLease,
+	Name:  "gives up a lease overwritten by a foreign writer within RP + RD, and a candidate takes over after LeaseDuration",
 	Description: "A foreign writer puts its own identity in the lease and never renews it. The " +
 		"leader's next renew conflicts; it reads a valid foreign holder and gives up RD after that " +
 		"renew began. Followers, and the old leader once it rejoins, count LeaseDuration from their " +

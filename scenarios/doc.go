@@ -9,7 +9,7 @@
 // Catalog returns every Scenario: a sentence, a paragraph that explains it,
 // a fault plan that drives a *sim.Cluster in virtual time, and expectations
 // derived from client-go's algorithm for any timing and candidate count.
-// The arithmetic lives in Bounds (DESIGN.md, "Failover arithmetic"): for
+// The arithmetic lives in Bounds, its one home: for
 // example a crash fails over within [LD - RP, LD + 4.4 RP] plus a few round
 // trips, a release within 2.2 RP. Expectations never come from an observed
 // run, so a simulator or client-go change that moves the numbers fails the

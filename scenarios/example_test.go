@@ -37,12 +37,6 @@ func ExampleCatalog() {
 	// rolling-restart: keeps every failover of a rolling restart within the handover bound
 }
 
-func ExampleSummarize() {
-	s := scenarios.Summarize([]time.Duration{16 * time.Second, 14 * time.Second, 19 * time.Second, 15 * time.Second})
-	fmt.Println(s.Min, s.Median, s.P99, s.Max)
-	// Output: 14s 15s 19s 19s
-}
-
 // A ginkgo suite declares the whole catalog for its own timing; the suite's
 // *testing.T is captured before RunSpecs (see the package documentation).
 func ExampleDescribeCatalog() {

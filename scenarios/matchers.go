@@ -214,8 +214,14 @@ func HaveSteppedDownWithin(d time.Duration) types.GomegaMatcher {
 }
 
 func describeOverlap(r *sim.Report, o sim.Overlap) string {
+	from := o.Start - time.Second
+	for _, t := range r.Terms { // a pending release began when the old leader failed to renew
+		if t.Candidate == o.Old && t.End == o.End && t.RenewFailed != nil {
+			from = min(from, *t.RenewFailed)
+		}
+	}
 	return fmt.Sprintf("%s and %s both acted as leader for %v (%v .. %v): %s\nterms:\n%s\ntrace:\n%s",
-		o.Old, o.New, o.Duration, o.Start, o.End, o.Cause, termsOf(r, o.Old, o.New), traceBetween(r, o.Start-time.Second, o.End))
+		o.Old, o.New, o.Duration, o.Start, o.End, o.Cause, termsOf(r, o.Old, o.New), traceBetween(r, from, o.End))
 }
 
 func describeLosses(r *sim.Report, summary string) string {

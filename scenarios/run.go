@@ -1,6 +1,8 @@
 package scenarios
 
 import (
+	"cmp"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -8,9 +10,13 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/leaderlab/leaderlab/internal/gotest"
 
 	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/gomega"
+	"k8s.io/client-go/rest"
 
 	"github.com/leaderlab/leaderlab/sim"
 )
@@ -19,14 +25,24 @@ import (
 // controller-runtime's defaults with three candidates and five seeds.
 type Config struct {
 	// Timing is the elector's timing; zero fields mean 15s/10s/2s.
-	Timing sim.Timing
+	Timing sim.Timing `json:"timing"`
 	// Candidates is the number of replicas; 0 means 3, a typical Deployment.
-	Candidates int
+	Candidates int `json:"candidates"`
 	// Latency is each leg's latency; zero means sim.DefaultLatency.
-	Latency sim.Dist
+	Latency sim.Dist `json:"latency,omitzero"`
 	// Seeds are the seeds each scenario runs with; nil means DefaultSeeds.
-	Seeds []int64
+	Seeds []int64 `json:"seeds,omitempty"`
+	// Allowance is the round trip a real API server takes itself,
+	// scheduling included, counted into every bound of a run on one
+	// (RunReal); zero means DefaultAllowance. The simulator ignores it: its
+	// Latency is the whole leg, and on a real server Latency is added.
+	Allowance time.Duration `json:"allowance,omitempty"`
 }
+
+// DefaultAllowance is Config.Allowance on a real API server: a local
+// envtest answers in milliseconds; the allowance also covers a loaded CI
+// machine and the race detector.
+const DefaultAllowance = 100 * time.Millisecond
 
 // DefaultSeeds are the seeds of a Config without Seeds: enough to vary
 // client-go's jitter and the phase of each fault, few enough to stay fast.
@@ -66,6 +82,31 @@ func (s Scenario) Params(cfg Config, seed int64) Params {
 		p.Options.AllowOverlap = true
 	}
 	return p
+}
+
+// RealParams are Params for a run of s on a real API server: the same
+// options, with Config.Latency added to the server's own round trip (zero:
+// nothing added) and Config.Allowance in every bound.
+func (s Scenario) RealParams(cfg Config, seed int64) Params {
+	p := s.Params(cfg, seed)
+	if cfg.Latency == (sim.Dist{}) {
+		p.Options.Latency, p.Bounds.Latency = sim.Dist{}, sim.Dist{}
+	}
+	p.Bounds.Allowance = cmp.Or(cfg.Allowance, DefaultAllowance)
+	return p
+}
+
+// RunReal runs s once on the real API server rc reaches, in real time (see
+// sim.Real: a lease of its own, deleted afterwards), and returns the report,
+// of the same type as a simulated run's, so that s.Expect and every matcher
+// apply to it, and the run's Params. The error is sim.Real's.
+//
+//	rep, p, err := scenarios.LeaderCrash.RunReal(ctx, cfg, scenarios.Config{Timing: fast}, 1)
+//	gomega.NewWithT(t).Expect(rep).To(scenarios.LeaderCrash.Expect(p))
+func (s Scenario) RunReal(ctx context.Context, rc *rest.Config, cfg Config, seed int64) (*sim.Report, Params, error) {
+	p := s.RealParams(cfg, seed)
+	rep, err := sim.Real(ctx, rc, p.Options, func(c *sim.Cluster) { s.Plan(c, p) })
+	return rep, p, err
 }
 
 // outcome is one run as the runner saw it.
@@ -127,9 +168,15 @@ func (s Scenario) Run(t *testing.T, cfg Config, seed int64) (*sim.Report, Params
 
 // Verify runs s once inside a ginkgo spec and asserts its expectations. A
 // failure shows the evidence, the seed, and the command that runs this
-// spec again. t is the suite's *testing.T (DESIGN.md fact 7).
+// spec again. t is the suite's *testing.T, captured in TestXxx before RunSpecs: synctest
+// needs the *testing.T of a running test, and specs are built before one exists.
 func (s Scenario) Verify(t *testing.T, cfg Config, seed int64) *sim.Report {
 	ginkgo.GinkgoHelper()
+	if t == nil {
+		ginkgo.Fail("scenarios: the suite's *testing.T is nil: the simulator needs the *testing.T of the suite's TestXxx function. " +
+			"Store it before RunSpecs (var suiteT *testing.T; func TestXxx(t *testing.T) { suiteT = t; RegisterFailHandler(Fail); RunSpecs(t, \"...\") }) " +
+			"and pass func() *testing.T { return suiteT } to DescribeCatalog")
+	}
 	o := s.run(t, cfg, seed)
 	if !o.ran {
 		ginkgo.Skip("scenarios: the subtest " + s.ID + " was filtered out by go test's -run flag")
@@ -142,7 +189,8 @@ func (s Scenario) Verify(t *testing.T, cfg Config, seed int64) *sim.Report {
 		}
 		ginkgo.Fail(fmt.Sprintf("scenarios: the simulator failed the run before it ended (see the log of %s)%s\n%s", o.name, tail, replay))
 	}
-	gomega.Expect(o.report).To(s.Expect(o.params), "%s\n%s\nwhy: %s", s.Name, replay, s.Description)
+	o.report.Replay = replay // one rerun command: this spec's, not the subtest's
+	gomega.Expect(o.report).To(s.Expect(o.params), "%s\nwhy: %s", s.Name, s.Description)
 	if !o.ok {
 		ginkgo.Fail(fmt.Sprintf("scenarios: the simulator failed %s: %s\n%s", o.name, strings.Join(o.report.Violations, "; "), replay))
 	}
@@ -174,35 +222,9 @@ func DescribeCatalog(suiteT func() *testing.T, cfg Config, catalog ...Scenario) 
 // alone: the package, the suite's test function and a focus on the spec's
 // full text.
 func ReplayCommand(t *testing.T) string {
-	focus := regexp.QuoteMeta(ginkgo.CurrentSpecReport().FullText()) + "$"
+	focus := "^" + regexp.QuoteMeta(ginkgo.CurrentSpecReport().FullText()) + "$"
 	suite := strings.SplitN(t.Name(), "/", 2)[0]
-	return fmt.Sprintf("go test %s -count=1 -run '^%s$' -ginkgo.focus '%s'", packageDir(), suite, strings.ReplaceAll(focus, "'", `'\''`))
-}
-
-// packageDir is the test's package relative to its module root ("." when it
-// cannot tell): go test runs a test binary in its package's directory.
-func packageDir() string {
-	wd, err := os.Getwd()
-	if err != nil {
-		return "."
-	}
-	rel, err := filepath.Rel(moduleRoot(wd), wd)
-	if err != nil {
-		return "."
-	}
-	return "./" + filepath.ToSlash(rel)
-}
-
-// moduleRoot is the nearest directory at or above dir with a go.mod, or dir.
-func moduleRoot(dir string) string {
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-		if filepath.Dir(d) == d {
-			return dir
-		}
-	}
+	return fmt.Sprintf("go test %s -count=1 -run '^%s$' -ginkgo.focus '%s'", gotest.PackageDir(), suite, strings.ReplaceAll(focus, "'", `'\''`))
 }
 
 // DefaultReportDir is where benchmarks write when nothing else is said: the
@@ -216,5 +238,5 @@ func DefaultReportDir() string {
 	if err != nil {
 		return "report"
 	}
-	return filepath.Join(moduleRoot(wd), "report")
+	return filepath.Join(gotest.ModuleRoot(wd), "report")
 }

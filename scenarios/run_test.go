@@ -19,7 +19,7 @@ var _ = Describe("running a scenario", func() {
 		}
 		failures := InterceptGomegaFailures(func() { s.Verify(T(), scenarios.Config{}, 3) })
 		Expect(failures).To(HaveLen(1))
-		Expect(failures[0]).To(ContainSubstring("seed 3; run this spec again with:\n  go test ./scenarios -count=1 -run '^TestScenarios$' -ginkgo.focus 'running a scenario prints the evidence"))
+		Expect(failures[0]).To(ContainSubstring("seed 3; run this spec again with:\n  go test ./scenarios -count=1 -run '^TestScenarios$' -ginkgo.focus '^running a scenario prints the evidence"))
 		Expect(failures[0]).To(MatchRegexp(`c\d -> c\d after crash took 1\dm?\.?\d*s`))
 		Expect(failures[0]).To(ContainSubstring("why: The leader's process dies"))
 	})

@@ -8,7 +8,7 @@ import (
 )
 
 // suiteT is the suite's *testing.T: sim.Test needs one, and ginkgo specs are
-// declared before TestScenarios runs (DESIGN.md fact 7).
+// declared before TestScenarios runs.
 var suiteT *testing.T
 
 // T returns the suite's *testing.T, for scenarios.DescribeCatalog.

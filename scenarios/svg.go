@@ -5,6 +5,8 @@ import (
 	"html"
 	"strings"
 	"time"
+
+	"github.com/leaderlab/leaderlab/internal/stats"
 )
 
 // Histogram layout, in pixels.
@@ -33,7 +35,7 @@ func HistogramSVG(results []Result) []byte {
 	for i, r := range results {
 		top := 40 + i*histRowH
 		base := float64(top + histRowH - 30)
-		s := Summarize(r.Failovers)
+		s := stats.Summarize(r.Failovers)
 		span := max(r.Window.Hi, s.Max) * 21 / 20
 		if span <= 0 {
 			span = time.Second

@@ -9,10 +9,10 @@ import (
 	"github.com/leaderlab/leaderlab/sim"
 )
 
-// scenarios are varied runs for the replay test: crashes, partitions,
+// replayRuns are varied runs for the replay test: crashes, partitions,
 // releases, error and latency faults, restarts with a new identity, foreign
 // lease writes and a herd.
-var scenarios = map[string]struct {
+var replayRuns = map[string]struct {
 	opts sim.Options
 	body func(c *sim.Cluster)
 }{
@@ -54,7 +54,7 @@ var scenarios = map[string]struct {
 }
 
 func TestSameSeedReplaysByteForByte(t *testing.T) {
-	for name, sc := range scenarios {
+	for name, sc := range replayRuns {
 		t.Run(name, func(t *testing.T) {
 			run := func(seed int64) (*sim.Report, []byte) {
 				opts := sc.opts

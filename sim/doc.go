@@ -1,23 +1,32 @@
-// Package sim runs a simulated Kubernetes cluster for leader election in virtual
-// time, so that a test can ask what client-go's leader election really does when
-// the API server is slow, failing or unreachable, or when a leader crashes: who
-// leads when, how long a failover takes, and whether two candidates ever act as
-// leader at once.
+// Package sim runs a cluster of leader-election candidates and reports what
+// client-go's leader election really does when the API server is slow,
+// failing or unreachable, or when a leader crashes: who leads when, how long
+// a failover takes, and whether two candidates ever act as leader at once.
+// It has two backends with one model: Test runs the cluster in virtual time
+// against an in-memory API server (a simulated hour costs milliseconds and
+// replays exactly from a seed); Real runs the same candidates, the same
+// faults and the same body against a real API server in real time, and
+// returns the same Report.
 //
 // # What runs
 //
 // Every candidate is the production stack, unmodified: the lock comes from
 // leaderlab's leaderelection.NewResourceLock (so its client timeout,
-// max(RenewDeadline/2, 1s), is in force), client-go's LeaseLock talks through the
-// real client-go REST client (protobuf on the wire, its timeouts and retries) to
-// an in-memory API server, and client-go's LeaderElector drives it. Nothing is
-// stubbed above the HTTP round trip. The API server is generic over the built-in
-// resources of client-go's scheme (get, list, create, update, delete on
-// namespaced objects), keeps real resourceVersion semantics (409 Conflict on a
-// stale update, 409 AlreadyExists, 404 NotFound, as apimachinery status errors),
-// and applies each request when it arrives. A request has two latency legs, to
-// the server and back, so a client can give up on a write that the server still
-// applies, as on a real cluster.
+// max(RenewDeadline/2, 1s), is in force), client-go's LeaseLock talks through
+// the real client-go REST client to the API server, and client-go's
+// LeaderElector drives it. Nothing is stubbed above the HTTP round trip. The
+// faults sit in that round trip, in one RoundTripper per candidate process:
+// in the simulator it is the network in front of the in-memory server; on a
+// real server it wraps a copy of the caller's *rest.Config, outermost, so
+// client-go's timeouts, retries and throttling run unchanged above it.
+//
+// The simulated API server is generic over the built-in resources of
+// client-go's scheme (get, list, create, update, delete on namespaced
+// objects), keeps real resourceVersion semantics (409 Conflict on a stale
+// update, 409 AlreadyExists, 404 NotFound, as apimachinery status errors),
+// and applies each request when it arrives. A request has two latency legs,
+// to the server and back, so a client can give up on a write that the server
+// still applies, as on a real cluster.
 //
 // # API summary
 //
@@ -28,29 +37,42 @@
 //	})
 //	t.Log(report.Text())
 //
+//	report, err := sim.Real(ctx, cfg, opts, body) // the same body, on a real server
+//
 // Options (zero values mean the documented defaults): Seed, Candidates (named
 // c0, c1, ...), Timing{LeaseDuration, RenewDeadline, RetryPeriod} (15s/10s/2s),
-// ReleaseOnCancel, Latency (per leg, default uniform 1ms..3ms), NoClientTimeout,
-// AllowOverlap, SameInstantStart, ExitOnLoss, TraceRequests, LogVerbosity, Faults (a
-// schedule of Fault values), Run (bring your own candidate), Namespace,
-// LeaseName. Options.Validate reports bad input before anything runs.
+// ReleaseOnCancel, Latency (per leg, default uniform 1ms..3ms; added to a
+// real server's own round trip, default nothing), NoClientTimeout,
+// AllowOverlap, SameInstantStart, ExitOnLoss, TraceRequests, LogVerbosity,
+// Faults (a schedule of Fault values), Run (bring your own candidate),
+// Namespace, LeaseName. Options.Validate reports bad input before anything
+// runs.
 //
 // Cluster (only from the body): Now, Advance, AwaitLeader, Leader, Leaders,
 // Holder, Crash, Stop, Start, StartAs, Partition, Heal, SetLatency,
 // SlowNextResponse, SetErrors, Outage, BlackHole, DeleteLease, OverwriteLease,
-// Inject (any Fault, now), Object and AddObjects (the store), T, StartTime,
-// Report.
+// Inject (any Fault, now), Object and AddObjects (the simulated store), T,
+// StartTime, Report. A call that fails (a bad fault, no leader in time) ends
+// the body: in the simulator it fails the test, and Real returns the error.
 //
-// Report: Seed and Options first, ReplayExact and ReplayNote, Trace (one Event
-// per line), Terms (acting-leader intervals), Failovers, Overlaps, Leaderless,
-// LostWithoutCrash, Holders (the lease holder over time), Faults (the fault
-// intervals), Requests (counts, conflicts, timeouts), Violations; rendered by
-// Text, JSON and SVG. Ledger, which derives terms, overlaps and failovers, is
-// exported so that harnesses watching other clusters report the same way.
+// Faults are values (Fault, FaultKind) so that a plan reads the same on
+// either backend. A fault's Candidate may be Leader, whoever acts as leader
+// when it applies; AfterWrites holds it until that candidate's n-th
+// successful lease write is answered ("partition the leader as its next renew
+// is answered"), so the leader's last successful renew is known exactly.
+// Every kind runs on both backends: on a real server the RoundTripper forges
+// the 500, 503 and 429 answers and refuses connections during an outage.
+//
+// Report: Seed, Options and Backend first, ReplayExact and ReplayNote, Trace
+// (one Event per line), Terms (acting-leader intervals), Failovers, Overlaps,
+// Leaderless, LostWithoutCrash, Holders (the lease holder over time), Faults
+// (the fault intervals), Requests (counts, conflicts, timeouts), RoundTrips
+// (a real server's), Violations; rendered by Text, JSON (camelCase keys,
+// durations in nanoseconds) and SVG.
 //
 // Process (bring your own candidate): Options.Run receives a *Process with the
 // candidate's Name, Identity, *rest.Config, lock and timing, and a Callbacks
-// method that wraps client-go LeaderCallbacks so that the simulator sees when the
+// method that wraps client-go LeaderCallbacks so that the run sees when the
 // user's code starts and stops acting as leader.
 //
 // # Acting leader, terms, failovers, overlaps
@@ -77,42 +99,50 @@
 // RetryPeriod under 1s, where the renews fall within their seconds changes how
 // late a follower notices one, and a real cluster starts at any phase.
 // Times in the report are offsets from the start of the run. The body must not
-// block on anything outside the bubble (sockets, real files, other tests).
+// block on anything outside the bubble (sockets, real files, other tests). In
+// Real the same calls take real time.
 //
-// # Replay
+// # Replay, and the one process-wide side effect
 //
 // One Options.Seed derives every choice the simulator makes (each candidate has
-// its own random stream for latencies and error draws), and the simulator seeds
-// client-go's jitter, which draws from the global math/rand, itself: it sets
-// GODEBUG randseednop=0 at run time (keeping other GODEBUG settings) and calls
-// rand.Seed. Candidates start a few milliseconds apart so that no two draw
-// jitter at the same instant, the API server applies requests that arrive at
-// the same instant in candidate order, and the trace sorts events of one
-// instant canonically. Same seed, same options, same code: the same trace, byte
-// for byte. A failing run prints its seed, its options and the command to run
-// it again.
+// its own random stream for latencies and error draws). client-go's jitter
+// draws from the global math/rand, which the simulator must seed: since Go
+// 1.24 rand.Seed works only with GODEBUG randseednop=0. So while at least one
+// simulation runs, and only then, the process's GODEBUG has randseednop=0
+// added (the other settings kept, the old value restored when the last one
+// ends), the global source is seeded with the run's seed, and after the last
+// run it is seeded again from crypto/rand so that other code never sees a
+// predictable sequence. The simulator checks that the seeding took effect.
+// Candidates start a few milliseconds apart so that no two draw jitter at the
+// same instant, the API server applies requests that arrive at the same
+// instant in candidate order, and the trace sorts events of one instant
+// canonically. Same seed, same options, same code: the same trace, byte for
+// byte. A failing run prints its seed, its options and the one command that
+// runs exactly that test again.
 //
-// Exact replay is impossible, and the report says so (ReplayExact false), when
-// two simulations run at once in one process (parallel tests share the global
-// math/rand), and it is not promised with SameInstantStart with a fixed latency
-// or with Run functions that issue concurrent requests or draw from math/rand
-// themselves.
+// The report says ReplayExact false, with the reason, when the seeding did not
+// take effect, when two simulations ran at once in one process (they share
+// the global math/rand), and for every run on a real server; exact replay is
+// not promised with SameInstantStart and a fixed latency, or with Run
+// functions that issue concurrent requests or draw from math/rand themselves.
 //
 // # What it is not for
 //
-// It is not a Kubernetes API server: no watch, no admission, no field selectors,
-// no patch, no cluster-scoped resources, no custom resources. It does not
-// simulate the network below HTTP (no connection reuse, no TLS, no HTTP/2
-// streams). It is not a load test: latencies are modelled, not measured.
+// The simulated server is not a Kubernetes API server: no watch, no
+// admission, no field selectors, no patch, no cluster-scoped resources, no
+// custom resources (a request it cannot serve is answered 404 or 405, and
+// the trace shows it). It does not simulate the network below HTTP (no
+// connection reuse, no TLS, no HTTP/2 streams). It is not a load test:
+// latencies are modelled, not measured.
 //
 // # Current limitations
 //
 //   - Candidates use the "leases" lock kind only (the only kind client-go has).
 //   - Latency distributions are uniform between Min and Max per leg.
-//   - Each leg takes at least one microsecond, so that the order of events at
-//     one instant is always defined.
+//   - In the simulator each leg takes at least one microsecond, so that the
+//     order of events at one instant is always defined.
 //   - A Run function's goroutines must all end when its context is cancelled;
-//     the bubble cannot end otherwise.
+//     the run cannot end otherwise.
 //   - Only one bubble may run per test (testing/synctest has no nesting), and
 //     Test must not be called from inside a bubble.
 //   - A request whose context has already expired when it reaches the network
@@ -123,10 +153,14 @@
 //     request never leaves the process either way.
 //   - The built-in candidate joins the election again after losing it, unless
 //     ExitOnLoss.
-//   - Speed (see BENCHMARKS.md): about 19,000 x real time for three candidates
-//     on two cores. Most of it is client-go's own per-request cost, which
-//     alone caps a simulation through the real REST client at about
-//     25,000-30,000 x on that machine.
+//   - On a real server: at most MaxRealCandidates candidates; the instant the
+//     server applied a request is not observable (RequestTimes.Applied is -1);
+//     a crash cuts the process off at once: a request already on its way
+//     to the server may still land, and its answer is lost; Object and AddObjects
+//     are errors (use a client); the candidates share this machine's clock,
+//     so clock skew is out of reach.
+//   - The simulator's speed is bounded by client-go's own cost per request;
+//     BENCHMARKS.md in this package's directory has the measurements.
 //
 // # Benchmarks
 //

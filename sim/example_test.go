@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leaderlab/leaderlab/scenarios"
 	"github.com/leaderlab/leaderlab/sim"
 )
 
@@ -22,19 +23,17 @@ func Example_crash() {
 			c.Crash(leader)
 			c.AwaitLeader(time.Minute)
 		})
-		// client-go's arithmetic: a follower takes over a crashed leader's
-		// lease within [LD-RP-rt, LD+4.4RP+2rt] of the crash.
-		tm, rt := opts.Timing.WithDefaults(), 2*sim.DefaultLatency.Max
-		lo := tm.LeaseDuration - tm.RetryPeriod - rt
-		hi := tm.LeaseDuration + time.Duration(4.4*float64(tm.RetryPeriod)) + 2*rt
+		// client-go's arithmetic (scenarios.Bounds): a follower takes over a
+		// crashed leader's lease within [LD - RP, LD + 4.4 RP] plus round trips.
+		w := scenarios.BoundsFor(opts).Crash()
 		for _, f := range rep.Failovers {
-			fmt.Printf("failover after %s from the first leader: %v; to another candidate: %v; within [%v, %v]: %v\n",
-				f.Cause, f.From == leader, f.To != leader, lo, hi, lo <= f.Duration && f.Duration <= hi)
+			fmt.Printf("failover after %s from the first leader: %v; to another candidate: %v; within %v: %v\n",
+				f.Cause, f.From == leader, f.To != leader, w, w.Contains(f.Duration))
 		}
 		fmt.Println("overlaps:", len(rep.Overlaps), "exact replay:", rep.ReplayExact)
 	})
 	// Output:
-	// failover after crash from the first leader: true; to another candidate: true; within [12.994s, 23.812s]: true
+	// failover after crash from the first leader: true; to another candidate: true; within [12.988s, 23.842s]: true
 	// overlaps: 0 exact replay: true
 }
 

@@ -1,189 +1,360 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"time"
-
-	coordinationv1 "k8s.io/api/coordination/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-var leasesGVR = coordinationv1.SchemeGroupVersion.WithResource("leases")
+// FaultKind names a fault.
+type FaultKind string
+
+// The faults. Each has a Cluster method of the same meaning; a Fault in
+// Options.Faults is the same call made at Fault.At. Every kind runs on both
+// backends (Test and Real); on a real API server the faults are made by a
+// RoundTripper in each candidate's client, so error answers are forged there
+// and an outage refuses the connection there.
+const (
+	// FaultCrash ends Candidate's process at once: later requests never
+	// arrive, it cannot release; requests already sent still arrive.
+	FaultCrash FaultKind = "crash"
+	// FaultStop cancels Candidate's context: it releases if ReleaseOnCancel.
+	FaultStop FaultKind = "stop"
+	// FaultStart starts Candidate again, as Identity when that is set.
+	FaultStart FaultKind = "start"
+	// FaultPartition cuts Candidate off from the API both ways for For (0:
+	// until the end of the run).
+	FaultPartition FaultKind = "partition"
+	// FaultLatency sets the latency of requests from Candidate (all when
+	// empty) with Verb (all when empty) to Request and Response, for For. On
+	// a real API server the legs are added to the server's own round trip.
+	FaultLatency FaultKind = "latency"
+	// FaultSlowResponse answers the next matching request after Delay instead
+	// of its response leg. The server still applies it on arrival. Its span
+	// starts when that request is sent.
+	FaultSlowResponse FaultKind = "slow-response"
+	// FaultErrors answers a Rate share of matching requests with Code (500,
+	// 503 or 429, the last two with RetryAfter) instead of applying them.
+	FaultErrors FaultKind = "errors"
+	// FaultOutage refuses every connection at once for For: fast errors.
+	FaultOutage FaultKind = "outage"
+	// FaultBlackHole answers nothing for For: requests and responses vanish.
+	FaultBlackHole FaultKind = "black-hole"
+	// FaultDeleteLease deletes the lease, as a foreign writer would.
+	FaultDeleteLease FaultKind = "delete-lease"
+	// FaultOverwriteLease writes Identity as the lease holder, unconditionally.
+	FaultOverwriteLease FaultKind = "overwrite-lease"
+)
+
+// Leader, as a Fault's Candidate, targets whoever acts as leader when the
+// fault is applied (the longest-acting one if several do). A fault aimed at
+// the leader when none acts is an error, never skipped.
+const Leader = "leader"
+
+// Fault is one fault of a plan: what happens, to whom, when, for how long.
+// Fields a kind does not use must be zero; Validate says which.
+type Fault struct {
+	Kind FaultKind `json:"kind"`
+	// At is the virtual offset from the start of the run.
+	At time.Duration `json:"at"`
+	// AfterWrites, when positive, holds the fault from At until the
+	// AfterWrites-th successful lease write of Candidate sent after At is
+	// answered, and applies it at that instant: "partition the leader as its
+	// next renew is answered" makes the leader's last successful renew known
+	// exactly. For crash, stop, partition and latency.
+	AfterWrites int `json:"afterWrites,omitempty"`
+	// For is how long a lasting fault lasts; 0 means until the end of the run.
+	For time.Duration `json:"for,omitempty"`
+	// Candidate names the candidate ("c0", ..., or Leader); empty means all
+	// where the kind allows it (latency, slow-response, errors).
+	Candidate string `json:"candidate,omitempty"`
+	// Verb restricts latency, slow-response and errors to one verb.
+	Verb string `json:"verb,omitempty"`
+	// Request and Response are the legs' latency (FaultLatency); zero means
+	// Options.Latency.
+	Request  Dist `json:"request,omitzero"`
+	Response Dist `json:"response,omitzero"`
+	// Delay is the response leg of FaultSlowResponse.
+	Delay time.Duration `json:"delay,omitempty"`
+	// Code, Rate and RetryAfter configure FaultErrors.
+	Code       int           `json:"code,omitempty"`
+	Rate       float64       `json:"rate,omitempty"`
+	RetryAfter time.Duration `json:"retryAfter,omitempty"`
+	// Identity is the new identity for FaultStart and the foreign holder for
+	// FaultOverwriteLease.
+	Identity string `json:"identity,omitempty"`
+}
+
+// fields are the Fault fields each kind may set, besides Kind and At.
+var fields = map[FaultKind]string{
+	FaultCrash:          "Candidate AfterWrites",
+	FaultStop:           "Candidate AfterWrites",
+	FaultStart:          "Candidate Identity",
+	FaultPartition:      "Candidate AfterWrites For",
+	FaultLatency:        "Candidate AfterWrites Verb Request Response For",
+	FaultSlowResponse:   "Candidate Verb Delay",
+	FaultErrors:         "Candidate Verb Code Rate RetryAfter For",
+	FaultOutage:         "For",
+	FaultBlackHole:      "For",
+	FaultDeleteLease:    "",
+	FaultOverwriteLease: "Identity",
+}
+
+var errNoCandidate = errors.New("Candidate must name a candidate")
+
+// validate checks f for a run of n candidates. Its errors name the kind and
+// the field, without the package prefix, for the caller to add.
+func (f Fault) validate(n int) error {
+	if _, ok := fields[f.Kind]; !ok {
+		return fmt.Errorf("unknown Kind %q", f.Kind)
+	}
+	if err := f.check(n); err != nil {
+		return fmt.Errorf("%s: %w", f.Kind, err)
+	}
+	return nil
+}
+
+func (f Fault) check(n int) error {
+	allowed := fields[f.Kind]
+	set := map[string]bool{
+		"Candidate": f.Candidate != "", "AfterWrites": f.AfterWrites != 0, "For": f.For != 0, "Verb": f.Verb != "",
+		"Request": !f.Request.isZero(), "Response": !f.Response.isZero(), "Delay": f.Delay != 0, "Code": f.Code != 0,
+		"Rate": f.Rate != 0, "RetryAfter": f.RetryAfter != 0, "Identity": f.Identity != "",
+	}
+	for _, name := range []string{"Candidate", "AfterWrites", "For", "Verb", "Request", "Response", "Delay", "Code", "Rate", "RetryAfter", "Identity"} {
+		if set[name] && !strings.Contains(" "+allowed+" ", " "+name+" ") {
+			return fmt.Errorf("%s must be zero: the %s fault does not use it", name, f.Kind)
+		}
+	}
+	if f.At < 0 {
+		return fmt.Errorf("At (%v) must not be negative", f.At)
+	}
+	if f.For < 0 {
+		return fmt.Errorf("For (%v) must not be negative", f.For)
+	}
+	if f.AfterWrites < 0 {
+		return fmt.Errorf("AfterWrites (%d) must not be negative", f.AfterWrites)
+	}
+	if f.Candidate != "" && f.Candidate != Leader && !knownCandidate(f.Candidate, n) {
+		return unknownCandidate(f.Candidate, n)
+	}
+	switch f.Verb {
+	case "", VerbGet, VerbList, VerbCreate, VerbUpdate, VerbDelete:
+	default:
+		return fmt.Errorf("unknown Verb %q", f.Verb)
+	}
+	switch f.Kind {
+	case FaultCrash, FaultStop, FaultPartition:
+		if f.Candidate == "" {
+			return errNoCandidate
+		}
+	case FaultStart:
+		if f.Candidate == "" || f.Candidate == Leader {
+			return errors.New("Candidate must name a candidate (not Leader: a leader is running)")
+		}
+	case FaultLatency:
+		if f.AfterWrites > 0 && f.Candidate == "" {
+			return errors.New("Candidate must name a candidate when AfterWrites is set")
+		}
+		if err := f.Request.validate("Request"); err != nil {
+			return err
+		}
+		return f.Response.validate("Response")
+	case FaultSlowResponse:
+		if f.Delay <= 0 {
+			return fmt.Errorf("Delay (%v) must be positive", f.Delay)
+		}
+	case FaultErrors:
+		return checkErrorRule(f.Code, f.Rate, f.RetryAfter)
+	case FaultOverwriteLease:
+		if f.Identity == "" {
+			return errors.New("Identity (the foreign holder) must not be empty")
+		}
+	}
+	return nil
+}
+
+func checkErrorRule(code int, rate float64, retryAfter time.Duration) error {
+	switch code {
+	case 500, 503, 429:
+	default:
+		return fmt.Errorf("Code (%d) must be 500, 503 or 429", code)
+	}
+	if rate < 0 || rate > 1 {
+		return fmt.Errorf("Rate (%v) must be between 0 and 1", rate)
+	}
+	if retryAfter < 0 {
+		return fmt.Errorf("RetryAfter (%v) must not be negative", retryAfter)
+	}
+	return nil
+}
+
+func knownCandidate(name string, n int) bool {
+	for i := range n {
+		if CandidateName(i) == name {
+			return true
+		}
+	}
+	return false
+}
+
+func unknownCandidate(name string, n int) error {
+	return fmt.Errorf("unknown candidate %q (candidates are c0..%s)", name, CandidateName(n-1))
+}
 
 // inject applies f now. It runs on the body's goroutine (Cluster methods) or
-// on the network's (Options.Faults); either way nothing else of the simulator
-// runs at this instant in between, so the order is defined.
-func (c *Cluster) inject(f Fault) {
-	n := c.net
+// on the scheduler's (Options.Faults, triggers); in the simulator nothing else
+// runs at this instant in between, so the order is defined. f is valid; the
+// error is for a fault aimed at the leader when none acts.
+func (c *Cluster) inject(f Fault) error {
+	if f.Candidate == Leader {
+		leader := c.Leader()
+		if leader == "" {
+			return fmt.Errorf("%s of the leader at %s: no candidate acts as leader", f.Kind, c.offset(time.Now()))
+		}
+		f.Candidate = leader
+	}
+	if f.AfterWrites > 0 {
+		n, cand := f.AfterWrites, f.Candidate
+		f.AfterWrites = 0
+		c.rec.add("sim", fmt.Sprintf("%s armed: on the answer to %s's lease write number %d from now", faultString(f), cand, n))
+		c.rules.mu.Lock()
+		c.rules.triggers = append(c.rules.triggers, trigger{cand: cand, n: n, armed: time.Now(), fire: func() { _ = c.inject(f) }})
+		c.rules.mu.Unlock()
+		return nil
+	}
+	r := c.rules
 	span := FaultSpan{Kind: f.Kind, Candidate: f.Candidate, Detail: faultDetail(f)}
 	switch f.Kind {
 	case FaultCrash, FaultStop:
-		cand := c.candidate(f.Candidate)
-		cand.mu.Lock()
-		p := cand.proc
-		cand.mu.Unlock()
+		p := c.byName[f.Candidate].current()
 		c.rec.faultStarted("", span)
 		if p == nil || p.isGone() {
-			return
+			return nil
 		}
 		if f.Kind == FaultCrash {
 			p.stoppedLeading(EndCrash)
 			p.kill()
-			return
+			return nil
 		}
 		p.mu.Lock()
 		p.stopping = true
 		p.mu.Unlock()
 		p.cancel()
 	case FaultStart:
-		cand := c.candidate(f.Candidate)
 		c.rec.faultStarted("", span)
-		c.startProcess(cand, f.Identity)
+		c.startProcess(c.byName[f.Candidate], f.Identity)
 	case FaultPartition:
-		c.candidate(f.Candidate)
-		n.mu.Lock()
-		already := n.partitioned[f.Candidate]
-		n.partitioned[f.Candidate] = true
-		n.mu.Unlock()
+		r.mu.Lock()
+		already := r.partitioned[f.Candidate]
+		r.partitioned[f.Candidate] = true
+		r.mu.Unlock()
 		if already {
-			return
+			return nil
 		}
 		c.rec.faultStarted("partition/"+f.Candidate, span)
 		c.after(f.For, func() { c.heal(f.Candidate) })
 	case FaultLatency:
-		n.mu.Lock()
 		rule := latencyRule{scope: scope{f.Candidate, f.Verb}, req: f.Request, resp: f.Response}
-		n.latency = append(n.latency, rule)
-		n.mu.Unlock()
+		r.mu.Lock()
+		r.latency = append(r.latency, rule)
+		r.mu.Unlock()
 		key := fmt.Sprintf("latency/%s/%s/%d", f.Candidate, f.Verb, c.Now())
 		c.rec.faultStarted(key, span)
 		c.after(f.For, func() {
-			n.mu.Lock()
-			for i := range n.latency {
-				if n.latency[i] == rule {
-					n.latency = append(n.latency[:i:i], n.latency[i+1:]...)
-					break
-				}
-			}
-			n.mu.Unlock()
+			r.mu.Lock()
+			r.latency = removeFirst(r.latency, func(l latencyRule) bool { return l == rule })
+			r.mu.Unlock()
 			c.rec.faultEnded(key, "latency rule ended "+span.Detail)
 		})
 	case FaultSlowResponse:
-		n.mu.Lock()
-		n.slow = append(n.slow, slowRule{scope: scope{f.Candidate, f.Verb}, delay: f.Delay})
-		n.mu.Unlock()
-		c.rec.faultStarted("", span)
+		c.rec.add("sim", string(f.Kind)+" armed "+span.Detail)
+		r.mu.Lock()
+		r.slow = append(r.slow, slowRule{scope: scope{f.Candidate, f.Verb}, delay: f.Delay, fire: func() { c.rec.faultStarted("", span) }})
+		r.mu.Unlock()
 	case FaultErrors:
 		sc := scope{f.Candidate, f.Verb}
 		key := "errors/" + f.Candidate + "/" + f.Verb
-		n.mu.Lock()
-		for i := range n.errs {
-			if n.errs[i].scope == sc {
-				n.errs = append(n.errs[:i:i], n.errs[i+1:]...)
-				break
-			}
+		drop := func() {
+			r.mu.Lock()
+			r.errs = removeFirst(r.errs, func(e errorRule) bool { return e.scope == sc })
+			r.mu.Unlock()
 		}
-		if f.Rate > 0 {
-			n.errs = append(n.errs, errorRule{scope: sc, code: f.Code, rate: f.Rate, retryAfter: f.RetryAfter})
-		}
-		n.mu.Unlock()
+		drop()
 		c.rec.faultEnded(key, "error rule replaced")
 		if f.Rate == 0 {
-			return
+			return nil
 		}
+		r.mu.Lock()
+		r.errs = append(r.errs, errorRule{scope: sc, code: f.Code, rate: f.Rate, retryAfter: f.RetryAfter})
+		r.mu.Unlock()
 		c.rec.faultStarted(key, span)
-		c.after(f.For, func() {
-			n.mu.Lock()
-			for i := range n.errs {
-				if n.errs[i].scope == sc {
-					n.errs = append(n.errs[:i:i], n.errs[i+1:]...)
-					break
-				}
-			}
-			n.mu.Unlock()
-			c.rec.faultEnded(key, "error rule ended "+span.Detail)
-		})
+		c.after(f.For, func() { drop(); c.rec.faultEnded(key, "error rule ended "+span.Detail) })
 	case FaultOutage, FaultBlackHole:
-		count := &n.outage
+		count := &r.outage
 		if f.Kind == FaultBlackHole {
-			count = &n.blackHole
+			count = &r.blackHole
 		}
-		n.mu.Lock()
+		r.mu.Lock()
 		*count++
-		n.mu.Unlock()
+		r.mu.Unlock()
 		key := fmt.Sprintf("%s/%d", f.Kind, c.Now())
 		c.rec.faultStarted(key, span)
 		c.after(f.For, func() {
-			n.mu.Lock()
+			r.mu.Lock()
 			*count--
-			n.mu.Unlock()
+			r.mu.Unlock()
 			c.rec.faultEnded(key, string(f.Kind)+" ended")
 		})
 	case FaultDeleteLease:
 		c.rec.faultStarted("", span)
-		if err := n.srv.Delete(leasesGVR, c.opts.Namespace, c.opts.LeaseName); err == nil {
-			n.setHolder("", "foreign delete")
+		if err := c.api.deleteLease(); err != nil {
+			c.rec.add("sim", "delete-lease failed: "+err.Error())
+			return nil
 		}
+		c.setHolder("", "foreign delete")
 	case FaultOverwriteLease:
 		c.rec.faultStarted("", span)
-		c.overwriteLease(f.Identity)
+		if err := c.api.overwriteLease(f.Identity); err != nil {
+			c.rec.add("sim", "overwrite-lease failed: "+err.Error())
+			return nil
+		}
+		c.setHolder(f.Identity, "foreign write")
 	}
+	return nil
 }
 
-// after runs fn on the network's event loop d from now; d == 0 means never
-// (the fault lasts until the end of the run).
+// after runs fn d from now; d == 0 means never (the fault lasts until the end
+// of the run).
 func (c *Cluster) after(d time.Duration, fn func()) {
 	if d > 0 {
-		c.net.schedule(time.Now().Add(d), -1, fn)
+		c.api.schedule(time.Now().Add(d), -1, fn)
 	}
 }
 
 func (c *Cluster) heal(name string) {
-	n := c.net
-	n.mu.Lock()
-	was := n.partitioned[name]
-	delete(n.partitioned, name)
-	n.mu.Unlock()
+	r := c.rules
+	r.mu.Lock()
+	was := r.partitioned[name]
+	delete(r.partitioned, name)
+	r.mu.Unlock()
 	if was {
 		c.rec.faultEnded("partition/"+name, "heal "+name)
 	}
 }
 
-func (c *Cluster) overwriteLease(holder string) {
-	n := c.net
-	now := metav1.NewMicroTime(time.Now())
-	secs := int32(c.opts.Timing.LeaseDuration / time.Second)
-	lease := &coordinationv1.Lease{
-		ObjectMeta: metav1.ObjectMeta{Name: c.opts.LeaseName, Namespace: c.opts.Namespace},
-		Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &secs,
-			AcquireTime: &now, RenewTime: &now},
-	}
-	var err error
-	if _, getErr := n.srv.Get(leasesGVR, c.opts.Namespace, c.opts.LeaseName); getErr == nil {
-		err = n.srv.Update(leasesGVR, lease)
-	} else {
-		err = n.srv.Add(lease)
-	}
-	if err != nil {
-		c.rec.add("sim", "overwrite-lease failed: "+err.Error())
-		return
-	}
-	n.setHolder(holder, "foreign write")
-}
-
 func faultDetail(f Fault) string {
-	s := ""
-	add := func(format string, args ...any) {
-		if s != "" {
-			s += " "
-		}
-		s += fmt.Sprintf(format, args...)
-	}
+	var parts []string
+	add := func(format string, args ...any) { parts = append(parts, fmt.Sprintf(format, args...)) }
 	if f.Candidate != "" {
 		add("%s", f.Candidate)
 	}
 	if f.Verb != "" {
 		add("verb=%s", f.Verb)
+	}
+	if f.AfterWrites > 0 {
+		add("afterWrites=%d", f.AfterWrites)
 	}
 	switch f.Kind {
 	case FaultLatency:
@@ -203,7 +374,7 @@ func faultDetail(f Fault) string {
 	if f.For > 0 {
 		add("for=%v", f.For)
 	}
-	return s
+	return strings.Join(parts, " ")
 }
 
 func faultString(f Fault) string {

@@ -174,8 +174,12 @@ func checkOwner(t *testing.T, c *sim.Cluster, want string) {
 // failure can be inspected.
 func TestFailuresPrintSeedTraceAndReplay(t *testing.T) {
 	for name, want := range map[string][]string{
-		"await": {"sim: no leader within 30s", "seed 42", "last trace lines", "replay: go test -run '^TestFailingChild$'", "refused: API outage"},
-		"split": {"invariant violation", "split brain", "replay: go test -run '^TestFailingChild$' (seed ", "last trace lines"},
+		"await": {"sim: no leader within 30s", "seed 42", "last trace lines", "replay: go test ./sim -count=1 -run '^TestFailingChild$'\n", "refused: API outage"},
+		"split": {"invariant violation", "split brain", "replay: go test ./sim -count=1 -run '^TestFailingChild$'\n", "last trace lines"},
+		// A bad fault from the body fails the test with Validate's message,
+		// never a panic that aborts the test binary.
+		"unknown": {"    faults_test.go:", `sim: crash: unknown candidate "c9" (candidates are c0..c1)` + "\n", "--- FAIL: TestFailingChild"},
+		"latency": {`sim: latency: Request (-1s) must not be negative` + "\n", "--- FAIL: TestFailingChild"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestFailingChild$", "-test.v")
@@ -183,6 +187,9 @@ func TestFailuresPrintSeedTraceAndReplay(t *testing.T) {
 			out, err := cmd.CombinedOutput()
 			if err == nil {
 				t.Fatalf("child passed:\n%s", out)
+			}
+			if strings.Contains(string(out), "panic:") {
+				t.Errorf("child panicked:\n%s", out)
 			}
 			for _, w := range want {
 				if !strings.Contains(string(out), w) {
@@ -211,6 +218,12 @@ func TestFailingChild(t *testing.T) {
 				c.Advance(ld + rd + 5*rp)
 			})
 		}
+	case "unknown":
+		sim.Test(t, sim.Options{Seed: 1, Candidates: 2}, func(c *sim.Cluster) { c.Crash("c9") })
+	case "latency":
+		sim.Test(t, sim.Options{Seed: 1, Candidates: 2}, func(c *sim.Cluster) {
+			c.SetLatency("", "", sim.Fixed(-time.Second), sim.Dist{})
+		})
 	default:
 		// Only meaningful as the child of TestFailuresPrintSeedTraceAndReplay;
 		// on its own it checks that a fault-free run has no violations.

@@ -1,8 +1,8 @@
 package sim_test
 
-// Fidelity: each expectation below comes from client-go's algorithm (DESIGN.md
-// "Failover arithmetic"), never from an observed run. RP, LD and RD are the
-// run's timing; rt is one round trip at the worst default latency.
+// Fidelity: each expectation below comes from client-go's algorithm, never
+// from an observed run. RP, LD and RD are the run's timing; rt is one round
+// trip at the worst default latency.
 
 import (
 	"strconv"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leaderlab/leaderlab/scenarios"
 	"github.com/leaderlab/leaderlab/sim"
 )
 
@@ -67,12 +68,12 @@ func TestCrashTakeoverWithinArithmeticBounds(t *testing.T) {
 			t.Fatalf("failovers = %d, want 1\n%s", len(rep.Failovers), rep.Text())
 		}
 		f := rep.Failovers[0]
-		lo, hi := ld-rp-rt, ld+time.Duration(4.4*float64(rp))+2*rt
+		w := scenarios.BoundsFor(rep.Options).Crash()
 		if f.From != crashed || f.Cause != "crash" || f.Start != crashedAt {
 			t.Errorf("failover %+v, want from %s after crash at %v", f, crashed, crashedAt)
 		}
-		if f.Duration < lo || f.Duration > hi {
-			t.Errorf("takeover after %v, want within [LD-RP-rt, LD+4.4RP+2rt] = [%v, %v]", f.Duration, lo, hi)
+		if !w.Contains(f.Duration) {
+			t.Errorf("takeover after %v, want within the crash bound %v", f.Duration, w)
 		}
 		if len(rep.Overlaps) != 0 {
 			t.Errorf("overlap after a hard crash: %+v", rep.Overlaps)
@@ -90,11 +91,8 @@ func TestGracefulStopWithReleaseOnCancel(t *testing.T) {
 		if len(rep.Failovers) != 1 || rep.Failovers[0].Cause != "stop" {
 			t.Fatalf("want one failover caused by the stop\n%s", rep.Text())
 		}
-		// The release (get + update) and the takeover (get + update) are two
-		// round trips each; a follower polls within 2.2 RP.
-		bound := time.Duration(2.2*float64(rp)) + 4*rt
-		if d := rep.Failovers[0].Duration; d > bound {
-			t.Errorf("takeover after %v, want within 2.2RP + 4rt = %v", d, bound)
+		if w, d := scenarios.BoundsFor(rep.Options).Handover(), rep.Failovers[0].Duration; !w.Contains(d) {
+			t.Errorf("takeover after %v, want within the handover bound %v", d, w)
 		}
 		if len(rep.Overlaps) != 0 {
 			t.Errorf("overlap after a graceful stop: %+v", rep.Overlaps)

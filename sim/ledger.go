@@ -8,15 +8,13 @@ import (
 	"time"
 )
 
-// Ledger records who acted as leader when: terms as they start and end, the
+// ledger records who acted as leader when: terms as they start and end, the
 // overlaps between them and the failovers from one leader to the next. A
-// Report's leadership fields come from one. It is exported for harnesses that
-// watch other clusters, so that their reports mean exactly what the
-// simulator's do (scenarios/realapi keeps one for a real API server).
+// Report's leadership fields come from one.
 //
-// The zero Ledger is ready to use. It is not safe for concurrent use: callers
-// serialise their calls.
-type Ledger struct {
+// The zero ledger is ready to use. It is not safe for concurrent use: the
+// recorder serialises the calls.
+type ledger struct {
 	terms     []Term
 	overlaps  []Overlap
 	failovers []Failover
@@ -25,8 +23,8 @@ type Ledger struct {
 	lastEnd   *Term             // the last term that ended with no other acting
 }
 
-// Leadership is a Ledger's account of a run up to some instant.
-type Leadership struct {
+// leadership is a ledger's account of a run up to some instant.
+type leadership struct {
 	Terms            []Term
 	Overlaps         []Overlap
 	Failovers        []Failover
@@ -35,17 +33,17 @@ type Leadership struct {
 	Leaderless       time.Duration
 }
 
-// Start records that cand, named identity, began acting as leader at now. It
+// start records that cand, named identity, began acting as leader at now. It
 // returns the candidates already acting, each of which now overlaps cand. It
 // records nothing and returns false if cand itself already acts.
-func (l *Ledger) Start(cand, identity string, now time.Duration) (others []string, ok bool) {
+func (l *ledger) start(cand, identity string, now time.Duration) (others []string, ok bool) {
 	if l.active == nil {
 		l.active, l.openOvl = make(map[string]int), make(map[[2]string]int)
 	}
 	if _, acting := l.active[cand]; acting {
 		return nil, false
 	}
-	others = l.Acting()
+	others = l.acting()
 	for _, other := range others {
 		l.openOvl[[2]string{other, cand}] = len(l.overlaps)
 		l.overlaps = append(l.overlaps, Overlap{Old: other, New: cand, Start: now, End: -1})
@@ -61,18 +59,18 @@ func (l *Ledger) Start(cand, identity string, now time.Duration) (others []strin
 	return others, true
 }
 
-// RenewFailed notes that cand's elector gave up renewing at at: with
+// renewFailed notes that cand's elector gave up renewing at at: with
 // ReleaseOnCancel a release follows before its term ends.
-func (l *Ledger) RenewFailed(cand string, at time.Duration) {
+func (l *ledger) renewFailed(cand string, at time.Duration) {
 	if i, ok := l.active[cand]; ok {
 		l.terms[i].RenewFailed = &at
 	}
 }
 
-// End records that cand stopped acting at now, for cause (EndCrash, EndStop,
+// end records that cand stopped acting at now, for cause (EndCrash, EndStop,
 // EndLost); last is its term's last successful lease write, if known. It
 // returns false if cand was not acting.
-func (l *Ledger) End(cand string, now time.Duration, cause string, last *RequestTimes) bool {
+func (l *ledger) end(cand string, now time.Duration, cause string, last *RequestTimes) bool {
 	i, ok := l.active[cand]
 	if !ok {
 		return false
@@ -100,8 +98,8 @@ func (l *Ledger) End(cand string, now time.Duration, cause string, last *Request
 	return true
 }
 
-// Acting returns the candidates acting as leader, oldest term first.
-func (l *Ledger) Acting() []string {
+// acting returns the candidates acting as leader, oldest term first.
+func (l *ledger) acting() []string {
 	names := make([]string, 0, len(l.active))
 	for name := range l.active {
 		names = append(names, name)
@@ -110,11 +108,11 @@ func (l *Ledger) Acting() []string {
 	return names
 }
 
-// Leadership returns the account of the run up to end: copies of the terms,
+// leadership returns the account of the run up to end: copies of the terms,
 // overlaps and failovers, with terms still open ending EndRunning and
 // overlaps still open ending at end.
-func (l *Ledger) Leadership(end time.Duration) Leadership {
-	a := Leadership{Terms: slices.Clone(l.terms), Overlaps: slices.Clone(l.overlaps), Failovers: slices.Clone(l.failovers)}
+func (l *ledger) leadership(end time.Duration) leadership {
+	a := leadership{Terms: slices.Clone(l.terms), Overlaps: slices.Clone(l.overlaps), Failovers: slices.Clone(l.failovers)}
 	for i := range a.Terms {
 		if t := &a.Terms[i]; t.End < 0 {
 			t.End, t.EndCause = end, EndRunning
@@ -128,7 +126,7 @@ func (l *Ledger) Leadership(end time.Duration) Leadership {
 			o.End, o.Duration, o.Cause = end, end-o.Start, "both still acting when the run ended"
 		}
 	}
-	a.FirstLeader, a.Leaderless = Leaderless(a.Terms, end)
+	a.FirstLeader, a.Leaderless = leaderless(a.Terms, end)
 	return a
 }
 

@@ -2,14 +2,13 @@ package sim
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
 	"k8s.io/client-go/tools/leaderelection"
 
-	lab "github.com/leaderlab/leaderlab/leaderelection"
+	"github.com/leaderlab/leaderlab/internal/lockrules"
 	"github.com/leaderlab/leaderlab/sim/internal/apiserver"
 )
 
@@ -44,9 +43,9 @@ const (
 
 // Timing is the elector's timing. Zero fields mean the defaults 15s/10s/2s.
 type Timing struct {
-	LeaseDuration time.Duration
-	RenewDeadline time.Duration
-	RetryPeriod   time.Duration
+	LeaseDuration time.Duration `json:"leaseDuration"`
+	RenewDeadline time.Duration `json:"renewDeadline"`
+	RetryPeriod   time.Duration `json:"retryPeriod"`
 }
 
 // WithDefaults returns t with each zero field set to its default (15s/10s/2s),
@@ -85,75 +84,12 @@ func (d Dist) String() string {
 
 func (d Dist) validate(field string) error {
 	if d.Min < 0 || d.Max < 0 {
-		return fmt.Errorf("sim: %s (%v) must not be negative", field, d)
+		return fmt.Errorf("%s (%v) must not be negative", field, d)
 	}
 	if d.Max < d.Min {
-		return fmt.Errorf("sim: %s: Max (%v) must not be less than Min (%v)", field, d.Max, d.Min)
+		return fmt.Errorf("%s: Max (%v) must not be less than Min (%v)", field, d.Max, d.Min)
 	}
 	return nil
-}
-
-// FaultKind names a fault.
-type FaultKind string
-
-// The faults. Each has a Cluster method of the same meaning; a Fault in
-// Options.Faults is the same call made at Fault.At.
-const (
-	// FaultCrash ends Candidate's process at once: later requests never
-	// arrive, it cannot release; requests already sent still arrive.
-	FaultCrash FaultKind = "crash"
-	// FaultStop cancels Candidate's context: it releases if ReleaseOnCancel.
-	FaultStop FaultKind = "stop"
-	// FaultStart starts Candidate again, as Identity when that is set.
-	FaultStart FaultKind = "start"
-	// FaultPartition cuts Candidate off from the API both ways for For (0:
-	// until the end of the run).
-	FaultPartition FaultKind = "partition"
-	// FaultLatency sets the latency of requests from Candidate (all when
-	// empty) with Verb (all when empty) to Request and Response, for For.
-	FaultLatency FaultKind = "latency"
-	// FaultSlowResponse answers the next matching request after Delay instead
-	// of its response leg. The server still applies it on arrival.
-	FaultSlowResponse FaultKind = "slow-response"
-	// FaultErrors answers a Rate share of matching requests with Code (500,
-	// 503 or 429, the last two with RetryAfter) instead of applying them.
-	FaultErrors FaultKind = "errors"
-	// FaultOutage refuses every connection at once for For: fast errors.
-	FaultOutage FaultKind = "outage"
-	// FaultBlackHole answers nothing for For: requests and responses vanish.
-	FaultBlackHole FaultKind = "black-hole"
-	// FaultDeleteLease deletes the lease, as a foreign writer would.
-	FaultDeleteLease FaultKind = "delete-lease"
-	// FaultOverwriteLease writes Identity as the lease holder, unconditionally.
-	FaultOverwriteLease FaultKind = "overwrite-lease"
-)
-
-// Fault is one fault of a plan: what happens, to whom, when, for how long.
-// Fields a kind does not use must be zero.
-type Fault struct {
-	Kind FaultKind `json:"kind"`
-	// At is the virtual offset from the start of the run.
-	At time.Duration `json:"at"`
-	// For is how long a lasting fault lasts; 0 means until the end of the run.
-	For time.Duration `json:"for,omitempty"`
-	// Candidate names the candidate ("c0", ...); empty means all where the
-	// kind allows it (latency, slow-response, errors).
-	Candidate string `json:"candidate,omitempty"`
-	// Verb restricts latency, slow-response and errors to one verb.
-	Verb string `json:"verb,omitempty"`
-	// Request and Response are the legs' latency (FaultLatency); zero means
-	// Options.Latency.
-	Request  Dist `json:"request,omitzero"`
-	Response Dist `json:"response,omitzero"`
-	// Delay is the response leg of FaultSlowResponse.
-	Delay time.Duration `json:"delay,omitempty"`
-	// Code, Rate and RetryAfter configure FaultErrors.
-	Code       int           `json:"code,omitempty"`
-	Rate       float64       `json:"rate,omitempty"`
-	RetryAfter time.Duration `json:"retryAfter,omitempty"`
-	// Identity is the new identity for FaultStart and the foreign holder for
-	// FaultOverwriteLease.
-	Identity string `json:"identity,omitempty"`
 }
 
 // Options configure one simulated run. The zero value of every field except
@@ -169,7 +105,9 @@ type Options struct {
 	// ReleaseOnCancel makes a candidate give the lease up when its context is
 	// cancelled (Stop), as client-go's option of the same name.
 	ReleaseOnCancel bool `json:"releaseOnCancel,omitempty"`
-	// Latency is each leg's latency; zero means DefaultLatency.
+	// Latency is each leg's latency; zero means DefaultLatency. On a real
+	// API server (Real) it is added to the server's own round trip, and zero
+	// adds nothing.
 	Latency Dist `json:"latency,omitzero"`
 	// NoClientTimeout removes the client timeout max(RenewDeadline/2, 1s)
 	// that leaderelection.NewResourceLock sets, to show what it protects from.
@@ -246,14 +184,17 @@ func (o Options) Validate() error {
 		return fmt.Errorf("sim: Timing.RenewDeadline (%v) must be greater than %v x RetryPeriod (%v)", t.RenewDeadline, leaderelection.JitterFactor, minRD)
 	}
 	if err := o.Latency.validate("Latency"); err != nil {
-		return err
+		return fmt.Errorf("sim: %w", err)
 	}
 	if o.LogVerbosity < 0 {
 		return fmt.Errorf("sim: LogVerbosity (%d) must not be negative", o.LogVerbosity)
 	}
 	o = o.WithDefaults()
-	if _, err := lab.Resolve(lab.Options{LeaderElection: true, LeaderElectionID: o.LeaseName, LeaderElectionNamespace: o.Namespace, Identity: "x"}); err != nil {
-		return fmt.Errorf("sim: Namespace or LeaseName: %w", err)
+	if err := lockrules.CheckNamespace("Namespace", o.Namespace); err != nil {
+		return fmt.Errorf("sim: %w", err)
+	}
+	if err := lockrules.CheckName("LeaseName", o.LeaseName); err != nil {
+		return fmt.Errorf("sim: %w", err)
 	}
 	for i, f := range o.Faults {
 		if err := f.validate(o.Candidates); err != nil {
@@ -261,79 +202,4 @@ func (o Options) Validate() error {
 		}
 	}
 	return nil
-}
-
-var errNoCandidate = errors.New("Candidate must name a candidate")
-
-func (f Fault) validate(candidates int) error {
-	if err := f.check(candidates); err != nil {
-		return fmt.Errorf("%s: %w", f.Kind, err)
-	}
-	return nil
-}
-
-func (f Fault) check(candidates int) error {
-	if f.At < 0 {
-		return fmt.Errorf("At (%v) must not be negative", f.At)
-	}
-	if f.For < 0 {
-		return fmt.Errorf("For (%v) must not be negative", f.For)
-	}
-	if f.Candidate != "" && !knownCandidate(f.Candidate, candidates) {
-		return fmt.Errorf("unknown candidate %q (candidates are c0..%s)", f.Candidate, CandidateName(candidates-1))
-	}
-	switch f.Verb {
-	case "", VerbGet, VerbList, VerbCreate, VerbUpdate, VerbDelete:
-	default:
-		return fmt.Errorf("unknown Verb %q", f.Verb)
-	}
-	switch f.Kind {
-	case FaultCrash, FaultStop, FaultStart, FaultPartition:
-		if f.Candidate == "" {
-			return errNoCandidate
-		}
-	case FaultLatency:
-		if err := f.Request.validate("Request"); err != nil {
-			return err
-		}
-		return f.Response.validate("Response")
-	case FaultSlowResponse:
-		if f.Delay <= 0 {
-			return fmt.Errorf("Delay (%v) must be positive", f.Delay)
-		}
-	case FaultErrors:
-		return checkErrorRule(f.Code, f.Rate, f.RetryAfter)
-	case FaultOutage, FaultBlackHole, FaultDeleteLease:
-	case FaultOverwriteLease:
-		if f.Identity == "" {
-			return errors.New("Identity (the foreign holder) must not be empty")
-		}
-	default:
-		return fmt.Errorf("unknown Kind %q", f.Kind)
-	}
-	return nil
-}
-
-func checkErrorRule(code int, rate float64, retryAfter time.Duration) error {
-	switch code {
-	case 500, 503, 429:
-	default:
-		return fmt.Errorf("Code (%d) must be 500, 503 or 429", code)
-	}
-	if rate < 0 || rate > 1 {
-		return fmt.Errorf("Rate (%v) must be between 0 and 1", rate)
-	}
-	if retryAfter < 0 {
-		return fmt.Errorf("RetryAfter (%v) must not be negative", retryAfter)
-	}
-	return nil
-}
-
-func knownCandidate(name string, candidates int) bool {
-	for i := range candidates {
-		if CandidateName(i) == name {
-			return true
-		}
-	}
-	return false
 }

@@ -136,6 +136,9 @@ type RequestStats struct {
 type Report struct {
 	Seed    int64   `json:"seed"`
 	Options Options `json:"options"`
+	// Backend is "simulator", or "API server" and the host of a run on a
+	// real API server (Real).
+	Backend string `json:"backend"`
 	// ReplayExact is false when this run cannot be replayed byte for byte;
 	// ReplayNote says why.
 	ReplayExact bool   `json:"replayExact"`
@@ -155,6 +158,9 @@ type Report struct {
 	Holders          []HolderSpan  `json:"holders"`
 	Faults           []FaultSpan   `json:"faults"`
 	Requests         RequestStats  `json:"requests"`
+	// RoundTrips are the real server's round trips per verb, in the order
+	// they were answered, without the latency the faults add (Real only).
+	RoundTrips map[string][]time.Duration `json:"roundTrips,omitempty"`
 	// Violations are invariant violations, each with its virtual time.
 	Violations []string `json:"violations"`
 	Trace      []Event  `json:"trace"`
@@ -170,11 +176,12 @@ type recorder struct {
 	frozen     bool
 	end        time.Duration
 	events     []Event
-	ledger     Ledger
+	ledger     ledger
 	holders    []HolderSpan
 	faults     []FaultSpan
 	openFaults map[string]int
 	stats      RequestStats
+	rtts       map[string][]time.Duration
 	violations []string
 	leaderCh   chan struct{} // closed and replaced when a term starts
 }
@@ -204,6 +211,29 @@ func (r *recorder) addLocked(who, what string) {
 	r.events = append(r.events, Event{At: r.now(), Who: who, What: what})
 }
 
+// violation records an invariant violation found outside the recorder (a
+// scheduled fault that could not apply).
+func (r *recorder) violation(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.frozen {
+		r.violationLocked(format, args...)
+	}
+}
+
+// roundTrip notes one measured round trip of a real server.
+func (r *recorder) roundTrip(verb string, d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.frozen {
+		return
+	}
+	if r.rtts == nil {
+		r.rtts = make(map[string][]time.Duration)
+	}
+	r.rtts[verb] = append(r.rtts[verb], d)
+}
+
 func (r *recorder) violationLocked(format string, args ...any) {
 	msg := fmt.Sprintf("at %s: ", strings.TrimSpace(formatOffset(r.now()))) + fmt.Sprintf(format, args...)
 	r.violations = append(r.violations, msg)
@@ -217,7 +247,7 @@ func (r *recorder) termStarted(cand, identity string) {
 	if r.frozen {
 		return
 	}
-	others, ok := r.ledger.Start(cand, identity, r.now())
+	others, ok := r.ledger.start(cand, identity, r.now())
 	if !ok {
 		r.violationLocked("%s started leading while it already acted as leader", cand)
 		return
@@ -242,9 +272,9 @@ func (r *recorder) termEnded(cand, cause string, last *RequestTimes, renewFailed
 		return
 	}
 	if renewFailed != nil {
-		r.ledger.RenewFailed(cand, *renewFailed)
+		r.ledger.renewFailed(cand, *renewFailed)
 	}
-	if r.ledger.End(cand, r.now(), cause, last) { // false: a crash after the term ended on its own
+	if r.ledger.end(cand, r.now(), cause, last) { // false: a crash after the term ended on its own
 		r.addLocked(cand, "stopped leading ("+cause+")")
 	}
 }
@@ -252,7 +282,7 @@ func (r *recorder) termEnded(cand, cause string, last *RequestTimes, renewFailed
 func (r *recorder) leaders() ([]string, <-chan struct{}) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.ledger.Acting(), r.leaderCh
+	return r.ledger.acting(), r.leaderCh
 }
 
 func (r *recorder) holderChanged(holder, by string) {
@@ -358,7 +388,13 @@ func (r *recorder) snapshot() *Report {
 	for k, v := range r.stats.ByVerb {
 		rep.Requests.ByVerb[k] = v
 	}
-	l := r.ledger.Leadership(end)
+	if r.rtts != nil {
+		rep.RoundTrips = make(map[string][]time.Duration, len(r.rtts))
+		for k, v := range r.rtts {
+			rep.RoundTrips[k] = slices.Clone(v)
+		}
+	}
+	l := r.ledger.leadership(end)
 	rep.Terms, rep.Overlaps, rep.Failovers, rep.LostWithoutCrash = l.Terms, l.Overlaps, l.Failovers, l.LostWithoutCrash
 	rep.FirstLeader, rep.Leaderless = l.FirstLeader, l.Leaderless
 	closeOpen(rep.Holders, end, func(h *HolderSpan) *time.Duration { return &h.End })
@@ -376,11 +412,9 @@ func sortedEvents(events []Event) []Event {
 	return out
 }
 
-// Leaderless returns when the first term started (-1 without terms) and how
-// long, from then until end, no term was open. Report.Leaderless is this; it is
-// exported for harnesses that build reports of their own runs from Terms, such
-// as the real-API harness in scenarios/realapi.
-func Leaderless(terms []Term, end time.Duration) (first, gap time.Duration) {
+// leaderless returns when the first term started (-1 without terms) and how
+// long, from then until end, no term was open.
+func leaderless(terms []Term, end time.Duration) (first, gap time.Duration) {
 	if len(terms) == 0 {
 		return -1, 0
 	}

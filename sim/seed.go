@@ -1,48 +1,50 @@
 package sim
 
 import (
+	cryptorand "crypto/rand"
+	"encoding/binary"
 	"math/rand"
 	"os"
-	"strings"
 	"sync"
 )
 
-// seedGlobalRandOnce makes rand.Seed effective: since Go 1.24 it is a no-op
-// unless GODEBUG has randseednop=0. Setting GODEBUG at run time takes effect;
-// the caller's other settings are kept.
-var seedGlobalRandOnce = sync.OnceFunc(func() {
-	old := os.Getenv("GODEBUG")
-	if strings.Contains(old, "randseednop=0") {
-		return
-	}
-	if old != "" {
-		old += ","
-	}
-	_ = os.Setenv("GODEBUG", old+"randseednop=0")
-})
-
-// seedGlobalRand seeds the global math/rand that client-go's wait.Jitter
-// draws from.
-func seedGlobalRand(seed int64) {
-	rand.Seed(seed) //nolint:staticcheck // client-go's jitter draws from the global source; seeding it is the point.
-}
+// client-go's wait.Jitter draws from the global math/rand, so exact replay
+// needs that source seeded. Since Go 1.24 rand.Seed is a no-op unless GODEBUG
+// has randseednop=0, and GODEBUG set at run time takes effect. The simulator
+// keeps this side effect as narrow as it can: GODEBUG gets randseednop=0 only
+// while at least one simulation runs (the caller's other settings kept, the
+// old value restored after the last), and when the last simulation ends the
+// global source is seeded again from crypto/rand, so code outside the
+// simulations never sees a predictable sequence.
 
 // runs tracks the simulations running in this process: they share the global
 // math/rand, so two at once cannot replay exactly.
 var runs struct {
-	mu     sync.Mutex
-	active map[*activeRun]bool
+	mu      sync.Mutex
+	active  map[*activeRun]bool
+	godebug string // GODEBUG before the first active run
+	hadEnv  bool
 }
 
 type activeRun struct {
 	overlapped bool
+	seedNote   string // why seeding did not take effect, if it did not
 }
 
-func beginRun() *activeRun {
+// beginRun claims the global math/rand for a run and seeds it with seed.
+func beginRun(seed int64) *activeRun {
 	runs.mu.Lock()
 	defer runs.mu.Unlock()
 	if runs.active == nil {
 		runs.active = make(map[*activeRun]bool)
+	}
+	if len(runs.active) == 0 {
+		runs.godebug, runs.hadEnv = os.LookupEnv("GODEBUG")
+		env := "randseednop=0"
+		if runs.godebug != "" {
+			env = runs.godebug + "," + env
+		}
+		_ = os.Setenv("GODEBUG", env)
 	}
 	r := &activeRun{}
 	for other := range runs.active {
@@ -50,15 +52,42 @@ func beginRun() *activeRun {
 		r.overlapped = true
 	}
 	runs.active[r] = true
+	if !seedGlobal(seed) {
+		r.seedNote = "seeding the global math/rand had no effect (GODEBUG " + os.Getenv("GODEBUG") +
+			" does not let rand.Seed work), so client-go's jitter is not replayable"
+	}
 	return r
 }
 
-// end reports whether the run can be replayed exactly, and why not.
+// seedGlobal seeds the global math/rand and reports whether it took effect:
+// the first draw must be the seed's first value.
+func seedGlobal(seed int64) bool {
+	rand.Seed(seed) //nolint:staticcheck // client-go's jitter draws from the global source; seeding it is the point.
+	ok := rand.Int63() == rand.New(rand.NewSource(seed)).Int63()
+	rand.Seed(seed) //nolint:staticcheck // start the run on the seed's first value
+	return ok
+}
+
+// end releases the run's claim and reports whether it can be replayed
+// exactly, and why not.
 func (r *activeRun) end() (bool, string) {
 	runs.mu.Lock()
 	defer runs.mu.Unlock()
 	delete(runs.active, r)
-	if r.overlapped {
+	if len(runs.active) == 0 {
+		var b [8]byte
+		_, _ = cryptorand.Read(b[:])
+		rand.Seed(int64(binary.LittleEndian.Uint64(b[:]))) //nolint:staticcheck // unpredictable again for code outside the simulations
+		if runs.hadEnv {
+			_ = os.Setenv("GODEBUG", runs.godebug)
+		} else {
+			_ = os.Unsetenv("GODEBUG")
+		}
+	}
+	switch {
+	case r.seedNote != "":
+		return false, r.seedNote
+	case r.overlapped:
 		return false, "another simulation ran in this process at the same time; both drew client-go's jitter from the one global math/rand, so this run cannot be replayed exactly (run it alone with the same seed to get a replayable trace)"
 	}
 	return true, ""

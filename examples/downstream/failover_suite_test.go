@@ -45,7 +45,7 @@ var _ = Describe("our failover budget", func() {
 		})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(results).To(HaveLen(1))
-		Expect(scenarios.Summarize(results[0].Failovers).P99).To(BeNumerically("<", 35*time.Second))
+		Expect(results[0].FailoverSummary().P99).To(BeNumerically("<", 35*time.Second))
 		Expect(results[0].Outside).To(BeZero())
 	})
 })

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/leaderlab/leaderlab/internal/stats"
 )
 
 // Criterion is the agreement criterion in words, as the table states it.
@@ -33,7 +35,7 @@ func msText(d time.Duration) string {
 	return fmt.Sprintf("%.0f", float64(d)/float64(time.Millisecond))
 }
 
-func triple(s Summary) string {
+func triple(s stats.Summary) string {
 	if s.N == 0 {
 		return "-"
 	}
@@ -69,8 +71,8 @@ func yesNo(ok bool) string {
 func (c *Comparison) Speedup() float64 {
 	var realN, simN int
 	for _, p := range c.Plans {
-		realN += len(p.Real.Trials)
-		simN += len(p.Sim.Trials)
+		realN += len(p.Real)
+		simN += len(p.Sim)
 	}
 	return speedup(c.RealWall(), realN, c.SimWall(), simN)
 }
@@ -95,21 +97,21 @@ func (c *Comparison) Markdown() string {
 	fmt.Fprintf(&b, "\n## Outcomes (how the leader's term ended, takeover, overlap)\n\n")
 	fmt.Fprintf(&b, "| plan | timing | real | sim | agrees |\n|---|---|---|---|---|\n")
 	for _, p := range c.Plans {
-		t := p.Expect.Timing
+		t := p.Timing
 		fmt.Fprintf(&b, "| %s | %v/%v/%v | %s | %s | %s |\n", p.Plan.Name, t.LeaseDuration, t.RenewDeadline, t.RetryPeriod,
-			outcomesText(p.RealOutcomes), outcomesText(p.Sim.Outcomes), yesNo(p.Sim.OutcomeAgrees))
+			outcomesText(p.RealOutcomes), outcomesText(p.SimOutcomes), yesNo(p.OutcomeAgrees))
 	}
 	fmt.Fprintf(&b, "\n## Latency model and wall time\n\n")
-	fmt.Fprintf(&b, "Measured real round trips (ms, median / p90 / max, all verbs) and the sim leg per verb they give "+
+	fmt.Fprintf(&b, "Measured real round trips (ms, median / p90 / max, all verbs) and the sim leg they give "+
 		"(uniform between half the 5th and half the 95th percentile). Wall: summed wall time of the trials on each side; "+
 		"speed-up: the mean wall time of one real trial over that of one simulated trial.\n\n")
-	fmt.Fprintf(&b, "| plan | real round trip | sim leg get | sim leg update | real wall (trials) | sim wall (seeds) | speed-up per trial |\n|---|---|---|---|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "| plan | real round trip | sim leg | real wall (trials) | sim wall (seeds) | speed-up per trial |\n|---|---|---|---:|---:|---:|\n")
 	for _, p := range c.Plans {
-		fmt.Fprintf(&b, "| %s | %s | %v | %v | %.1fs (%d) | %.2fs (%d) | %.0f x |\n", p.Plan.Name, triple(p.Latency.RoundTrips["all"]),
-			p.Latency.leg("get"), p.Latency.leg("update"), p.RealWall.Seconds(), len(p.Real.Trials), p.Sim.Wall.Seconds(), len(p.Sim.Trials),
-			speedup(p.RealWall, len(p.Real.Trials), p.Sim.Wall, len(p.Sim.Trials)))
+		fmt.Fprintf(&b, "| %s | %s | %v | %.1fs (%d) | %.2fs (%d) | %.0f x |\n", p.Plan.Name, triple(p.Latency.RoundTrips),
+			p.Latency.Leg, p.RealWall.Seconds(), len(p.Real), p.SimWall.Seconds(), len(p.Sim),
+			speedup(p.RealWall, len(p.Real), p.SimWall, len(p.Sim)))
 	}
-	fmt.Fprintf(&b, "| **all** | | | | %.1fs | %.2fs | %.0f x |\n", c.RealWall().Seconds(), c.SimWall().Seconds(), c.Speedup())
+	fmt.Fprintf(&b, "| **all** | | | %.1fs | %.2fs | %.0f x |\n", c.RealWall().Seconds(), c.SimWall().Seconds(), c.Speedup())
 	fmt.Fprintf(&b, "\n## Differences\n\n")
 	listed := false
 	for _, p := range c.Plans {
@@ -139,7 +141,7 @@ func (c *Comparison) SVG() string {
 	)
 	rows := 0
 	for _, p := range c.Plans {
-		rows += max(len(p.Sim.Metrics), 1)
+		rows += max(len(p.Metrics), 1)
 	}
 	height := 60 + len(c.Plans)*headH + rows*rowH + 40
 	var b strings.Builder
@@ -150,8 +152,8 @@ func (c *Comparison) SVG() string {
 	y := 60
 	for _, p := range c.Plans {
 		var hi time.Duration
-		for _, m := range p.Sim.Metrics {
-			hi = max(hi, m.Envelope.Max, m.Real.Max, m.Sim.Max)
+		for _, m := range p.Metrics {
+			hi = max(hi, m.Envelope.Hi, m.Real.Max, m.Sim.Max)
 		}
 		hi = max(hi, 100*time.Millisecond)
 		scale := func(d time.Duration) float64 {
@@ -165,12 +167,12 @@ func (c *Comparison) SVG() string {
 		fmt.Fprintf(&b, `<text x="10" y="%d"><tspan font-weight="bold">%s</tspan> <tspan fill="%s">%s</tspan></text><text x="%d" y="%d" text-anchor="end" fill="#555">0 .. %s ms</text>`+"\n",
 			y+15, html.EscapeString(p.Plan.Name), color, mark, width-right, y+15, msText(hi))
 		y += headH
-		for _, m := range p.Sim.Metrics {
+		for _, m := range p.Metrics {
 			mid := y + rowH/2
 			fmt.Fprintf(&b, `<text x="24" y="%d">%s</text>`+"\n", mid+4, m.Name)
 			fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#ddd"/>`+"\n", left, mid, width-right, mid)
 			if m.Sim.N > 0 {
-				x0, x1 := scale(m.Envelope.Min), scale(m.Envelope.Max)
+				x0, x1 := scale(m.Envelope.Lo), scale(m.Envelope.Hi)
 				fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="#cde" opacity="0.6"/>`+"\n", x0, mid-8, max(x1-x0, 1), 16)
 			}
 			ticks(&b, m.SimValues, scale, mid-8, mid+8, "#666")
@@ -184,7 +186,7 @@ func (c *Comparison) SVG() string {
 			fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end" fill="#555" font-size="10">real %s | sim %s</text>`+"\n", left-8, mid+4, triple(m.Real), triple(m.Sim))
 			y += rowH
 		}
-		if len(p.Sim.Metrics) == 0 {
+		if len(p.Metrics) == 0 {
 			fmt.Fprintf(&b, `<text x="30" y="%d" fill="#555">no takeover and no step-down on either side: outcomes only (%s)</text>`+"\n", y+rowH/2+4, html.EscapeString(outcomesText(p.RealOutcomes)))
 			y += rowH
 		}
@@ -199,10 +201,10 @@ func writeMetrics(b *strings.Builder, plans []*PlanComparison) {
 	fmt.Fprintf(b, "| plan | metric | real n | real | sim n | sim | envelope | outside | Mann-Whitney p | agrees |\n")
 	fmt.Fprintf(b, "|---|---|---:|---|---:|---|---|---|---:|---|\n")
 	for _, p := range plans {
-		for _, m := range p.Sim.Metrics {
+		for _, m := range p.Metrics {
 			env := "-"
 			if m.Sim.N > 0 {
-				env = "[" + msText(m.Envelope.Min) + ", " + msText(m.Envelope.Max) + "]"
+				env = "[" + msText(m.Envelope.Lo) + ", " + msText(m.Envelope.Hi) + "]"
 			}
 			outside := "-"
 			if len(m.Outside) > 0 {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/leaderlab/leaderlab/scenarios"
 )
 
 // The long form of the fidelity comparison runs with -validate.trials > 0
@@ -29,7 +31,7 @@ func smallPlans() []Plan {
 	var out []Plan
 	for _, p := range ValidationPlans() {
 		switch p.Name {
-		case "leader-crash", "graceful-release", "partition-with-release/overlap-timing":
+		case scenarios.LeaderCrash.ID, scenarios.GracefulHandover.ID, scenarios.PartitionedLeaderWithRelease.ID + "/overlap-timing":
 			out = append(out, p)
 		}
 	}
@@ -64,7 +66,7 @@ func TestValidate(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmp, err := Compare(t, ctx, config(), opts)
+	cmp, err := Compare(ctx, t, config(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

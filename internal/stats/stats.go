@@ -1,4 +1,6 @@
-package realapi
+// Package stats summarises samples of durations for the module's reports and
+// comparisons: nearest-rank percentiles and the Mann-Whitney rank test.
+package stats
 
 import (
 	"math"
@@ -14,6 +16,7 @@ type Summary struct {
 	Min    time.Duration `json:"min"`
 	Median time.Duration `json:"median"`
 	P90    time.Duration `json:"p90"`
+	P99    time.Duration `json:"p99"`
 	Max    time.Duration `json:"max"`
 }
 
@@ -23,11 +26,11 @@ func Summarize(values []time.Duration) Summary {
 		return Summary{}
 	}
 	s := slices.Sorted(slices.Values(values))
-	return Summary{N: len(s), Min: s[0], Median: rank(s, 0.5), P90: rank(s, 0.9), Max: s[len(s)-1]}
+	return Summary{N: len(s), Min: s[0], Median: Rank(s, 0.5), P90: Rank(s, 0.9), P99: Rank(s, 0.99), Max: s[len(s)-1]}
 }
 
-// rank is the nearest-rank p-th percentile of sorted (not empty).
-func rank(sorted []time.Duration, p float64) time.Duration {
+// Rank is the nearest-rank p-th percentile of sorted (not empty).
+func Rank(sorted []time.Duration, p float64) time.Duration {
 	i := int(math.Ceil(p*float64(len(sorted)))) - 1
 	return sorted[min(max(i, 0), len(sorted)-1)]
 }

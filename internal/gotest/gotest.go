@@ -1,0 +1,35 @@
+// Package gotest knows where `go test` runs a test binary (in its package's
+// directory), so that replay hints and reports can name the package and the
+// module root.
+package gotest
+
+import (
+	"os"
+	"path/filepath"
+)
+
+// ModuleRoot is the nearest directory at or above dir with a go.mod, or dir.
+func ModuleRoot(dir string) string {
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d
+		}
+		if filepath.Dir(d) == d {
+			return dir
+		}
+	}
+}
+
+// PackageDir is the running test's package relative to its module root, as
+// go test takes it ("./sim"; "." when it cannot tell).
+func PackageDir() string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "."
+	}
+	rel, err := filepath.Rel(ModuleRoot(wd), wd)
+	if err != nil || rel == "." {
+		return "."
+	}
+	return "./" + filepath.ToSlash(rel)
+}

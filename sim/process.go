@@ -1,0 +1,232 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/klog/v2"
+
+	"github.com/leaderlab/leaderlab/internal/lockrules"
+	lab "github.com/leaderlab/leaderlab/leaderelection"
+)
+
+// process is one incarnation of a candidate, from start to crash or exit.
+type process struct {
+	c             *Cluster
+	cand          *candidate
+	identity      string
+	clientTimeout time.Duration
+	ctx           context.Context
+	cancel        context.CancelFunc
+
+	mu          sync.Mutex
+	gone        chan struct{} // closed on crash and at the end of the run
+	goneClosed  bool
+	stopping    bool
+	leading     bool
+	lastRenew   *RequestTimes
+	renewFailed *time.Duration
+}
+
+func (p *process) isGone() bool {
+	select {
+	case <-p.gone:
+		return true
+	default:
+		return false
+	}
+}
+
+// kill marks the process gone and cancels it: nothing it does from now on is
+// seen by the API or the trace.
+func (p *process) kill() {
+	p.mu.Lock()
+	if !p.goneClosed {
+		p.goneClosed = true
+		close(p.gone)
+	}
+	p.mu.Unlock()
+	p.cancel()
+}
+
+func (p *process) renewed(r *request) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.leading {
+		return
+	}
+	start := p.c.start
+	p.lastRenew = &RequestTimes{Sent: r.sent.Sub(start), Applied: r.arrived.Sub(start), Answered: r.answered.Sub(start)}
+	if p.c.t == nil { // a real server applied it at some instant inside the round trip
+		p.lastRenew.Applied = -1
+	}
+}
+
+func (p *process) logged(msg string) {
+	if msg != msgFailedToRenew {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.renewFailed == nil && p.leading {
+		now := p.c.Now()
+		p.renewFailed = &now
+	}
+}
+
+// startedLeading and stoppedLeading bracket a term.
+func (p *process) startedLeading() {
+	if p.isGone() {
+		return
+	}
+	p.mu.Lock()
+	p.leading, p.lastRenew, p.renewFailed = true, nil, nil
+	p.mu.Unlock()
+	p.c.rec.termStarted(p.cand.name, p.identity)
+}
+
+func (p *process) stoppedLeading(cause string) {
+	p.mu.Lock()
+	if !p.leading {
+		p.mu.Unlock()
+		return
+	}
+	p.leading = false
+	if cause == "" {
+		cause = EndLost
+		if p.stopping {
+			cause = EndStop
+		}
+	}
+	last, failed := p.lastRenew, p.renewFailed
+	p.mu.Unlock()
+	p.c.rec.termEnded(p.cand.name, cause, last, failed)
+}
+
+func (c *Cluster) startProcess(cand *candidate, identity string) {
+	cand.mu.Lock()
+	if cand.proc != nil && !cand.proc.isGone() && !ctxDone(cand.proc.ctx) {
+		cand.mu.Unlock()
+		c.rec.add("sim", "start "+cand.name+": already running")
+		return
+	}
+	if identity != "" {
+		cand.identity = identity
+	}
+	cand.starts++
+	p := &process{c: c, cand: cand, identity: cand.identity, gone: make(chan struct{})}
+	cand.proc = p
+	cand.mu.Unlock()
+
+	logger := klog.New(&traceSink{p: p, verbosity: c.opts.LogVerbosity})
+	p.ctx, p.cancel = context.WithCancel(klog.NewContext(context.Background(), logger))
+	rd := c.opts.Timing.RenewDeadline
+	if c.opts.NoClientTimeout {
+		rd = 0
+	} else {
+		p.clientTimeout = lockrules.ClientTimeout(rd)
+	}
+	cfg := c.api.config(p)
+	lock, err := lab.NewResourceLock(cfg, nil, lab.Options{
+		LeaderElection: true, LeaderElectionID: c.opts.LeaseName, LeaderElectionNamespace: c.opts.Namespace,
+		RenewDeadline: rd, Identity: p.identity,
+	})
+	if err != nil {
+		c.rec.add(cand.name, "cannot build lock: "+err.Error())
+		p.kill()
+		return
+	}
+	c.rec.add(cand.name, fmt.Sprintf("process started (identity %s)", p.identity))
+	proc := &Process{Name: cand.name, Identity: p.identity, Config: cfg, Lock: lock,
+		Timing: c.opts.Timing, ReleaseOnCancel: c.opts.ReleaseOnCancel, p: p}
+	run := c.opts.Run
+	if run == nil {
+		run = c.runElector
+	}
+	c.wg.Go(func() {
+		run(p.ctx, proc)
+		p.stoppedLeading("")
+		if !p.isGone() {
+			c.rec.add(cand.name, "process exited")
+		}
+	})
+}
+
+// runElector is the built-in candidate: client-go's LeaderElector, joining the
+// election again after a loss unless ExitOnLoss.
+func (c *Cluster) runElector(ctx context.Context, p *Process) {
+	for ctx.Err() == nil {
+		le, err := leaderelection.NewLeaderElector(p.ElectionConfig(leaderelection.LeaderCallbacks{
+			OnStartedLeading: func(context.Context) {},
+			OnStoppedLeading: func() {},
+		}))
+		if err != nil {
+			c.rec.add(p.Name, "cannot build elector: "+err.Error())
+			return
+		}
+		le.Run(ctx)
+		if c.opts.ExitOnLoss || ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// Process is one start of a candidate, as a bring-your-own candidate
+// (Options.Run) receives it.
+type Process struct {
+	// Name is the candidate's name ("c0", ...); Identity the lease holder
+	// identity of this start.
+	Name     string
+	Identity string
+	// Config reaches the API through this candidate's network (latency,
+	// faults, partitions): the simulated API server, or a copy of the real
+	// server's config with the faults in a RoundTripper. It has no client
+	// timeout; Lock's client has the one leaderelection.NewResourceLock sets.
+	Config *rest.Config
+	// Lock is the lease lock from leaderelection.NewResourceLock.
+	Lock resourcelock.Interface
+	// Timing and ReleaseOnCancel are the run's options.
+	Timing          Timing
+	ReleaseOnCancel bool
+
+	p *process
+}
+
+// Callbacks wraps cb so that the simulator sees the terms: the candidate acts
+// as leader from OnStartedLeading until the context handed to it is done.
+// Every bring-your-own candidate must run its elector with wrapped callbacks.
+func (p *Process) Callbacks(cb leaderelection.LeaderCallbacks) leaderelection.LeaderCallbacks {
+	proc := p.p
+	wrapped := cb
+	wrapped.OnStartedLeading = func(ctx context.Context) {
+		proc.startedLeading()
+		context.AfterFunc(ctx, func() { proc.stoppedLeading("") })
+		if cb.OnStartedLeading != nil {
+			cb.OnStartedLeading(ctx)
+		}
+	}
+	if cb.OnStoppedLeading == nil {
+		wrapped.OnStoppedLeading = func() {}
+	}
+	return wrapped
+}
+
+// ElectionConfig is the client-go configuration the built-in candidate runs:
+// the run's timing and ReleaseOnCancel, this process's lock, and cb wrapped
+// by Callbacks.
+func (p *Process) ElectionConfig(cb leaderelection.LeaderCallbacks) leaderelection.LeaderElectionConfig {
+	return leaderelection.LeaderElectionConfig{
+		Lock:            p.Lock,
+		LeaseDuration:   p.Timing.LeaseDuration,
+		RenewDeadline:   p.Timing.RenewDeadline,
+		RetryPeriod:     p.Timing.RetryPeriod,
+		ReleaseOnCancel: p.ReleaseOnCancel,
+		Name:            p.Name,
+		Callbacks:       p.Callbacks(cb),
+	}
+}

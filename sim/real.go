@@ -1,0 +1,355 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
+
+	"github.com/leaderlab/leaderlab/sim/internal/apiserver"
+)
+
+// MaxRealCandidates bounds Options.Candidates on a real API server: every
+// candidate polls it.
+const MaxRealCandidates = 50
+
+// reachBound bounds the preflight request, the foreign writer's requests and
+// the lease clean-up on a real API server.
+const reachBound = 10 * time.Second
+
+// Real runs body against the real API server cfg reaches (envtest, kind, a
+// staging cluster), in real time, with the same candidates, faults and report
+// as Test: each candidate's client is a copy of cfg (cfg is never modified)
+// whose requests pass a RoundTripper that applies the run's faults, outermost,
+// so client-go's own timeouts, retries and throttling run unchanged above it.
+// Options.Latency, and FaultLatency, add to the server's own round trip.
+//
+// The run uses a lease of its own: Options.LeaseName, or "leaderlab-" and a
+// random suffix when empty, in Options.Namespace; it needs get, list, create,
+// update and delete on leases there, and deletes the lease afterwards. The
+// report's times are real; RequestTimes.Applied is -1 (when the server
+// applied a request is not observable from outside it), Report.RoundTrips
+// holds the server's measured round trips per verb, and ReplayExact is false.
+//
+// The error is for bad input, an unreachable server, a body that ended
+// early (a failed Cluster call, ctx done) and invariant violations; the
+// report is returned whenever the run started. Every goroutine the run
+// started has ended when Real returns.
+func Real(ctx context.Context, cfg *rest.Config, opts Options, body func(c *Cluster)) (*Report, error) {
+	switch {
+	case ctx == nil:
+		return nil, errors.New("sim: Real needs a context")
+	case cfg == nil:
+		return nil, errors.New("sim: Real needs a rest config")
+	case body == nil:
+		return nil, errors.New("sim: Real needs a body")
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Candidates > MaxRealCandidates {
+		return nil, fmt.Errorf("sim: Candidates (%d) must be at most %d on a real API server: every candidate polls it", opts.Candidates, MaxRealCandidates)
+	}
+	if opts.LeaseName == "" {
+		opts.LeaseName = "leaderlab-" + utilrand.String(6)
+	}
+	noLatency := opts.Latency.isZero()
+	opts = opts.WithDefaults()
+	if noLatency {
+		opts.Latency = Dist{} // add nothing to the server's own round trip
+	}
+	adminCfg := rest.CopyConfig(cfg)
+	adminCfg.Timeout = reachBound
+	admin, err := kubernetes.NewForConfig(adminCfg)
+	if err != nil {
+		return nil, fmt.Errorf("sim: building a client for %s: %w", cfg.Host, err)
+	}
+	if _, err := admin.CoordinationV1().Leases(opts.Namespace).List(ctx, metav1.ListOptions{Limit: 1}); err != nil {
+		return nil, fmt.Errorf("sim: cannot list leases in namespace %q on %s: %w", opts.Namespace, cfg.Host, err)
+	}
+
+	c := newCluster(nil, opts)
+	c.ctx = ctx
+	l := &live{c: c, base: rest.CopyConfig(cfg), admin: admin, timers: make(map[*time.Timer]bool)}
+	c.api = l
+	c.begin()
+	bodyErr := func() (err error) {
+		defer func() {
+			if v := recover(); v != nil {
+				a, ok := v.(abort)
+				if !ok {
+					panic(v)
+				}
+				err = a.err
+			}
+		}()
+		body(c)
+		return nil
+	}()
+	rep := c.finish()
+	l.closeIdle()
+	cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), reachBound)
+	defer cancel()
+	if err := admin.CoordinationV1().Leases(opts.Namespace).Delete(cleanup, opts.LeaseName, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		bodyErr = errors.Join(bodyErr, fmt.Errorf("sim: deleting lease %s/%s after the run: %w", opts.Namespace, opts.LeaseName, err))
+	}
+	if len(rep.Violations) > 0 {
+		bodyErr = errors.Join(bodyErr, fmt.Errorf("sim: %d invariant violation(s) on %s:\n%s\nlast trace lines:\n%s",
+			len(rep.Violations), cfg.Host, joinLines(rep.Violations), tail(rep.Trace, 25)))
+	}
+	return rep, bodyErr
+}
+
+func joinLines(lines []string) string {
+	var b bytes.Buffer
+	for i, l := range lines {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(l)
+	}
+	return b.String()
+}
+
+// live is the backend of a run on a real API server: timers in real time,
+// and a foreign writer without faults for the lease faults.
+type live struct {
+	c     *Cluster
+	base  *rest.Config
+	admin kubernetes.Interface
+
+	mu      sync.Mutex
+	timers  map[*time.Timer]bool
+	stopped bool
+	nexts   []http.RoundTripper // every candidate transport, to close idle connections
+}
+
+func (l *live) minLeg() time.Duration { return 0 }
+
+// schedule runs fn at at on a timer of its own; Cluster.wg waits for it.
+func (l *live) schedule(at time.Time, _ int, fn func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped {
+		return
+	}
+	l.c.wg.Add(1)
+	var t *time.Timer
+	t = time.AfterFunc(time.Until(at), func() {
+		defer l.c.wg.Done()
+		l.mu.Lock()
+		delete(l.timers, t)
+		stopped := l.stopped
+		l.mu.Unlock()
+		if !stopped {
+			fn()
+		}
+	})
+	l.timers[t] = true
+}
+
+func (l *live) stop() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.stopped = true
+	for t := range l.timers {
+		if t.Stop() {
+			l.c.wg.Done()
+		}
+	}
+	clear(l.timers)
+}
+
+func (l *live) closeIdle() {
+	l.mu.Lock()
+	nexts := l.nexts
+	l.mu.Unlock()
+	for _, n := range nexts {
+		utilnet.CloseIdleConnectionsFor(n)
+	}
+}
+
+// config is a copy of the caller's config whose requests pass p's faults.
+func (l *live) config(p *process) *rest.Config {
+	cfg := rest.CopyConfig(l.base)
+	if cfg.Transport == nil && cfg.Proxy == nil {
+		// A proxy function (the default one) makes client-go build a
+		// transport of this process's own instead of sharing a cached one,
+		// so each process has its own connections, as a real one has.
+		cfg.Proxy = http.ProxyFromEnvironment
+	}
+	cfg.Wrap(func(next http.RoundTripper) http.RoundTripper {
+		l.mu.Lock()
+		l.nexts = append(l.nexts, next)
+		l.mu.Unlock()
+		return &liveTransport{p: p, next: next}
+	})
+	return cfg
+}
+
+// liveTransport is one process's RoundTripper in front of a real API server:
+// the same rules and the same request path as the simulated network, with the
+// legs slept in real time and the request served by the real server.
+type liveTransport struct {
+	p    *process
+	next http.RoundTripper
+}
+
+func (t *liveTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	r, drop, err := newRequest(t.p, req)
+	if r == nil {
+		return nil, err
+	}
+	if r.routeErr != nil { // a path the simulated server does not know; the real one may
+		r.route, r.routeErr = apiserver.Route{Verb: verbOf(req.Method)}, nil
+	}
+	if drop {
+		return r.wait(req, nil)
+	}
+	r.serve = func() apiserver.Response { return t.serve(r, req) }
+	if !t.sleep(req, r.plan.reqLeg) || !r.arrive() || !t.sleep(req, r.plan.respLeg) || !r.answer() {
+		return r.wait(req, nil) // the request's context or the process ends it
+	}
+	return r.deliver(req)
+}
+
+// WrappedRoundTripper lets client-go reach the transport below (to close
+// idle connections, for example).
+func (t *liveTransport) WrappedRoundTripper() http.RoundTripper { return t.next }
+
+var _ utilnet.RoundTripperWrapper = (*liveTransport)(nil)
+
+// sleep waits d; false when the request's context or the process ended first.
+func (t *liveTransport) sleep(req *http.Request, d time.Duration) bool {
+	if d <= 0 {
+		return !ctxDone(req.Context()) && !t.p.isGone()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return !t.p.isGone()
+	case <-req.Context().Done():
+		return false
+	case <-t.p.gone:
+		return false
+	}
+}
+
+// serve sends the request to the real server and reads the answer whole, as
+// the simulated server's answer is: its status error, and the lease of a
+// lease write, for the trace and the report.
+func (t *liveTransport) serve(r *request, req *http.Request) apiserver.Response {
+	out := req.Clone(req.Context())
+	out.Body = io.NopCloser(bytes.NewReader(r.areq.Body))
+	out.ContentLength = int64(len(r.areq.Body))
+	start := time.Now()
+	resp, err := t.next.RoundTrip(out)
+	if err == nil {
+		var body []byte
+		body, err = io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if err == nil {
+			t.p.c.rec.roundTrip(r.route.Verb, time.Since(start))
+			return decodeAnswer(r, resp, body)
+		}
+	}
+	r.rep.err = err
+	return apiserver.Response{}
+}
+
+// decodeAnswer turns the real server's answer into the simulator's form.
+func decodeAnswer(r *request, resp *http.Response, body []byte) apiserver.Response {
+	out := apiserver.Response{Code: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: body}
+	obj, _, err := scheme.Codecs.UniversalDeserializer().Decode(body, nil, nil)
+	if err != nil {
+		return out
+	}
+	if st, ok := obj.(*metav1.Status); ok && resp.StatusCode >= 300 {
+		out.Err = apierrors.FromObject(st)
+	} else if lease, ok := obj.(*coordinationv1.Lease); ok && resp.StatusCode < 300 {
+		out.Object = lease
+	}
+	return out
+}
+
+func verbOf(method string) string {
+	switch method {
+	case http.MethodGet:
+		return VerbGet
+	case http.MethodPut:
+		return VerbUpdate
+	case http.MethodPost:
+		return VerbCreate
+	case http.MethodDelete:
+		return VerbDelete
+	}
+	return method
+}
+
+func (l *live) deleteLease() error {
+	ctx, cancel := context.WithTimeout(l.c.ctx, reachBound)
+	defer cancel()
+	err := l.admin.CoordinationV1().Leases(l.c.opts.Namespace).Delete(ctx, l.c.opts.LeaseName, metav1.DeleteOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// overwriteLease writes holder into the lease as a foreign writer would:
+// holder, acquire and renew time now, the run's lease duration, one more
+// transition.
+func (l *live) overwriteLease(holder string) error {
+	ctx, cancel := context.WithTimeout(l.c.ctx, reachBound)
+	defer cancel()
+	o := l.c.opts
+	leases := l.admin.CoordinationV1().Leases(o.Namespace)
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		lease, err := leases.Get(ctx, o.LeaseName, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			lease, err = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: o.LeaseName, Namespace: o.Namespace}}, nil
+		}
+		if err != nil {
+			return err
+		}
+		now := metav1.NewMicroTime(time.Now())
+		seconds := int32(o.Timing.LeaseDuration / time.Second)
+		transitions := int32(1)
+		if lease.Spec.LeaseTransitions != nil {
+			transitions += *lease.Spec.LeaseTransitions
+		}
+		lease.Spec = coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &seconds,
+			AcquireTime: &now, RenewTime: &now, LeaseTransitions: &transitions}
+		if lease.ResourceVersion == "" {
+			_, err = leases.Create(ctx, lease, metav1.CreateOptions{})
+		} else {
+			_, err = leases.Update(ctx, lease, metav1.UpdateOptions{})
+		}
+		return err
+	})
+}
+
+var errNotSimulated = errors.New("not on a real API server: use a client of your own")
+
+func (l *live) addObject(runtime.Object) error { return errNotSimulated }
+
+func (l *live) object(schema.GroupVersionResource, string, string) (runtime.Object, error) {
+	return nil, errNotSimulated
+}

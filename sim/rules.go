@@ -1,0 +1,177 @@
+package sim
+
+import (
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// rules is the fault state every request consults, whichever backend serves
+// it: the simulated network and the RoundTripper in front of a real API
+// server ask the same questions (is the sender partitioned, is there an
+// outage, how long does each leg take, is the answer forged) and get the same
+// answers. A rule matches a candidate and a verb; empty matches all.
+type rules struct {
+	mu          sync.Mutex
+	partitioned map[string]bool
+	outage      int // nesting count of outages in force
+	blackHole   int
+	latency     []latencyRule // newest last; the newest match wins
+	errs        []errorRule
+	slow        []slowRule
+	triggers    []trigger
+}
+
+type scope struct{ cand, verb string }
+
+func (s scope) matches(cand, verb string) bool {
+	return (s.cand == "" || s.cand == cand) && (s.verb == "" || s.verb == verb)
+}
+
+type latencyRule struct {
+	scope
+	req, resp Dist
+}
+
+type errorRule struct {
+	scope
+	code       int
+	rate       float64
+	retryAfter time.Duration
+}
+
+type slowRule struct {
+	scope
+	delay time.Duration
+	fire  func() // records the fault when a request takes it
+}
+
+// trigger holds a fault until the n-th successful lease write of cand, sent
+// after armed, is answered (Fault.AfterWrites).
+type trigger struct {
+	cand  string
+	n     int
+	armed time.Time
+	fire  func()
+}
+
+func newRules() *rules { return &rules{partitioned: make(map[string]bool)} }
+
+// plan is everything drawn for one request when it is sent, from the sending
+// candidate's own random stream.
+type plan struct {
+	reqLeg, respLeg time.Duration
+	inject          *errorRule
+	slow            func() // the slow-response rule this request took, if any
+}
+
+// draw picks a leg from d. minLeg is the shortest leg the backend allows.
+func draw(rng *rand.Rand, d Dist, minLeg time.Duration) time.Duration {
+	v := d.Min
+	if d.Max > d.Min {
+		v += time.Duration(rng.Int64N(int64(d.Max-d.Min) + 1))
+	}
+	return max(v, minLeg)
+}
+
+// plan draws the legs and the forged answer, if any, of a request of verb
+// from cand, whose base latency is base.
+func (r *rules) plan(c *candidate, verb string, base Dist, minLeg time.Duration) plan {
+	r.mu.Lock()
+	req, resp := base, base
+	for i := len(r.latency) - 1; i >= 0; i-- {
+		if l := r.latency[i]; l.matches(c.name, verb) {
+			if !l.req.isZero() {
+				req = l.req
+			}
+			if !l.resp.isZero() {
+				resp = l.resp
+			}
+			break
+		}
+	}
+	slow := time.Duration(-1)
+	var fire func()
+	for i, s := range r.slow {
+		if s.matches(c.name, verb) {
+			slow, fire = s.delay, s.fire
+			r.slow = append(r.slow[:i:i], r.slow[i+1:]...)
+			break
+		}
+	}
+	var rule *errorRule
+	for i := len(r.errs) - 1; i >= 0; i-- {
+		if e := r.errs[i]; e.matches(c.name, verb) {
+			rule = &e
+			break
+		}
+	}
+	r.mu.Unlock()
+
+	c.rngMu.Lock()
+	defer c.rngMu.Unlock()
+	p := plan{reqLeg: draw(c.rng, req, minLeg), respLeg: draw(c.rng, resp, minLeg), slow: fire}
+	if slow >= 0 {
+		p.respLeg = max(slow, minLeg)
+	}
+	if rule != nil && c.rng.Float64() < rule.rate {
+		p.inject = rule
+	}
+	return p
+}
+
+// admit reports whether cand is partitioned and whether an outage is in
+// force, as one look at the fault state.
+func (r *rules) admit(cand string) (partitioned, outage bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.partitioned[cand], r.outage > 0
+}
+
+// reachability reports whether cand cannot reach the API (partition or black
+// hole) and whether an outage is in force.
+func (r *rules) reachability(cand string) (unreachable, outage bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.partitioned[cand] || r.blackHole > 0, r.outage > 0
+}
+
+func (r *rules) whyUnreachable(cand string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.partitioned[cand] {
+		return cand + " is partitioned"
+	}
+	return "API black hole"
+}
+
+// wrote counts a successful lease write of cand sent at sent and answered
+// now, and returns the triggers it fires.
+func (r *rules) wrote(cand string, sent time.Time) []func() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var fire []func()
+	kept := r.triggers[:0]
+	for _, t := range r.triggers {
+		if t.cand == cand && !sent.Before(t.armed) {
+			t.n--
+		}
+		if t.n == 0 {
+			fire = append(fire, t.fire)
+			continue
+		}
+		kept = append(kept, t)
+	}
+	r.triggers = kept
+	return fire
+}
+
+// removeFirst deletes the first element of s that matches.
+func removeFirst[T any](s []T, match func(T) bool) []T {
+	for i := range s {
+		if match(s[i]) {
+			return append(s[:i:i], s[i+1:]...)
+		}
+	}
+	return s
+}
