@@ -5,7 +5,7 @@
 #
 #   hack/validate.sh [trials] [report-dir]      defaults: 10 trials, ./report
 #
-# Environment: VALIDATE_SEEDS (simulated seeds per plan, default 20 x trials),
+# Environment: VALIDATE_SEEDS (simulated seeds per plan, default 100 x trials),
 # VALIDATE_PLANS (a glob of plan names), VALIDATE_MACHINE (machine description).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -70,10 +70,19 @@
 // representative run. The module's own benchmarks are ginkgo specs labelled
 // "benchmark" that exist only when a label filter selects them (make bench).
 //
+// # On a real API server
+//
+// Every plan drives a *sim.Cluster, and the same plan runs on a real API
+// server: Scenario.RunReal runs it through sim.Real, in real time, on a copy
+// of your *rest.Config (envtest, kind, a staging cluster), and returns a
+// report of the same type, so Expect and every matcher apply. The bounds
+// then include Config.Allowance, the real server's own round trip
+// (DefaultAllowance). Package scenarios/realapi compares the two backends on
+// the catalog (make validate).
+//
 // # What it is not for
 //
-// It does not measure a real API server (that is the fidelity work against
-// envtest), and its numbers are virtual time: they say what client-go's
+// Its numbers in the simulator are virtual time: they say what client-go's
 // algorithm does under the modelled latency, not how fast a real cluster is.
 // It is not a load test.
 //
@@ -92,4 +101,6 @@
 //     run can be replayed exactly; they do not use the second core.
 //   - go test's -run flag filters the subtests of the runs: a spec whose
 //     run was filtered out is skipped with a message saying so.
+//   - On a real server a plan takes its length in real time: a catalog entry
+//     at 3s/2s/500ms takes 5-25 s, the steady state at least a minute.
 package scenarios

@@ -219,10 +219,12 @@ func DescribeCatalog(suiteT func() *testing.T, cfg Config, catalog ...Scenario) 
 }
 
 // ReplayCommand is the go test command that runs the current ginkgo spec
-// alone: the package, the suite's test function and a focus on the spec's
-// full text.
+// alone: the package, the suite's test function and a focus that matches
+// only this spec. Ginkgo matches the focus against the suite's description,
+// a space and the spec's full text, so the focus is the full text, anchored
+// after any description.
 func ReplayCommand(t *testing.T) string {
-	focus := "^" + regexp.QuoteMeta(ginkgo.CurrentSpecReport().FullText()) + "$"
+	focus := "^.* " + regexp.QuoteMeta(ginkgo.CurrentSpecReport().FullText()) + "$"
 	suite := strings.SplitN(t.Name(), "/", 2)[0]
 	return fmt.Sprintf("go test %s -count=1 -run '^%s$' -ginkgo.focus '%s'", gotest.PackageDir(), suite, strings.ReplaceAll(focus, "'", `'\''`))
 }

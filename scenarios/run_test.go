@@ -1,6 +1,10 @@
 package scenarios_test
 
 import (
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -19,9 +23,18 @@ var _ = Describe("running a scenario", func() {
 		}
 		failures := InterceptGomegaFailures(func() { s.Verify(T(), scenarios.Config{}, 3) })
 		Expect(failures).To(HaveLen(1))
-		Expect(failures[0]).To(ContainSubstring("seed 3; run this spec again with:\n  go test ./scenarios -count=1 -run '^TestScenarios$' -ginkgo.focus '^running a scenario prints the evidence"))
+		Expect(failures[0]).To(ContainSubstring("seed 3; run this spec again with:\n  go test ./scenarios -count=1 -run '^TestScenarios$' -ginkgo.focus '^.* running a scenario prints the evidence"))
 		Expect(failures[0]).To(MatchRegexp(`c\d -> c\d after crash took 1\dm?\.?\d*s`))
 		Expect(failures[0]).To(ContainSubstring("why: The leader's process dies"))
+		Expect(strings.Count(failures[0], "go test ")).To(Equal(1), "one rerun command, not two")
+
+		// The command's focus selects exactly this spec among all of the
+		// suite's: ask this test binary, in a dry run.
+		focus := regexp.MustCompile(`-ginkgo.focus '([^']*)'`).FindStringSubmatch(failures[0])
+		Expect(focus).To(HaveLen(2))
+		out, err := exec.Command(os.Args[0], "-test.run=^TestScenarios$", "-ginkgo.dry-run", "-ginkgo.focus="+focus[1]).CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), string(out))
+		Expect(string(out)).To(MatchRegexp(`Ran 1 of \d+ Specs`))
 	})
 
 	It("raises a Gomega failure of the plan on the spec's goroutine, with the run's bubble ended", func() {

@@ -1,10 +1,13 @@
 package sim_test
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"testing"
 	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/leaderlab/leaderlab/scenarios"
 	"github.com/leaderlab/leaderlab/sim"
@@ -75,4 +78,25 @@ func setFlags(values map[string]string) (restore func()) {
 			_ = flag.Lookup(name).Value.Set(v)
 		}
 	}
+}
+
+// Real runs the same body on a real API server (envtest here, or a cluster
+// from a kubeconfig), in real time, and returns the same report.
+func ExampleReal() {
+	env := &envtest.Environment{}
+	cfg, err := env.Start()
+	if err != nil {
+		panic(err)
+	}
+	defer func() { _ = env.Stop() }()
+	rep, err := sim.Real(context.Background(), cfg, sim.Options{Candidates: 3, Timing: sim.Timing{LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 500 * time.Millisecond}},
+		func(c *sim.Cluster) {
+			c.AwaitLeader(10 * time.Second)
+			c.Inject(sim.Fault{Kind: sim.FaultPartition, Candidate: sim.Leader, AfterWrites: 1})
+			c.Advance(10 * time.Second)
+		})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Print(rep.Text())
 }

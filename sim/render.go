@@ -11,14 +11,16 @@ import (
 // summary, terms, failovers, overlaps and the trace.
 func (r *Report) Text() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "seed %d\noptions %s\n", r.Seed, optionsString(r.Options))
+	fmt.Fprintf(&b, "seed %d\noptions %s\nbackend %s\n", r.Seed, optionsString(r.Options), r.Backend)
 	if r.ReplayExact {
 		b.WriteString("replay: exact (same seed, options and code give this trace byte for byte)\n")
 	} else {
 		fmt.Fprintf(&b, "replay: NOT exact: %s\n", r.ReplayNote)
 	}
-	fmt.Fprintf(&b, "%s\n", r.Replay)
-	fmt.Fprintf(&b, "virtual duration %v, first leader at %s, leaderless %v\n", r.Duration, offsetOrNever(r.FirstLeader), r.Leaderless)
+	if r.Replay != "" {
+		fmt.Fprintf(&b, "%s\n", r.Replay)
+	}
+	fmt.Fprintf(&b, "duration %v, first leader at %s, leaderless %v\n", r.Duration, offsetOrNever(r.FirstLeader), r.Leaderless)
 	s := r.Requests
 	fmt.Fprintf(&b, "requests %d (get %d, create %d, update %d, list %d, delete %d), conflicts %d, timeouts %d, injected errors %d, dropped %d, refused %d\n",
 		s.Total, s.ByVerb[VerbGet], s.ByVerb[VerbCreate], s.ByVerb[VerbUpdate], s.ByVerb[VerbList], s.ByVerb[VerbDelete],

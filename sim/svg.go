@@ -53,7 +53,7 @@ func (r *Report) SVG() []byte {
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="monospace" font-size="11">`+"\n", svgWidth, height)
 	b.WriteString(`<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#eee"/><line x1="0" y1="0" x2="0" y2="6" stroke="#999" stroke-width="2"/></pattern></defs>` + "\n")
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
-	fmt.Fprintf(&b, `<text x="10" y="18" font-size="13">%s</text>`+"\n", html.EscapeString(fmt.Sprintf("seed %d, %d candidates, LD %v RD %v RP %v, %v virtual", r.Seed, r.Options.Candidates,
+	fmt.Fprintf(&b, `<text x="10" y="18" font-size="13">%s</text>`+"\n", html.EscapeString(fmt.Sprintf("%s, seed %d, %d candidates, LD %v RD %v RP %v, %v", r.Backend, r.Seed, r.Options.Candidates,
 		r.Options.Timing.LeaseDuration, r.Options.Timing.RenewDeadline, r.Options.Timing.RetryPeriod, r.Duration.Round(time.Millisecond))))
 	fmt.Fprintf(&b, `<text x="10" y="34">%s</text>`+"\n", html.EscapeString(fmt.Sprintf("terms %d, failovers %d, overlaps %d, leaderless %v, requests %d (conflicts %d, timeouts %d)",
 		len(r.Terms), len(r.Failovers), len(r.Overlaps), r.Leaderless.Round(time.Millisecond), r.Requests.Total, r.Requests.Conflicts, r.Requests.Timeouts)))

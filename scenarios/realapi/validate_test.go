@@ -18,7 +18,7 @@ import (
 // behaviour.
 var (
 	validateTrials  = flag.Int("validate.trials", 0, "real trials per plan for the long fidelity comparison (0: the small form)")
-	validateSeeds   = flag.Int("validate.seeds", 0, "simulated seeds per plan (0: 20 x trials)")
+	validateSeeds   = flag.Int("validate.seeds", 0, "simulated seeds per plan (0: 100 x trials)")
 	validateReport  = flag.String("validate.report", "", "directory to write validate.md, validate.svg and validate.json into")
 	validateMachine = flag.String("validate.machine", "", "machine description for the report (default: cores, OS, architecture, Go)")
 	validatePlans   = flag.String("validate.plans", "", "comma-free glob of plan names to run (default: all)")
