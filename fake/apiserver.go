@@ -1,0 +1,524 @@
+package fake
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+)
+
+// APIServer is an in-memory Kubernetes API server that real clients live on:
+// client-go's typed, dynamic and discovery clients, informers, and
+// controller-runtime's client, cache and manager reach it through Config, an
+// http.RoundTripper with no sockets. It keeps etcd's resourceVersion
+// semantics, serves discovery, get, list, watch (resumed from a bounded event
+// log, watch-list, bookmarks), create, update, patch, delete and the status
+// subresource, in JSON and protobuf, and answers every failure with the
+// apimachinery status error kube-apiserver sends. Its limits are in the
+// package documentation.
+//
+// It is safe for concurrent use and never blocks while it holds a lock, so it
+// also works inside a testing/synctest bubble.
+type APIServer struct {
+	scheme    *runtime.Scheme
+	codecs    serializer.CodecFactory
+	resources *resources
+	store     *store
+
+	managers fieldManagers
+
+	mu       sync.Mutex
+	uid      uint64
+	unserved []string
+	// onUnserved is told of every request the server cannot serve.
+	onUnserved func(method, path, why string)
+}
+
+// APIServerOption configures NewAPIServer.
+type APIServerOption func(*apiServerConfig)
+
+type apiServerConfig struct {
+	scheme  *runtime.Scheme
+	objects []runtime.Object
+	kinds   []resource
+	logSize int
+}
+
+// WithScheme serves the kinds of s instead of client-go's scheme: add your
+// own Go types (CRDs) to a scheme that also has client-go's.
+func WithScheme(s *runtime.Scheme) APIServerOption {
+	return func(c *apiServerConfig) { c.scheme = s }
+}
+
+// WithObjects stores objs before the server answers anything, as if created
+// then (their namespaces need not exist).
+func WithObjects(objs ...runtime.Object) APIServerOption {
+	return func(c *apiServerConfig) { c.objects = append(c.objects, objs...) }
+}
+
+// WithKind serves a kind that has no Go type, stored as unstructured objects
+// under the resource plural (lower-case kind + "s" when empty); namespaced
+// says its scope. Its objects have a status subresource when status is set.
+func WithKind(gvk schema.GroupVersionKind, plural string, namespaced, status bool) APIServerOption {
+	return func(c *apiServerConfig) {
+		gvr, singular := metaGuess(gvk, plural)
+		c.kinds = append(c.kinds, resource{gvr: gvr, gvk: gvk, singular: singular, namespaced: namespaced, status: status, spec: true})
+	}
+}
+
+// WithEventLog keeps the last n events (default 10,000) for watches that
+// resume from a resourceVersion; an older one gets 410 Gone.
+func WithEventLog(n int) APIServerOption {
+	return func(c *apiServerConfig) { c.logSize = n }
+}
+
+// DefaultEventLog is how many events an APIServer keeps for resuming watches.
+const DefaultEventLog = 10000
+
+// builtinNamespaces exist from the start, as on every cluster.
+var builtinNamespaces = []string{"default", "kube-node-lease", "kube-public", "kube-system"}
+
+// NewAPIServer returns a server with the built-in namespaces and objs. It
+// panics on options that cannot work (a seed object of a kind it does not
+// serve, a non-positive event log), as a test's setup error.
+func NewAPIServer(opts ...APIServerOption) *APIServer {
+	cfg := apiServerConfig{scheme: scheme.Scheme, logSize: DefaultEventLog}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.logSize < 1 {
+		panic(fmt.Sprintf("fake: NewAPIServer: WithEventLog (%d) must be at least 1", cfg.logSize))
+	}
+	s := &APIServer{scheme: cfg.scheme, codecs: serializer.NewCodecFactory(cfg.scheme), store: newStore(cfg.logSize)}
+	s.resources = newResources(cfg.scheme, cfg.kinds)
+	seed := make([]runtime.Object, 0, len(builtinNamespaces)+len(cfg.objects))
+	for _, ns := range builtinNamespaces {
+		seed = append(seed, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+	}
+	for _, obj := range append(seed, cfg.objects...) {
+		if err := s.Add(obj); err != nil {
+			panic("fake: NewAPIServer: " + err.Error())
+		}
+	}
+	return s
+}
+
+// Add stores obj as if created now, bypassing every check but the scheme:
+// seed data for a test.
+func (s *APIServer) Add(obj runtime.Object) error {
+	r, err := s.resourceOf(obj)
+	if err != nil {
+		return err
+	}
+	obj = obj.DeepCopyObject()
+	m, _ := meta.Accessor(obj)
+	if !r.namespaced {
+		m.SetNamespace("")
+	} else if m.GetNamespace() == "" {
+		m.SetNamespace(metav1.NamespaceDefault)
+	}
+	s.stamp(r, m)
+	s.store.mu.Lock()
+	defer s.store.mu.Unlock()
+	if _, ok := s.store.objects[r.gvr][keyOf(m)]; ok {
+		return apierrors.NewAlreadyExists(r.groupResource(), m.GetName())
+	}
+	s.store.writeLocked(r.gvr, keyOf(m), "ADDED", obj)
+	return nil
+}
+
+// resourceOf finds the resource that stores obj's kind.
+func (s *APIServer) resourceOf(obj runtime.Object) (*resource, error) {
+	gvk := obj.GetObjectKind().GroupVersionKind()
+	if gvk.Empty() {
+		gvks, _, err := s.scheme.ObjectKinds(obj)
+		if err != nil {
+			return nil, fmt.Errorf("fake: %T is not in the server's scheme: %w", obj, err)
+		}
+		gvk = gvks[0]
+	}
+	for _, r := range s.resources.byGVR {
+		if r.gvk == gvk {
+			return r, nil
+		}
+	}
+	return nil, fmt.Errorf("fake: the server does not serve kind %v", gvk)
+}
+
+// stamp gives a new object what the server sets on create.
+func (s *APIServer) stamp(r *resource, m metav1.Object) {
+	s.mu.Lock()
+	s.uid++
+	uid := s.uid
+	s.mu.Unlock()
+	m.SetUID(types.UID(fmt.Sprintf("00000000-0000-4000-8000-%012d", uid)))
+	m.SetCreationTimestamp(metav1.NewTime(time.Now().Truncate(time.Second)))
+	if r.spec {
+		m.SetGeneration(1)
+	}
+	if ns, ok := m.(*corev1.Namespace); ok {
+		ns.Status.Phase = corev1.NamespaceActive
+		if len(ns.Spec.Finalizers) == 0 {
+			ns.Spec.Finalizers = []corev1.FinalizerName{corev1.FinalizerKubernetes}
+		}
+	}
+}
+
+// Config reaches the server through an in-memory RoundTripper; each call
+// returns a new config to change as you like.
+func (s *APIServer) Config() *rest.Config {
+	return &rest.Config{Host: "http://leaderlab.apiserver", Transport: roundTripper{s}}
+}
+
+// Unserved lists the requests the server could not serve (an unknown path,
+// an unsupported verb or patch type), as "METHOD PATH: why", oldest first.
+// Each was answered with a status error; a test whose code ran into one
+// should usually fail.
+func (s *APIServer) Unserved() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.unserved...)
+}
+
+// OnUnserved sets a function told of every request the server cannot serve,
+// at the moment it answers it: the simulator makes each an invariant
+// violation.
+func (s *APIServer) OnUnserved(fn func(method, path, why string)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onUnserved = fn
+}
+
+func (s *APIServer) unservable(req *http.Request, err apierrors.APIStatus) error {
+	why := err.Status().Message
+	s.mu.Lock()
+	s.unserved = append(s.unserved, req.Method+" "+req.URL.Path+": "+why)
+	fn := s.onUnserved
+	s.mu.Unlock()
+	if fn != nil {
+		fn(req.Method, req.URL.Path, why)
+	}
+	return err.(error)
+}
+
+// roundTripper serves requests in memory: a plain request is answered at
+// once; a watch's body streams from a goroutine that ends with the stream.
+type roundTripper struct{ s *APIServer }
+
+func (t roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	if isWatch(req) {
+		return t.s.watchResponse(req), nil
+	}
+	w := newBufferWriter()
+	t.s.ServeHTTP(w, req)
+	return w.response(req), nil
+}
+
+// ServeHTTP serves one request; an APIServer is also an http.Handler, for
+// an httptest.Server when a client needs a socket.
+func (s *APIServer) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.Body != nil {
+		defer func() { _ = req.Body.Close() }()
+	}
+	obj, code, err := s.serve(req, w)
+	if errors.Is(err, errStreamed) {
+		return
+	}
+	if err != nil {
+		s.writeError(w, req, err)
+		return
+	}
+	s.writeObject(w, req, code, obj)
+}
+
+// errStreamed says the handler already wrote the answer (a watch).
+var errStreamed = errors.New("streamed")
+
+func isWatch(req *http.Request) bool {
+	v := req.URL.Query().Get("watch")
+	return req.Method == http.MethodGet && (v == "true" || v == "1")
+}
+
+// route is what a path addresses.
+type route struct {
+	res         *resource
+	namespace   string
+	name        string
+	subresource string
+}
+
+// serve routes a request and runs it.
+func (s *APIServer) serve(req *http.Request, w http.ResponseWriter) (runtime.Object, int, error) {
+	parts := strings.Split(strings.Trim(req.URL.Path, "/"), "/")
+	var gv schema.GroupVersion
+	switch {
+	case len(parts) == 1 && parts[0] == "version":
+		return nil, 0, s.writeJSON(w, &version.Info{Major: "1", Minor: "37", GitVersion: "v1.37.2-leaderlab", Platform: "in-memory"})
+	case len(parts) == 1 && parts[0] == "api":
+		return s.discovery(s.resources.apiVersions())
+	case len(parts) == 1 && parts[0] == "apis":
+		return s.discovery(s.resources.groupList())
+	case len(parts) == 2 && parts[0] == "apis":
+		if _, ok := s.resources.groups[parts[1]]; !ok || parts[1] == "" {
+			return nil, 0, s.notServed(req)
+		}
+		g := s.resources.group(parts[1])
+		return s.discovery(&g)
+	case len(parts) >= 2 && parts[0] == "api":
+		gv, parts = schema.GroupVersion{Version: parts[1]}, parts[2:]
+	case len(parts) >= 3 && parts[0] == "apis":
+		gv, parts = schema.GroupVersion{Group: parts[1], Version: parts[2]}, parts[3:]
+	default:
+		return nil, 0, s.notServed(req)
+	}
+	if len(parts) == 0 {
+		list, ok := s.resources.resourceList(gv)
+		if !ok {
+			return nil, 0, s.notServed(req)
+		}
+		return s.discovery(list)
+	}
+	rt, ok := s.route(gv, parts)
+	if !ok {
+		return nil, 0, s.notServed(req)
+	}
+	return s.do(req, w, rt)
+}
+
+// route parses [namespaces/NS/]RESOURCE[/NAME[/SUBRESOURCE]].
+func (s *APIServer) route(gv schema.GroupVersion, parts []string) (route, bool) {
+	var rt route
+	if len(parts) >= 3 && parts[0] == "namespaces" {
+		if r, ok := s.resources.byGVR[gv.WithResource(parts[2])]; ok && r.namespaced {
+			rt.namespace, parts = parts[1], parts[2:]
+		}
+	}
+	r, ok := s.resources.byGVR[gv.WithResource(parts[0])]
+	if !ok || len(parts) > 3 || (rt.namespace != "" && !r.namespaced) {
+		return rt, false
+	}
+	rt.res = r
+	if len(parts) > 1 {
+		rt.name = parts[1]
+	}
+	if len(parts) > 2 {
+		rt.subresource = parts[2]
+		if rt.subresource != "status" || !r.status {
+			return rt, false
+		}
+	}
+	return rt, true
+}
+
+// notServed is the answer to a path the server does not serve: kube-apiserver's
+// 404 for an unknown resource, naming method and path.
+func (s *APIServer) notServed(req *http.Request) error {
+	err := apierrors.NewGenericServerResponse(http.StatusNotFound, strings.ToLower(req.Method), schema.GroupResource{}, "", "", 0, false)
+	err.ErrStatus.Message = fmt.Sprintf("the server could not find the requested resource (%s %s)", req.Method, req.URL.Path)
+	return s.unservable(req, err)
+}
+
+// methodNotAllowed answers a verb the server does not serve on a path.
+func (s *APIServer) methodNotAllowed(req *http.Request, r *resource) error {
+	err := apierrors.NewMethodNotSupported(r.groupResource(), strings.ToLower(req.Method))
+	err.ErrStatus.Message += fmt.Sprintf(" (%s %s)", req.Method, req.URL.Path)
+	return s.unservable(req, err)
+}
+
+// do runs a resource request.
+func (s *APIServer) do(req *http.Request, w http.ResponseWriter, rt route) (runtime.Object, int, error) {
+	ctx := req.Context()
+	q := req.URL.Query()
+	switch {
+	case req.Method == http.MethodGet && rt.name == "" && isWatch(req):
+		return nil, 0, s.watch(ctx, req, w, rt)
+	case req.Method == http.MethodGet && rt.name == "":
+		obj, err := s.list(rt, q)
+		return obj, http.StatusOK, err
+	case req.Method == http.MethodGet:
+		obj, err := s.getObject(rt)
+		return obj, http.StatusOK, err
+	case req.Method == http.MethodPost && rt.name == "" && rt.subresource == "":
+		body, err := readAll(req)
+		if err != nil {
+			return nil, 0, err
+		}
+		obj, err := s.create(rt, req.Header.Get("Content-Type"), body, q.Get("dryRun") != "")
+		return obj, http.StatusCreated, err
+	case req.Method == http.MethodPut && rt.name != "":
+		body, err := readAll(req)
+		if err != nil {
+			return nil, 0, err
+		}
+		obj, err := s.update(rt, req.Header.Get("Content-Type"), body, managerOf(req))
+		return obj, http.StatusOK, err
+	case req.Method == http.MethodPatch && rt.name != "":
+		body, err := readAll(req)
+		if err != nil {
+			return nil, 0, err
+		}
+		obj, code, err := s.patch(req, rt, types.PatchType(mediaType(req.Header.Get("Content-Type"))), body)
+		return obj, code, err
+	case req.Method == http.MethodDelete && rt.name != "" && rt.subresource == "":
+		body, err := readAll(req)
+		if err != nil {
+			return nil, 0, err
+		}
+		obj, err := s.delete(rt, body)
+		return obj, http.StatusOK, err
+	}
+	return nil, 0, s.methodNotAllowed(req, rt.res)
+}
+
+// readAll reads a request body, bounded as kube-apiserver bounds it (3 MiB).
+func readAll(req *http.Request) ([]byte, error) {
+	if req.Body == nil {
+		return nil, nil
+	}
+	const maxBody = 3 << 20
+	b, err := io.ReadAll(io.LimitReader(req.Body, maxBody+1))
+	if err != nil {
+		return nil, apierrors.NewBadRequest("reading the request body: " + err.Error())
+	}
+	if len(b) > maxBody {
+		return nil, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf("limit is %d", maxBody))
+	}
+	return b, nil
+}
+
+func (s *APIServer) getObject(rt route) (runtime.Object, error) {
+	obj, ok := s.store.get(rt.res.gvr, objectKey{rt.namespace, rt.name})
+	if !ok {
+		return nil, apierrors.NewNotFound(rt.res.groupResource(), rt.name)
+	}
+	return obj.DeepCopyObject(), nil
+}
+
+// parseFilter reads a list's or watch's selectors.
+func parseFilter(rt route, q map[string][]string) (filter, error) {
+	get := func(k string) string {
+		if v := q[k]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	f := filter{namespace: rt.namespace}
+	var err error
+	if f.labels, err = parseLabels(get("labelSelector")); err != nil {
+		return f, apierrors.NewBadRequest(err.Error())
+	}
+	if f.fields, err = parseFields(get("fieldSelector")); err != nil {
+		return f, apierrors.NewBadRequest(err.Error())
+	}
+	return f, nil
+}
+
+func (s *APIServer) list(rt route, q map[string][]string) (runtime.Object, error) {
+	f, err := parseFilter(rt, q)
+	if err != nil {
+		return nil, err
+	}
+	limit := 0
+	if v := first(q, "limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 0 {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid limit %q", v))
+		}
+	}
+	var after *objectKey
+	var rv uint64
+	if c := first(q, "continue"); c != "" {
+		tok, ok := decodeContinue(c)
+		if !ok {
+			return nil, apierrors.NewBadRequest("continue key is not valid: illegal base64 data or token")
+		}
+		after, rv = &objectKey{tok.Namespace, tok.Name}, tok.RV
+	}
+	s.store.mu.Lock()
+	items := s.store.listLocked(rt.res.gvr, f.namespace, f.matches, after)
+	if rv == 0 {
+		rv = s.store.rv
+	}
+	more := limit > 0 && len(items) > limit
+	if more {
+		items = items[:limit]
+	}
+	copies := make([]runtime.Object, len(items))
+	for i, it := range items {
+		copies[i] = it.DeepCopyObject()
+	}
+	s.store.mu.Unlock()
+	list, err := s.newList(rt.res)
+	if err != nil {
+		return nil, err
+	}
+	lm, _ := meta.ListAccessor(list)
+	lm.SetResourceVersion(strconv.FormatUint(rv, 10))
+	if more {
+		last, _ := meta.Accessor(items[len(items)-1])
+		lm.SetContinue(continueToken{RV: rv, Namespace: last.GetNamespace(), Name: last.GetName()}.encode())
+		lm.SetRemainingItemCount(nil)
+	}
+	return list, meta.SetList(list, copies)
+}
+
+func first(q map[string][]string, k string) string {
+	if v := q[k]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// newList returns an empty list of r's kind.
+func (s *APIServer) newList(r *resource) (runtime.Object, error) {
+	if !r.typed {
+		l := &unstructured.UnstructuredList{}
+		l.SetGroupVersionKind(r.listGVK())
+		return l, nil
+	}
+	return s.scheme.New(r.listGVK())
+}
+
+// writeError answers err as kube-apiserver does: a metav1.Status.
+func (s *APIServer) writeError(w http.ResponseWriter, req *http.Request, err error) {
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) {
+		status = apierrors.NewInternalError(err)
+	}
+	st := status.Status()
+	st.Kind, st.APIVersion = "Status", "v1"
+	s.writeObject(w, req, int(st.Code), &st)
+}
+
+// writeJSON answers a discovery or version document as JSON.
+func (s *APIServer) writeJSON(w http.ResponseWriter, obj any) error {
+	b, err := jsonMarshal(obj)
+	if err != nil {
+		return apierrors.NewInternalError(err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+	return errStreamed
+}
+
+// discovery answers a discovery document (encoded as the client asks).
+func (s *APIServer) discovery(obj runtime.Object) (runtime.Object, int, error) {
+	return obj, http.StatusOK, nil
+}

@@ -1,0 +1,238 @@
+package fake
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/yaml"
+)
+
+const (
+	mediaJSON     = runtime.ContentTypeJSON
+	mediaYAML     = runtime.ContentTypeYAML
+	mediaProtobuf = runtime.ContentTypeProtobuf
+)
+
+// mediaType is a Content-Type's media type without parameters.
+func mediaType(contentType string) string {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return strings.TrimSpace(strings.Split(contentType, ";")[0])
+	}
+	return mt
+}
+
+// negotiate picks the answer's media type from Accept: protobuf when asked
+// for first and the object has a protobuf form, else JSON. Aggregated
+// discovery (as=APIGroupDiscoveryList) is not served, so those entries are
+// passed over and the client falls back to plain discovery, as it does with
+// older servers.
+func negotiate(accept string, protobuf bool) (string, bool) {
+	if strings.TrimSpace(accept) == "" {
+		return mediaJSON, true
+	}
+	for part := range strings.SplitSeq(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil || params["as"] != "" {
+			continue
+		}
+		switch mt {
+		case mediaProtobuf:
+			if protobuf {
+				return mediaProtobuf, true
+			}
+		case mediaJSON, "application/*", "*/*":
+			return mediaJSON, true
+		case mediaYAML:
+			return mediaYAML, true
+		}
+	}
+	return "", false
+}
+
+// isTyped reports whether obj is a Go type of the scheme, which has a
+// protobuf form, rather than unstructured.
+func isTyped(obj runtime.Object) bool {
+	switch obj.(type) {
+	case *unstructured.Unstructured, *unstructured.UnstructuredList:
+		return false
+	}
+	return true
+}
+
+// writeObject answers obj with code, encoded as the client asks.
+func (s *APIServer) writeObject(w http.ResponseWriter, req *http.Request, code int, obj runtime.Object) {
+	mt, ok := negotiate(req.Header.Get("Accept"), isTyped(obj))
+	if !ok {
+		st := apierrors.NewGenericServerResponse(http.StatusNotAcceptable, "", schema.GroupResource{}, "", "", 0, false).ErrStatus
+		st.Message = fmt.Sprintf("only the following media types are accepted: %s, %s", mediaJSON, mediaProtobuf)
+		obj, code, mt = &st, int(st.Code), mediaJSON
+	}
+	b, err := s.encode(obj, mt)
+	if err != nil {
+		st := apierrors.NewInternalError(err).ErrStatus
+		b, _ = s.encode(&st, mediaJSON)
+		code, mt = int(st.Code), mediaJSON
+	}
+	w.Header().Set("Content-Type", mt)
+	w.WriteHeader(code)
+	_, _ = w.Write(b)
+}
+
+// encode encodes obj (a copy the caller owns: encoding sets its kind) in
+// media type mt, in its own group version.
+func (s *APIServer) encode(obj runtime.Object, mt string) ([]byte, error) {
+	if !isTyped(obj) {
+		b, err := runtime.Encode(unstructured.UnstructuredJSONScheme, obj)
+		if err == nil && mt == mediaYAML {
+			return yaml.JSONToYAML(b)
+		}
+		return b, err
+	}
+	info, ok := runtime.SerializerInfoForMediaType(s.codecs.SupportedMediaTypes(), mt)
+	if !ok {
+		return nil, fmt.Errorf("no serializer for %s", mt)
+	}
+	gvks, _, err := s.scheme.ObjectKinds(obj)
+	if err != nil {
+		return nil, err
+	}
+	return runtime.Encode(s.codecs.WithoutConversion().EncoderForVersion(info.Serializer, gvks[0].GroupVersion()), obj)
+}
+
+// unsupportedMediaType is kube-apiserver's 415 for a body it cannot read.
+func unsupportedMediaType(accepted ...string) error {
+	return &apierrors.StatusError{ErrStatus: metav1.Status{
+		Status: metav1.StatusFailure, Code: http.StatusUnsupportedMediaType, Reason: metav1.StatusReasonUnsupportedMediaType,
+		Message: "the body of the request was in an unknown format - accepted media types include: " + strings.Join(accepted, ", "),
+	}}
+}
+
+// decode reads a request body of r's kind: JSON, YAML or protobuf for Go
+// types, JSON or YAML for kinds known only by GVK.
+func (s *APIServer) decode(r *resource, contentType string, body []byte) (runtime.Object, metav1.Object, error) {
+	mt := mediaType(contentType)
+	switch mt {
+	case mediaJSON, mediaYAML, "":
+	case mediaProtobuf:
+		if !r.typed {
+			return nil, nil, unsupportedMediaType(mediaJSON, mediaYAML)
+		}
+	default:
+		return nil, nil, unsupportedMediaType(mediaJSON, mediaYAML, mediaProtobuf)
+	}
+	var obj runtime.Object
+	if r.typed {
+		into, err := s.scheme.New(r.gvk)
+		if err != nil {
+			return nil, nil, apierrors.NewInternalError(err)
+		}
+		decoded, gvk, err := s.codecs.UniversalDeserializer().Decode(body, &r.gvk, into)
+		if err != nil {
+			return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the object provided is unrecognized (must be of type %s): %v", r.gvk.Kind, err))
+		}
+		if *gvk != r.gvk {
+			return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the API version in the data (%s) does not match the expected API version (%s)", gvk.GroupVersion(), r.gvk.GroupVersion()))
+		}
+		obj = decoded
+	} else {
+		j, err := yaml.YAMLToJSON(body)
+		if err != nil {
+			return nil, nil, apierrors.NewBadRequest(err.Error())
+		}
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(j); err != nil {
+			return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the object provided is unrecognized (must be of type %s): %v", r.gvk.Kind, err))
+		}
+		if u.GroupVersionKind() != r.gvk {
+			return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the object provided is of kind %v, the path addresses %v", u.GroupVersionKind(), r.gvk))
+		}
+		obj = u
+	}
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, nil, apierrors.NewBadRequest(err.Error())
+	}
+	return obj, m, nil
+}
+
+// toJSON is obj's JSON, for patching.
+func (s *APIServer) toJSON(obj runtime.Object) ([]byte, error) {
+	return s.encode(obj.DeepCopyObject(), mediaJSON)
+}
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+func parseLabels(s string) (labels.Selector, error) {
+	sel, err := labels.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("unable to parse requirement: %w", err)
+	}
+	return sel, nil
+}
+
+// parseFields accepts the field selectors every resource has:
+// metadata.name and metadata.namespace.
+func parseFields(s string) (fields.Selector, error) {
+	sel, err := fields.ParseSelector(s)
+	if err != nil {
+		return nil, err
+	}
+	for _, req := range sel.Requirements() {
+		if req.Field != "metadata.name" && req.Field != "metadata.namespace" {
+			return nil, fmt.Errorf("field label not supported: %s", req.Field)
+		}
+	}
+	return sel, nil
+}
+
+// metaGuess is the resource and singular name of gvk: plural when given.
+func metaGuess(gvk schema.GroupVersionKind, plural string) (schema.GroupVersionResource, string) {
+	p, singular := meta.UnsafeGuessKindToResource(gvk)
+	if plural != "" {
+		p.Resource = plural
+	}
+	return p, singular.Resource
+}
+
+// bufferWriter is the in-memory ResponseWriter of a plain request.
+type bufferWriter struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func newBufferWriter() *bufferWriter { return &bufferWriter{header: http.Header{}} }
+
+func (w *bufferWriter) Header() http.Header { return w.header }
+func (w *bufferWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+}
+func (w *bufferWriter) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.body.Write(b)
+}
+
+func (w *bufferWriter) response(req *http.Request) *http.Response {
+	w.WriteHeader(http.StatusOK)
+	return &http.Response{
+		Status: fmt.Sprintf("%d %s", w.code, http.StatusText(w.code)), StatusCode: w.code,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: w.header,
+		Body: io.NopCloser(bytes.NewReader(w.body.Bytes())), ContentLength: int64(w.body.Len()), Request: req,
+	}
+}

@@ -1,0 +1,1286 @@
+package fake_test
+
+// The API server conformance table: behaviours of the Kubernetes API, as real
+// clients see them, that every API server this module offers or tests against
+// must show. Each expectation comes from the API contract (the Kubernetes "API
+// concepts" documentation and the API conventions) and was verified on a real
+// kube-apiserver (v1.37.2, through envtest); where the contract leaves a detail
+// to the server (an error's message), the row asserts kube-apiserver's form,
+// because clients and users match on it.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/leaderlab/leaderlab/fake"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// apiTarget is one API server the conformance table runs against.
+type apiTarget struct {
+	name string
+	// config returns a config for this test, which the test may change; it
+	// fails the test if the server is unavailable.
+	config func(t *testing.T) *rest.Config
+}
+
+// apiTargets are the servers of the table. (The in-memory server is added here
+// once it exists.)
+func apiTargets() []apiTarget {
+	return []apiTarget{{
+		name: "kube-apiserver",
+		config: func(t *testing.T) *rest.Config {
+			t.Helper()
+			if apiServerErr != nil {
+				t.Fatal(apiServerErr)
+			}
+			return rest.CopyConfig(apiServer.Config)
+		},
+	}, {
+		name: "fake.APIServer",
+		config: func(t *testing.T) *rest.Config {
+			t.Helper()
+			srv := fake.NewAPIServer()
+			t.Cleanup(func() {
+				if u := srv.Unserved(); len(u) != 0 {
+					t.Errorf("requests fake.APIServer could not serve: %v", u)
+				}
+			})
+			return srv.Config()
+		},
+	}}
+}
+
+// apiContract is one row: a behaviour every target must show.
+type apiContract struct {
+	name string
+	// run checks the behaviour; ns is a fresh namespace created for the row.
+	run func(t *testing.T, cfg *rest.Config, ns string)
+}
+
+var apiContracts = []apiContract{
+	{"resourceVersion guards updates", resourceVersionContract},
+	{"create of an existing name is AlreadyExists; generateName", createContract},
+	{"get of a missing object is NotFound", notFoundContract},
+	{"create in a missing namespace is NotFound", missingNamespaceContract},
+	{"list with label and field selectors, across namespaces", selectorContract},
+	{"list pagination with limit and continue", paginationContract},
+	{"watch delivers events in order and resumes from a resourceVersion", watchOrderContract},
+	// Not here: a watch from a resourceVersion older than the server's history
+	// must fail with 410 Gone, reason Expired. kube-apiserver serves watches
+	// from its watch cache, which starts at the etcd revision of its first list
+	// (about 1 on envtest: a watch from resourceVersion 1 replays every event)
+	// and drops history only once its ring buffer is full with an event older
+	// than 75 s in it, or after an etcd compaction (every 5 minutes); neither
+	// can be provoked within a few seconds.
+	{"watch-list ends its initial events with a bookmark; informers sync", watchListContract},
+	{"watch ends after timeoutSeconds", watchTimeoutContract},
+	{"JSON, merge and strategic merge patches", patchContract},
+	{"server-side apply: conflicts and force", applyContract},
+	{"status subresource and generation", statusContract},
+	{"finalizers and delete preconditions", finalizerContract},
+	{"cluster-scoped resources", clusterScopeContract},
+	{"discovery", discoveryContract},
+	{"metadata; JSON and protobuf see the same object", metadataContract},
+	{"bad requests: unsupported patch type, malformed body", badRequestContract},
+}
+
+// TestAPIServerConformance runs every row of apiContracts against every
+// target, each row in a namespace of its own.
+func TestAPIServerConformance(t *testing.T) {
+	for _, target := range apiTargets() {
+		t.Run(target.name, func(t *testing.T) {
+			for _, c := range apiContracts {
+				t.Run(c.name, func(t *testing.T) {
+					cfg := target.config(t)
+					ns := createNamespace(t, cfg)
+					c.run(t, cfg, ns)
+				})
+			}
+		})
+	}
+}
+
+const (
+	// rowTimeout bounds each row's requests together.
+	rowTimeout = 15 * time.Second
+	// eventTimeout bounds the wait for one watch event.
+	eventTimeout = 5 * time.Second
+)
+
+// resourceVersionContract: a write returns the object's new resourceVersion;
+// an update carrying a resourceVersion succeeds only if it is the current one
+// (optimistic concurrency, 409 Conflict otherwise); an update without one is
+// unconditional.
+func resourceVersionContract(t *testing.T, cfg *rest.Config, ns string) {
+	ctx := rowContext(t)
+	cms := clientset(t, cfg).CoreV1().ConfigMaps(ns)
+
+	created, err := cms.Create(ctx, newConfigMap(ns, "rv", map[string]string{"k": "1"}), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created.ResourceVersion == "" {
+		t.Fatal("create returned an empty resourceVersion")
+	}
+
+	next := created.DeepCopy()
+	next.Data["k"] = "2"
+	updated, err := cms.Update(ctx, next, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatalf("update with the current resourceVersion: %v", err)
+	}
+	if updated.ResourceVersion == "" || updated.ResourceVersion == created.ResourceVersion {
+		t.Fatalf("update returned resourceVersion %q after %q, want a new one", updated.ResourceVersion, created.ResourceVersion)
+	}
+
+	stale := created.DeepCopy()
+	stale.Data["k"] = "3"
+	_, err = cms.Update(ctx, stale, metav1.UpdateOptions{})
+	if !apierrors.IsConflict(err) {
+		t.Fatalf("update with a stale resourceVersion: got %v, want Conflict", err)
+	}
+	wantStatus(t, err, metav1.Status{
+		Code:    http.StatusConflict,
+		Reason:  metav1.StatusReasonConflict,
+		Message: `Operation cannot be fulfilled on configmaps "rv": the object has been modified; please apply your changes to the latest version and try again`,
+		Details: &metav1.StatusDetails{Name: "rv", Kind: "configmaps"},
+	})
+
+	stale.ResourceVersion = ""
+	forced, err := cms.Update(ctx, stale, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatalf("update without a resourceVersion: %v", err)
+	}
+	if forced.ResourceVersion == updated.ResourceVersion || forced.Data["k"] != "3" {
+		t.Fatalf("unconditional update returned resourceVersion %q, data %v; want a new version with k=3", forced.ResourceVersion, forced.Data)
+	}
+	got, err := cms.Get(ctx, "rv", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ResourceVersion != forced.ResourceVersion || got.Data["k"] != "3" {
+		t.Fatalf("get after the updates: resourceVersion %q, data %v; want %q, k=3", got.ResourceVersion, got.Data, forced.ResourceVersion)
+	}
+}
+
+// createContract: names are unique per resource and namespace (409
+// AlreadyExists); generateName makes the server pick a name with that prefix.
+func createContract(t *testing.T, cfg *rest.Config, ns string) {
+	ctx := rowContext(t)
+	cms := clientset(t, cfg).CoreV1().ConfigMaps(ns)
+
+	if _, err := cms.Create(ctx, newConfigMap(ns, "taken", nil), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := cms.Create(ctx, newConfigMap(ns, "taken", nil), metav1.CreateOptions{})
+	if !apierrors.IsAlreadyExists(err) {
+		t.Fatalf("second create: got %v, want AlreadyExists", err)
+	}
+	wantStatus(t, err, metav1.Status{
+		Code:    http.StatusConflict,
+		Reason:  metav1.StatusReasonAlreadyExists,
+		Message: `configmaps "taken" already exists`,
+		Details: &metav1.StatusDetails{Name: "taken", Kind: "configmaps"},
+	})
+
+	names := map[string]bool{}
+	for range 2 {
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, GenerateName: "gen-"}}
+		got, err := cms.Create(ctx, cm, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(got.Name, "gen-") || len(got.Name) == len("gen-") || got.GenerateName != "gen-" {
+			t.Fatalf("generateName gen-: got name %q, generateName %q", got.Name, got.GenerateName)
+		}
+		names[got.Name] = true
+	}
+	if len(names) != 2 {
+		t.Fatalf("two creates with generateName gave the names %v, want two different names", names)
+	}
+}
+
+// notFoundContract: a get of a missing object is 404 NotFound, naming the
+// resource with its group.
+func notFoundContract(t *testing.T, cfg *rest.Config, ns string) {
+	ctx := rowContext(t)
+	cs := clientset(t, cfg)
+
+	_, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "missing", metav1.GetOptions{})
+	if !apierrors.IsNotFound(err) {
+		t.Fatalf("get of a missing ConfigMap: got %v, want NotFound", err)
+	}
+	wantStatus(t, err, metav1.Status{
+		Code:    http.StatusNotFound,
+		Reason:  metav1.StatusReasonNotFound,
+		Message: `configmaps "missing" not found`,
+		Details: &metav1.StatusDetails{Name: "missing", Kind: "configmaps"},
+	})
+
+	_, err = cs.AppsV1().Deployments(ns).Get(ctx, "missing", metav1.GetOptions{})
+	wantStatus(t, err, metav1.Status{
+		Code:    http.StatusNotFound,
+		Reason:  metav1.StatusReasonNotFound,
+		Message: `deployments.apps "missing" not found`,
+		Details: &metav1.StatusDetails{Name: "missing", Group: "apps", Kind: "deployments"},
+	})
+}
+
+// missingNamespaceContract: an object cannot be created in a namespace that
+// does not exist (the NamespaceLifecycle admission plugin, on by default).
+func missingNamespaceContract(t *testing.T, cfg *rest.Config, _ string) {
+	ctx := rowContext(t)
+	missing := "conf-missing-" + utilrand.String(5)
+	_, err := clientset(t, cfg).CoreV1().ConfigMaps(missing).Create(ctx, newConfigMap(missing, "c", nil), metav1.CreateOptions{})
+	if !apierrors.IsNotFound(err) {
+		t.Fatalf("create in a missing namespace: got %v, want NotFound", err)
+	}
+	wantStatus(t, err, metav1.Status{
+		Code:    http.StatusNotFound,
+		Reason:  metav1.StatusReasonNotFound,
+		Message: fmt.Sprintf(`namespaces "%s" not found`, missing),
+		Details: &metav1.StatusDetails{Name: missing, Kind: "namespaces"},
+	})
+}
+
+// selectorContract: lists filter by label selectors (=, !=, in, exists, does
+// not exist; != and !key match objects without the key) and by the field
+// selectors metadata.name and metadata.namespace that every resource supports;
+// a list across all namespaces sees every namespace; a list has a
+// resourceVersion.
+func selectorContract(t *testing.T, cfg *rest.Config, ns string) {
+	ctx := rowContext(t)
+	cs := clientset(t, cfg)
+	other := createNamespace(t, cfg)
+	row := utilrand.String(8) // a label no other row's objects carry
+
+	seed := []struct {
+		ns, name string
+		labels   map[string]string
+	}{
+		{ns, "a", map[string]string{"row": row, "app": "x", "tier": "front"}},
+		{ns, "b", map[string]string{"row": row, "app": "y", "tier": "back"}},
+		{ns, "c", map[string]string{"row": row, "app": "z"}},
+		{other, "d", map[string]string{"row": row, "app": "x"}},
+	}
+	for _, s := range seed {
+		cm := newConfigMap(s.ns, s.name, nil)
+		cm.Labels = s.labels
+		if _, err := cs.CoreV1().ConfigMaps(s.ns).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	for _, tc := range []struct {
+		namespace, labels, fields string
+		want                      []string // namespace/name
+	}{
+		{ns, "app=x", "", []string{ns + "/a"}},
+		{ns, "app!=x", "", []string{ns + "/b", ns + "/c"}},
+		{ns, "app in (x,y)", "", []string{ns + "/a", ns + "/b"}},
+		{ns, "app notin (x,y)", "", []string{ns + "/c"}},
+		{ns, "tier", "", []string{ns + "/a", ns + "/b"}},
+		{ns, "!tier", "", []string{ns + "/c"}},
+		{ns, "app=x,tier=front", "", []string{ns + "/a"}},
+		{ns, "", "metadata.name=b", []string{ns + "/b"}},
+		{ns, "", "metadata.name!=b", []string{ns + "/a", ns + "/c"}},
+		{ns, "", "metadata.namespace=" + ns, []string{ns + "/a", ns + "/b", ns + "/c"}},
+		{ns, "", "metadata.namespace=" + other, nil},
+		{metav1.NamespaceAll, "row=" + row, "", []string{ns + "/a", ns + "/b", ns + "/c", other + "/d"}},
+		{metav1.NamespaceAll, "row=" + row + ",app=x", "", []string{ns + "/a", other + "/d"}},
+		{metav1.NamespaceAll, "row=" + row, "metadata.namespace=" + other, []string{other + "/d"}},
+		{metav1.NamespaceAll, "row=" + row, "metadata.name=a", []string{ns + "/a"}},
+	} {
+		list, err := cs.CoreV1().ConfigMaps(tc.namespace).List(ctx, metav1.ListOptions{LabelSelector: tc.labels, FieldSelector: tc.fields})
+		if err != nil {
+			t.Errorf("list in %q with labels %q, fields %q: %v", tc.namespace, tc.labels, tc.fields, err)
+			continue
+		}
+		var got []string
+		for _, cm := range list.Items {
+			got = append(got, cm.Namespace+"/"+cm.Name)
+		}
+		slices.Sort(got)
+		slices.Sort(tc.want)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("list in %q with labels %q, fields %q: got %v, want %v", tc.namespace, tc.labels, tc.fields, got, tc.want)
+		}
+		if list.ResourceVersion == "" {
+			t.Errorf("list in %q with labels %q, fields %q: empty resourceVersion", tc.namespace, tc.labels, tc.fields)
+		}
+	}
+}
+
+// paginationContract: a list with limit returns at most limit items and a
+// continue token while more remain; following the tokens yields every object
+// exactly once, in key (name) order, and the last page has no token.
+func paginationContract(t *testing.T, cfg *rest.Config, ns string) {
+	ctx := rowContext(t)
+	cms := clientset(t, cfg).CoreV1().ConfigMaps(ns)
+	for _, name := range []string{"p-3", "p-0", "p-4", "p-1", "p-2"} { // not in name order
+		if _, err := cms.Create(ctx, newConfigMap(ns, name, nil), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var names []string
+	var sizes []int
+	token := ""
+	for page := 0; ; page++ {
+		if page == 5 {
+			t.Fatalf("still a continue token after %d pages of 2 over 5 objects; pages %v, items %v", page, sizes, names)
+		}
+		list, err := cms.List(ctx, metav1.ListOptions{Limit: 2, Continue: token})
+		if err != nil {
+			t.Fatalf("page %d: %v", page, err)
+		}
+		if list.ResourceVersion == "" {
+			t.Errorf("page %d: empty resourceVersion", page)
+		}
+		sizes = append(sizes, len(list.Items))
+		for _, cm := range list.Items {
+			names = append(names, cm.Name)
+		}
+		token = list.Continue
+		if token == "" {
+			break
+		}
+	}
+	if !slices.Equal(sizes, []int{2, 2, 1}) {
+		t.Errorf("page sizes %v, want [2 2 1]", sizes)
+	}
+	if want := []string{"p-0", "p-1", "p-2", "p-3", "p-4"}; !slices.Equal(names, want) {
+		t.Errorf("items over all pages %v, want %v", names, want)
+	}
+}
+
+// watchOrderContract: a watch from a list's resourceVersion delivers every
+// later change, in order, each event carrying the object at that change; a
+// watch from the resourceVersion of an event resumes right after it.
+func watchOrderContract(t *testing.T, cfg *rest.Config, ns string) {
+	ctx := rowContext(t)
+	cms := clientset(t, cfg).CoreV1().ConfigMaps(ns)
+
+	list, err := cms.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: list.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+
+	created, err := cms.Create(ctx, newConfigMap(ns, "w", map[string]string{"k": "1"}), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := created.DeepCopy()
+	next.Data["k"] = "2"
+	updated, err := cms.Update(ctx, next, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cms.Delete(ctx, "w", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The marker's ADDED proves that nothing came between DELETED and it.
+	if _, err := cms.Create(ctx, newConfigMap(ns, "marker", nil), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	added := wantEvent(t, w, watch.Added, "w", created.ResourceVersion, "1")
+	wantEvent(t, w, watch.Modified, "w", updated.ResourceVersion, "2")
+	deleted := wantEvent(t, w, watch.Deleted, "w", "", "2")
+	wantEvent(t, w, watch.Added, "marker", "", "")
+	if rv := deleted.ResourceVersion; rv == "" || rv == created.ResourceVersion || rv == updated.ResourceVersion {
+		t.Errorf("DELETED event has resourceVersion %q, want the deletion's own (not the create's %q or the update's %q)", rv, created.ResourceVersion, updated.ResourceVersion)
+	}
+
+	resumed, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: added.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resumed.Stop()
+	wantEvent(t, resumed, watch.Modified, "w", updated.ResourceVersion, "2")
+	wantEvent(t, resumed, watch.Deleted, "w", deleted.ResourceVersion, "2")
+	wantEvent(t, resumed, watch.Added, "marker", "", "")
+}
+
+// watchListContract: a watch with sendInitialEvents=true,
+// resourceVersionMatch=NotOlderThan and allowWatchBookmarks=true (a
+// "watch-list", API concepts "Streaming lists") sends one ADDED per existing
+// object, then a BOOKMARK annotated k8s.io/initial-events-end=true, then later
+// changes. client-go's informers use it by default: one syncs without falling
+// back to a list and sees a later create.
+func watchListContract(t *testing.T, cfg *rest.Config, ns string) {
+	ctx := rowContext(t)
+	cms := clientset(t, cfg).CoreV1().ConfigMaps(ns)
+	for _, name := range []string{"l-1", "l-2", "l-3"} {
+		if _, err := cms.Create(ctx, newConfigMap(ns, name, nil), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	w, err := cms.Watch(ctx, metav1.ListOptions{
+		SendInitialEvents:    ptr.To(true),
+		ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan,
+		AllowWatchBookmarks:  true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	var initial []string
+	for len(initial) < 3 {
+		ev := nextEvent(t, w)
+		if ev.Type != watch.Added {
+			t.Fatalf("initial event %d: got %s %v, want ADDED", len(initial), ev.Type, ev.Object)
+		}
+		initial = append(initial, ev.Object.(*corev1.ConfigMap).Name)
+	}
+	slices.Sort(initial)
+	if want := []string{"l-1", "l-2", "l-3"}; !slices.Equal(initial, want) {
+		t.Errorf("initial events for %v, want one for each of %v", initial, want)
+	}
+	ev := nextEvent(t, w)
+	if ev.Type != watch.Bookmark {
+		t.Fatalf("after the initial events: got %s %v, want BOOKMARK", ev.Type, ev.Object)
+	}
+	bookmark := ev.Object.(*corev1.ConfigMap)
+	if got := bookmark.Annotations[metav1.InitialEventsAnnotationKey]; got != "true" || bookmark.ResourceVersion == "" {
+		t.Fatalf("bookmark has annotations %v, resourceVersion %q; want %s=true and a resourceVersion", bookmark.Annotations, bookmark.ResourceVersion, metav1.InitialEventsAnnotationKey)
+	}
+	if _, err := cms.Create(ctx, newConfigMap(ns, "l-4", nil), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wantEvent(t, w, watch.Added, "l-4", "", "")
+
+	informerSyncs(t, cfg, ns)
+}
+
+// informerSyncs: a client-go informer on ConfigMaps in ns syncs through a
+// watch-list (no fallback to a plain list) and sees a later create.
+func informerSyncs(t *testing.T, cfg *rest.Config, ns string) {
+	requests := &requestLog{}
+	cfg = rest.CopyConfig(cfg)
+	cfg.Wrap(requests.wrap)
+	cs := clientset(t, cfg)
+
+	ctx, cancel := context.WithTimeout(context.Background(), rowTimeout)
+	factory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns))
+	defer factory.Shutdown() // after cancel: waits for the informer's goroutines
+	defer cancel()
+	informer := factory.Core().V1().ConfigMaps().Informer()
+	adds := make(chan string, 16)
+	if _, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if cm, ok := obj.(*corev1.ConfigMap); ok {
+				select {
+				case adds <- cm.Name:
+				default:
+				}
+			}
+		},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	factory.Start(ctx.Done())
+	syncCtx, syncCancel := context.WithTimeout(ctx, eventTimeout)
+	defer syncCancel()
+	for typ, ok := range factory.WaitForCacheSync(syncCtx.Done()) {
+		if !ok {
+			t.Fatalf("informer for %v did not sync within %v; requests: %v", typ, eventTimeout, requests.lines())
+		}
+	}
+	if got := len(informer.GetStore().ListKeys()); got != 4 {
+		t.Errorf("informer store has %d objects after sync, want 4 (%v)", got, informer.GetStore().ListKeys())
+	}
+	var watchList, plainList int
+	for _, r := range requests.lines() {
+		switch {
+		case strings.Contains(r, "sendInitialEvents=true") && strings.Contains(r, "watch=true"):
+			watchList++
+		case strings.HasPrefix(r, "GET ") && !strings.Contains(r, "watch=true"):
+			plainList++
+		}
+	}
+	if watchList == 0 || plainList != 0 {
+		t.Errorf("informer requests %v: want a watch-list and no plain list", requests.lines())
+	}
+
+	if _, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, newConfigMap(ns, "late", nil), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	timeout := time.After(eventTimeout)
+	for {
+		select {
+		case name := <-adds:
+			if name == "late" {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("informer saw no add of the ConfigMap late within %v", eventTimeout)
+		}
+	}
+}
+
+// watchTimeoutContract: the server ends a watch after its timeoutSeconds.
+func watchTimeoutContract(t *testing.T, cfg *rest.Config, ns string) {
+	ctx := rowContext(t)
+	cms := clientset(t, cfg).CoreV1().ConfigMaps(ns)
+	list, err := cms.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	w, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: list.ResourceVersion, TimeoutSeconds: ptr.To[int64](1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	wantClosed(t, w)
+	if elapsed := time.Since(start); elapsed < time.Second {
+		t.Errorf("watch with timeoutSeconds=1 ended after %v, before its timeout", elapsed)
+	}
+}
+
+// patchContract: a JSON patch (RFC 6902) and a JSON merge patch (RFC 7386,
+// null deletes) change a ConfigMap; a strategic merge patch merges a
+// Deployment's containers by name. Each write gets a new resourceVersion.
+func patchContract(t *testing.T, cfg *rest.Config, ns string) {
+	ctx := rowContext(t)
+	cs := clientset(t, cfg)
+	cms := cs.CoreV1().ConfigMaps(ns)
+
+	cm, err := cms.Create(ctx, newConfigMap(ns, "patched", map[string]string{"a": "1", "b": "2"}), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonPatched, err := cms.Patch(ctx, "patched", types.JSONPatchType, []byte(`[{"op":"add","path":"/data/c","value":"3"}]`), metav1.PatchOptions{})
+	if err != nil {
+		t.Fatalf("JSON patch: %v", err)
+	}
+	if want := map[string]string{"a": "1", "b": "2", "c": "3"}; !reflect.DeepEqual(jsonPatched.Data, want) {
+		t.Errorf("JSON patch: data %v, want %v", jsonPatched.Data, want)
+	}
+	wantNewVersion(t, "JSON patch", cm.ResourceVersion, jsonPatched.ResourceVersion)
+
+	merged, err := cms.Patch(ctx, "patched", types.MergePatchType, []byte(`{"data":{"a":null,"d":"4"}}`), metav1.PatchOptions{})
+	if err != nil {
+		t.Fatalf("merge patch: %v", err)
+	}
+	if want := map[string]string{"b": "2", "c": "3", "d": "4"}; !reflect.DeepEqual(merged.Data, want) {
+		t.Errorf("merge patch: data %v, want %v", merged.Data, want)
+	}
+	wantNewVersion(t, "merge patch", jsonPatched.ResourceVersion, merged.ResourceVersion)
+
+	deploy := newDeployment(ns, "patched")
+	deploy.Spec.Template.Spec.Containers = []corev1.Container{{Name: "one", Image: "image-1"}, {Name: "two", Image: "image-2"}}
+	created, err := cs.AppsV1().Deployments(ns).Create(ctx, deploy, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	smp := []byte(`{"spec":{"template":{"spec":{"containers":[{"name":"two","image":"image-2b"}]}}}}`)
+	patched, err := cs.AppsV1().Deployments(ns).Patch(ctx, "patched", types.StrategicMergePatchType, smp, metav1.PatchOptions{})
+	if err != nil {
+		t.Fatalf("strategic merge patch: %v", err)
+	}
+	var got []string
+	for _, c := range patched.Spec.Template.Spec.Containers {
+		got = append(got, c.Name+"="+c.Image)
+	}
+	if want := []string{"one=image-1", "two=image-2b"}; !slices.Equal(got, want) {
+		t.Errorf("strategic merge patch: containers %v, want %v", got, want)
+	}
+	wantNewVersion(t, "strategic merge patch", created.ResourceVersion, patched.ResourceVersion)
+}
+
+// applyContract: server-side apply records each field manager's fields; an
+// apply that sets a field another manager owns to a different value fails
+// with 409 Conflict naming the manager and field, unless forced, which moves
+// the field to the new manager.
+func applyContract(t *testing.T, cfg *rest.Config, ns string) {
+	ctx := rowContext(t)
+	cms := clientset(t, cfg).CoreV1().ConfigMaps(ns)
+	apply := func(value, manager string, force bool) (*corev1.ConfigMap, error) {
+		body := fmt.Sprintf(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"applied","namespace":%q},"data":{"key":%q}}`, ns, value)
+		return cms.Patch(ctx, "applied", types.ApplyPatchType, []byte(body), metav1.PatchOptions{FieldManager: manager, Force: ptr.To(force)})
+	}
+
+	first, err := apply("from-a", "a", false)
+	if err != nil {
+		t.Fatalf("apply by a: %v", err)
+	}
+	if first.Data["key"] != "from-a" || !managerOwnsKey(t, first, "a") {
+		t.Fatalf("apply by a: data %v, managedFields %v; want key=from-a owned by a", first.Data, first.ManagedFields)
+	}
+
+	_, err = apply("from-b", "b", false)
+	if !apierrors.IsConflict(err) {
+		t.Fatalf("apply by b without force: got %v, want Conflict", err)
+	}
+	wantStatus(t, err, metav1.Status{
+		Code:    http.StatusConflict,
+		Reason:  metav1.StatusReasonConflict,
+		Message: `Apply failed with 1 conflict: conflict with "a": .data.key`,
+		Details: &metav1.StatusDetails{Causes: []metav1.StatusCause{{
+			Type:    metav1.CauseTypeFieldManagerConflict,
+			Message: `conflict with "a"`,
+			Field:   ".data.key",
+		}}},
+	})
+
+	forced, err := apply("from-b", "b", true)
+	if err != nil {
+		t.Fatalf("apply by b with force: %v", err)
+	}
+	if forced.Data["key"] != "from-b" || !managerOwnsKey(t, forced, "b") || managerOwnsKey(t, forced, "a") {
+		t.Fatalf("forced apply by b: data %v, managedFields %v; want key=from-b owned by b alone", forced.Data, forced.ManagedFields)
+	}
+	wantNewVersion(t, "forced apply", first.ResourceVersion, forced.ResourceVersion)
+}
+
+// statusContract: for a resource with a status subresource, an update of the
+// main resource ignores status, an update of /status ignores everything but
+// status; metadata.generation starts at 1 and counts spec changes only.
+func statusContract(t *testing.T, cfg *rest.Config, ns string) {
+	ctx := rowContext(t)
+	deployments := clientset(t, cfg).AppsV1().Deployments(ns)
+
+	created, err := deployments.Create(ctx, newDeployment(ns, "status"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created.Generation != 1 {
+		t.Errorf("generation after create %d, want 1", created.Generation)
+	}
+
+	withStatus := created.DeepCopy()
+	withStatus.Status = appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 1, UpdatedReplicas: 1}
+	withStatus.Spec.Replicas = ptr.To[int32](5)
+	statusUpdated, err := deployments.UpdateStatus(ctx, withStatus, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatalf("update of status: %v", err)
+	}
+	if statusUpdated.Status.Replicas != 1 || statusUpdated.Status.ObservedGeneration != 1 || *statusUpdated.Spec.Replicas != 1 || statusUpdated.Generation != 1 {
+		t.Errorf("update of status: status %+v, spec.replicas %d, generation %d; want the new status, replicas 1, generation 1",
+			statusUpdated.Status, *statusUpdated.Spec.Replicas, statusUpdated.Generation)
+	}
+
+	labelled := statusUpdated.DeepCopy()
+	labelled.Labels = map[string]string{"changed": "label"}
+	labelled.Status.Replicas = 7
+	mainUpdated, err := deployments.Update(ctx, labelled, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatalf("update with a label and a status change: %v", err)
+	}
+	if mainUpdated.Status.Replicas != 1 || mainUpdated.Labels["changed"] != "label" || mainUpdated.Generation != 1 {
+		t.Errorf("update with a label and a status change: status.replicas %d, labels %v, generation %d; want status unchanged (1), the label, generation 1",
+			mainUpdated.Status.Replicas, mainUpdated.Labels, mainUpdated.Generation)
+	}
+
+	scaled := mainUpdated.DeepCopy()
+	scaled.Spec.Replicas = ptr.To[int32](2)
+	specUpdated, err := deployments.Update(ctx, scaled, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatalf("update of spec: %v", err)
+	}
+	if *specUpdated.Spec.Replicas != 2 || specUpdated.Generation != 2 || specUpdated.Status.Replicas != 1 {
+		t.Errorf("update of spec: spec.replicas %d, generation %d, status.replicas %d; want 2, 2, 1",
+			*specUpdated.Spec.Replicas, specUpdated.Generation, specUpdated.Status.Replicas)
+	}
+
+	stored, err := deployments.Get(ctx, "status", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !apiequality.Semantic.DeepEqual(stored, specUpdated) {
+		t.Errorf("get after the updates differs from the last update's answer:\n got %+v\nwant %+v", stored, specUpdated)
+	}
+}
+
+// finalizerContract: deleting an object with finalizers only marks it
+// (deletionTimestamp); removing the last finalizer deletes it. A delete whose
+// preconditions (uid, resourceVersion) do not match fails with 409 Conflict.
+func finalizerContract(t *testing.T, cfg *rest.Config, ns string) {
+	ctx := rowContext(t)
+	cms := clientset(t, cfg).CoreV1().ConfigMaps(ns)
+
+	held := newConfigMap(ns, "held", nil)
+	held.Finalizers = []string{"leaderlab.io/hold"}
+	if _, err := cms.Create(ctx, held, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cms.Delete(ctx, "held", metav1.DeleteOptions{}); err != nil {
+		t.Fatalf("delete of an object with a finalizer: %v", err)
+	}
+	deleting, err := cms.Get(ctx, "held", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("get after a delete of an object with a finalizer: %v", err)
+	}
+	if deleting.DeletionTimestamp == nil || !slices.Equal(deleting.Finalizers, []string{"leaderlab.io/hold"}) {
+		t.Fatalf("after delete: deletionTimestamp %v, finalizers %v; want a deletionTimestamp and the finalizer", deleting.DeletionTimestamp, deleting.Finalizers)
+	}
+	deleting.Finalizers = nil
+	if _, err := cms.Update(ctx, deleting, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("update removing the finalizer: %v", err)
+	}
+	_, err = cms.Get(ctx, "held", metav1.GetOptions{})
+	wantStatusFields(t, err, http.StatusNotFound, metav1.StatusReasonNotFound)
+
+	guarded, err := cms.Create(ctx, newConfigMap(ns, "guarded", nil), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The delete handler checks preconditions before the storage does, and
+	// names the object by its kind (not its resource) in the message and the
+	// details.
+	wrongUID := types.UID("00000000-0000-0000-0000-000000000000")
+	err = cms.Delete(ctx, "guarded", metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &wrongUID}})
+	wantStatus(t, err, metav1.Status{
+		Code:   http.StatusConflict,
+		Reason: metav1.StatusReasonConflict,
+		Message: fmt.Sprintf(`Operation cannot be fulfilled on ConfigMap "guarded": the UID in the precondition (%s) does not match the UID in record (%s). The object might have been deleted and then recreated`,
+			wrongUID, guarded.UID),
+		Details: &metav1.StatusDetails{Name: "guarded", Kind: "ConfigMap"},
+	})
+	next := guarded.DeepCopy()
+	next.Data = map[string]string{"k": "v"}
+	current, err := cms.Update(ctx, next, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cms.Delete(ctx, "guarded", metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &guarded.ResourceVersion}})
+	wantStatus(t, err, metav1.Status{
+		Code:   http.StatusConflict,
+		Reason: metav1.StatusReasonConflict,
+		Message: fmt.Sprintf(`Operation cannot be fulfilled on ConfigMap "guarded": the ResourceVersion in the precondition (%s) does not match the ResourceVersion in record (%s). The object might have been modified`,
+			guarded.ResourceVersion, current.ResourceVersion),
+		Details: &metav1.StatusDetails{Name: "guarded", Kind: "ConfigMap"},
+	})
+	err = cms.Delete(ctx, "guarded", metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &current.UID, ResourceVersion: &current.ResourceVersion}})
+	if err != nil {
+		t.Fatalf("delete with matching preconditions: %v", err)
+	}
+	_, err = cms.Get(ctx, "guarded", metav1.GetOptions{})
+	wantStatusFields(t, err, http.StatusNotFound, metav1.StatusReasonNotFound)
+}
+
+// clusterScopeContract: cluster-scoped resources (ClusterRoles, Namespaces)
+// live outside namespaces, and discovery says which resources are namespaced.
+func clusterScopeContract(t *testing.T, cfg *rest.Config, ns string) {
+	ctx := rowContext(t)
+	cs := clientset(t, cfg)
+	roles := cs.RbacV1().ClusterRoles()
+
+	name := "conf-" + utilrand.String(8)
+	role := &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"conformance": name}},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get"}}},
+	}
+	created, err := roles.Create(ctx, role, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
+		defer cancel()
+		if err := roles.Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+			t.Errorf("delete ClusterRole %s: %v", name, err)
+		}
+	})
+	if created.Namespace != "" {
+		t.Errorf("ClusterRole created with namespace %q, want none", created.Namespace)
+	}
+	got, err := roles.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.UID != created.UID || !reflect.DeepEqual(got.Rules, role.Rules) {
+		t.Errorf("get of the ClusterRole: uid %s, rules %v; want %s, %v", got.UID, got.Rules, created.UID, role.Rules)
+	}
+	list, err := roles.List(ctx, metav1.ListOptions{LabelSelector: "conformance=" + name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Items) != 1 || list.Items[0].Name != name {
+		t.Errorf("list of ClusterRoles labelled conformance=%s: %d items, want the one", name, len(list.Items))
+	}
+
+	namespace, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if namespace.Namespace != "" {
+		t.Errorf("namespace %s has metadata.namespace %q, want none", ns, namespace.Namespace)
+	}
+
+	disc := discoveryClient(t, cfg)
+	for _, want := range []struct {
+		groupVersion, resource string
+		namespaced             bool
+	}{
+		{"v1", "namespaces", false},
+		{"v1", "configmaps", true},
+		{"apps/v1", "deployments", true},
+		{"rbac.authorization.k8s.io/v1", "clusterroles", false},
+	} {
+		r := findResource(t, disc, want.groupVersion, want.resource)
+		if r != nil && r.Namespaced != want.namespaced {
+			t.Errorf("discovery: %s %s namespaced %v, want %v", want.groupVersion, want.resource, r.Namespaced, want.namespaced)
+		}
+	}
+}
+
+// discoveryContract: discovery lists the groups, resources, verbs and
+// subresources the server serves and its version; controller-runtime's
+// default (discovery-driven) RESTMapper works against it.
+func discoveryContract(t *testing.T, cfg *rest.Config, ns string) {
+	ctx := rowContext(t)
+	disc := discoveryClient(t, cfg)
+
+	groups, err := disc.ServerGroups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := map[string][]string{}
+	for _, g := range groups.Groups {
+		for _, v := range g.Versions {
+			served[g.Name] = append(served[g.Name], v.GroupVersion)
+		}
+	}
+	for group, version := range map[string]string{"": "v1", "apps": "apps/v1", "coordination.k8s.io": "coordination.k8s.io/v1"} {
+		if !slices.Contains(served[group], version) {
+			t.Errorf("ServerGroups: group %q has versions %v, want %s among them", group, served[group], version)
+		}
+	}
+
+	if cm := findResource(t, disc, "v1", "configmaps"); cm != nil {
+		for _, verb := range []string{"get", "list", "watch", "create", "update", "patch", "delete"} {
+			if !slices.Contains(cm.Verbs, verb) {
+				t.Errorf("configmaps verbs %v lack %s", cm.Verbs, verb)
+			}
+		}
+		if cm.Kind != "ConfigMap" {
+			t.Errorf("configmaps kind %q, want ConfigMap", cm.Kind)
+		}
+	}
+	if r := lookupResource(t, disc, "v1", "configmaps/status"); r != nil {
+		t.Errorf("discovery lists configmaps/status %+v; ConfigMaps have no status subresource", r)
+	}
+	if r := findResource(t, disc, "apps/v1", "deployments/status"); r != nil && r.Kind != "Deployment" {
+		t.Errorf("deployments/status kind %q, want Deployment", r.Kind)
+	}
+
+	version, err := disc.ServerVersion()
+	if err != nil {
+		t.Fatalf("ServerVersion: %v", err)
+	}
+	if version.GitVersion == "" {
+		t.Errorf("ServerVersion answered %+v, with no gitVersion", version)
+	}
+
+	cm, err := clientset(t, cfg).CoreV1().ConfigMaps(ns).Create(ctx, newConfigMap(ns, "mapped", map[string]string{"k": "v"}), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(cfg, client.Options{})
+	if err != nil {
+		t.Fatalf("controller-runtime client: %v", err)
+	}
+	var got corev1.ConfigMap
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "mapped"}, &got); err != nil {
+		t.Fatalf("controller-runtime client get: %v", err)
+	}
+	if got.UID != cm.UID || !reflect.DeepEqual(got.Data, cm.Data) {
+		t.Errorf("controller-runtime client got uid %s, data %v; want %s, %v", got.UID, got.Data, cm.UID, cm.Data)
+	}
+}
+
+// metadataContract: the server sets uid and creationTimestamp on create; the
+// JSON and protobuf encodings of the API carry the same object, in requests
+// and responses, and the dynamic client sees it too.
+func metadataContract(t *testing.T, cfg *rest.Config, ns string) {
+	ctx := rowContext(t)
+
+	protoLog := &requestLog{}
+	protoCfg := rest.CopyConfig(cfg)
+	protoCfg.ContentType = runtime.ContentTypeProtobuf
+	protoCfg.AcceptContentTypes = runtime.ContentTypeProtobuf
+	protoCfg.Wrap(protoLog.wrap)
+	jsonLog := &requestLog{}
+	jsonCfg := rest.CopyConfig(cfg)
+	jsonCfg.ContentType = runtime.ContentTypeJSON
+	jsonCfg.AcceptContentTypes = runtime.ContentTypeJSON
+	jsonCfg.Wrap(jsonLog.wrap)
+
+	before := time.Now().Add(-time.Minute) // allow for clock skew
+	created, err := clientset(t, protoCfg).CoreV1().ConfigMaps(ns).Create(ctx, newConfigMap(ns, "meta", map[string]string{"k": "v"}), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create through protobuf: %v", err)
+	}
+	if created.UID == "" || created.CreationTimestamp.Time.Before(before) || created.ResourceVersion == "" {
+		t.Errorf("created object has uid %q, creationTimestamp %v, resourceVersion %q; want all set, the time now", created.UID, created.CreationTimestamp, created.ResourceVersion)
+	}
+	viaProto, err := clientset(t, protoCfg).CoreV1().ConfigMaps(ns).Get(ctx, "meta", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("get through protobuf: %v", err)
+	}
+	viaJSON, err := clientset(t, jsonCfg).CoreV1().ConfigMaps(ns).Get(ctx, "meta", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("get through JSON: %v", err)
+	}
+	if !apiequality.Semantic.DeepEqual(viaProto, viaJSON) || !apiequality.Semantic.DeepEqual(created, viaJSON) {
+		t.Errorf("the encodings disagree:\ncreated   %+v\nprotobuf  %+v\nJSON      %+v", created, viaProto, viaJSON)
+	}
+	for _, l := range []struct {
+		log  *requestLog
+		want string
+	}{{protoLog, runtime.ContentTypeProtobuf}, {jsonLog, runtime.ContentTypeJSON}} {
+		if len(l.log.contentTypes()) == 0 {
+			t.Errorf("the client asking for %s saw no responses", l.want)
+		}
+		for _, ct := range l.log.contentTypes() {
+			if ct != l.want {
+				t.Errorf("a client asking for %s got a response of type %s", l.want, ct)
+			}
+		}
+	}
+
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace(ns).Get(ctx, "meta", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("dynamic get: %v", err)
+	}
+	if u.GetUID() != created.UID || u.GetResourceVersion() != created.ResourceVersion || u.GetKind() != "ConfigMap" || u.GetAPIVersion() != "v1" {
+		t.Errorf("dynamic client sees %s %s uid %s resourceVersion %s; want v1 ConfigMap %s %s",
+			u.GetAPIVersion(), u.GetKind(), u.GetUID(), u.GetResourceVersion(), created.UID, created.ResourceVersion)
+	}
+}
+
+// badRequestContract: a patch of an unsupported type is 415
+// UnsupportedMediaType; a body that does not decode is 400 BadRequest; both
+// answer with a Status object (API conventions, "Response Status Kind").
+// kube-apiserver's messages are left out: "415: Unsupported Media Type" comes
+// from its HTTP router, and the 400 one quotes Go's JSON parser.
+func badRequestContract(t *testing.T, cfg *rest.Config, ns string) {
+	ctx := rowContext(t)
+	cfg.AcceptContentTypes = runtime.ContentTypeJSON
+	cs := clientset(t, cfg)
+	if _, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, newConfigMap(ns, "target", nil), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rc := cs.CoreV1().RESTClient()
+
+	unknown := rc.Patch(types.PatchType("application/x-unknown-patch")).Namespace(ns).Resource("configmaps").Name("target").
+		Body([]byte(`{"data":{"k":"v"}}`)).Do(ctx)
+	wantErrorResponse(t, "a patch of type application/x-unknown-patch", unknown, http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType)
+
+	malformed := rc.Post().Namespace(ns).Resource("configmaps").SetHeader("Content-Type", runtime.ContentTypeJSON).
+		Body([]byte(`{not json`)).Do(ctx)
+	wantErrorResponse(t, "a create with the body {not json", malformed, http.StatusBadRequest, metav1.StatusReasonBadRequest)
+}
+
+// Helpers.
+
+// createNamespace creates a fresh namespace conf-<random> and deletes it when
+// the test ends.
+func createNamespace(t *testing.T, cfg *rest.Config) string {
+	t.Helper()
+	namespaces := clientset(t, cfg).CoreV1().Namespaces()
+	ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
+	defer cancel()
+	ns, err := namespaces.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "conf-" + utilrand.String(5)}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create namespace: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
+		defer cancel()
+		if err := namespaces.Delete(ctx, ns.Name, metav1.DeleteOptions{}); err != nil {
+			t.Errorf("delete namespace %s: %v", ns.Name, err)
+		}
+	})
+	return ns.Name
+}
+
+// rowContext returns a context that bounds a row and ends with it.
+func rowContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), rowTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func clientset(t *testing.T, cfg *rest.Config) *kubernetes.Clientset {
+	t.Helper()
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+func discoveryClient(t *testing.T, cfg *rest.Config) *discovery.DiscoveryClient {
+	t.Helper()
+	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return disc
+}
+
+// lookupResource returns the resource (or "resource/subresource") named in
+// groupVersion's discovery document, or nil.
+func lookupResource(t *testing.T, disc discovery.DiscoveryInterface, groupVersion, name string) *metav1.APIResource {
+	t.Helper()
+	list, err := disc.ServerResourcesForGroupVersion(groupVersion)
+	if err != nil {
+		t.Fatalf("discovery of %s: %v", groupVersion, err)
+	}
+	for i := range list.APIResources {
+		if list.APIResources[i].Name == name {
+			return &list.APIResources[i]
+		}
+	}
+	return nil
+}
+
+// findResource is lookupResource that reports a missing resource as an error.
+func findResource(t *testing.T, disc discovery.DiscoveryInterface, groupVersion, name string) *metav1.APIResource {
+	t.Helper()
+	r := lookupResource(t, disc, groupVersion, name)
+	if r == nil {
+		t.Errorf("discovery of %s lists no %s", groupVersion, name)
+	}
+	return r
+}
+
+func newConfigMap(ns, name string, data map[string]string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: data}
+}
+
+// newDeployment returns a valid Deployment of one replica.
+func newDeployment(ns, name string) *appsv1.Deployment {
+	labels := map[string]string{"app": name}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](1),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "example.com/app:1"}}},
+			},
+		},
+	}
+}
+
+// wantStatus checks that err is an API error whose Status is want, field by
+// field (want.Status defaults to Failure).
+func wantStatus(t *testing.T, err error, want metav1.Status) {
+	t.Helper()
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) {
+		t.Errorf("got error %v (%T), want the API status %d %s", err, err, want.Code, want.Reason)
+		return
+	}
+	got := status.Status()
+	got.TypeMeta, got.ListMeta = metav1.TypeMeta{}, metav1.ListMeta{}
+	if want.Status == "" {
+		want.Status = metav1.StatusFailure
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("error status:\n got %s\nwant %s", toJSON(got), toJSON(want))
+	}
+}
+
+// wantStatusFields checks that err is an API error of the given code and
+// reason.
+func wantStatusFields(t *testing.T, err error, code int32, reason metav1.StatusReason) {
+	t.Helper()
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) {
+		t.Errorf("got error %v (%T), want the API status %d %s", err, err, code, reason)
+		return
+	}
+	if got := status.Status(); got.Status != metav1.StatusFailure || got.Code != code || got.Reason != reason {
+		t.Errorf("error status %s, want status Failure, code %d, reason %s", toJSON(got), code, reason)
+	}
+}
+
+// wantErrorResponse checks that the request's result is an API error of the
+// given code and reason, and that the server said so in a Status object.
+func wantErrorResponse(t *testing.T, what string, result rest.Result, code int32, reason metav1.StatusReason) {
+	t.Helper()
+	wantStatusFields(t, result.Error(), code, reason)
+	body, _ := result.Raw()
+	var status metav1.Status
+	if err := json.Unmarshal(body, &status); err != nil || status.Kind != "Status" || status.APIVersion != "v1" ||
+		status.Status != metav1.StatusFailure || status.Code != code || status.Reason != reason {
+		t.Errorf("%s: response body %q, want a v1 Status, Failure, code %d, reason %s", what, body, code, reason)
+	}
+}
+
+func toJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprintf("%+v", v)
+	}
+	return string(b)
+}
+
+func wantNewVersion(t *testing.T, what, before, after string) {
+	t.Helper()
+	if after == "" || after == before {
+		t.Errorf("%s: resourceVersion %q after %q, want a new one", what, after, before)
+	}
+}
+
+// managerOwnsKey reports whether manager's managedFields entry owns .data.key.
+func managerOwnsKey(t *testing.T, cm *corev1.ConfigMap, manager string) bool {
+	t.Helper()
+	for _, entry := range cm.ManagedFields {
+		if entry.Manager != manager || entry.FieldsV1 == nil {
+			continue
+		}
+		var fields map[string]map[string]any
+		if err := json.Unmarshal(entry.FieldsV1.Raw, &fields); err != nil {
+			t.Fatalf("managedFields of %s: %v", manager, err)
+		}
+		if _, ok := fields["f:data"]["f:key"]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// nextEvent returns w's next event, failing the test if none comes within
+// eventTimeout or the watch ends.
+func nextEvent(t *testing.T, w watch.Interface) watch.Event {
+	t.Helper()
+	timer := time.NewTimer(eventTimeout)
+	defer timer.Stop()
+	select {
+	case ev, ok := <-w.ResultChan():
+		if !ok {
+			t.Fatal("the watch ended before the next event")
+		}
+		return ev
+	case <-timer.C:
+		t.Fatalf("no watch event within %v", eventTimeout)
+	}
+	panic("unreachable")
+}
+
+// wantEvent checks that w's next event is of type typ for the ConfigMap name,
+// at resourceVersion rv and with data k=value (each unless empty), and
+// returns the ConfigMap.
+func wantEvent(t *testing.T, w watch.Interface, typ watch.EventType, name, rv, value string) *corev1.ConfigMap {
+	t.Helper()
+	ev := nextEvent(t, w)
+	cm, ok := ev.Object.(*corev1.ConfigMap)
+	if ev.Type != typ || !ok || cm.Name != name {
+		t.Fatalf("got event %s %s, want %s of ConfigMap %s", ev.Type, describeObject(ev.Object), typ, name)
+	}
+	if rv != "" && cm.ResourceVersion != rv {
+		t.Errorf("%s event of %s has resourceVersion %q, want %q", typ, name, cm.ResourceVersion, rv)
+	}
+	if value != "" && cm.Data["k"] != value {
+		t.Errorf("%s event of %s has data %v, want k=%s", typ, name, cm.Data, value)
+	}
+	return cm
+}
+
+func describeObject(obj runtime.Object) string {
+	if cm, ok := obj.(*corev1.ConfigMap); ok {
+		return fmt.Sprintf("ConfigMap %s (resourceVersion %s)", cm.Name, cm.ResourceVersion)
+	}
+	return fmt.Sprintf("%T %s", obj, toJSON(obj))
+}
+
+// wantClosed checks that w ends (its result channel closes) within
+// eventTimeout, with no further event.
+func wantClosed(t *testing.T, w watch.Interface) {
+	t.Helper()
+	timer := time.NewTimer(eventTimeout)
+	defer timer.Stop()
+	select {
+	case ev, ok := <-w.ResultChan():
+		if ok {
+			t.Fatalf("got event %s %s, want the watch to end", ev.Type, describeObject(ev.Object))
+		}
+	case <-timer.C:
+		t.Fatalf("the watch did not end within %v", eventTimeout)
+	}
+}
+
+// requestLog records a client's requests and the content types of the
+// responses, through rest.Config.Wrap.
+type requestLog struct {
+	mu        sync.Mutex
+	requests  []string
+	responses []string
+}
+
+func (l *requestLog) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		resp, err := rt.RoundTrip(r)
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.requests = append(l.requests, r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery)
+		if err == nil {
+			ct, _, _ := strings.Cut(resp.Header.Get("Content-Type"), ";")
+			l.responses = append(l.responses, ct)
+		}
+		return resp, err
+	})
+}
+
+func (l *requestLog) lines() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.requests)
+}
+
+func (l *requestLog) contentTypes() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.responses)
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -1,0 +1,162 @@
+package fake
+
+import (
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/sets"
+	apiversion "k8s.io/apimachinery/pkg/version"
+)
+
+// resource is what the server knows about one resource of one group version.
+type resource struct {
+	gvr        schema.GroupVersionResource
+	gvk        schema.GroupVersionKind
+	singular   string
+	namespaced bool
+	// status is true for kinds with a status subresource: a Status field
+	// beside Spec, as kube-apiserver registers them.
+	status bool
+	// spec is true for kinds whose generation counts spec changes.
+	spec bool
+	// typed is false for kinds known only by GVK: stored as unstructured.
+	typed bool
+}
+
+// clusterScoped are the built-in kinds of client-go's scheme that are not
+// namespaced. The scheme does not record scope; kube-apiserver's registry
+// does, and this list follows it.
+var clusterScoped = sets.New(
+	"Namespace", "Node", "PersistentVolume", "ComponentStatus",
+	"ClusterRole", "ClusterRoleBinding",
+	"StorageClass", "CSIDriver", "CSINode", "VolumeAttachment", "VolumeAttributesClass",
+	"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
+	"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
+	"MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding",
+	"PriorityClass", "RuntimeClass", "CertificateSigningRequest", "ClusterTrustBundle",
+	"IngressClass", "IPAddress", "ServiceCIDR",
+	"FlowSchema", "PriorityLevelConfiguration",
+	"TokenReview", "SubjectAccessReview", "SelfSubjectAccessReview", "SelfSubjectRulesReview", "SelfSubjectReview",
+	"DeviceClass", "ResourceSlice", "DeviceTaintRule", "StorageVersion", "StorageVersionMigration",
+	"CustomResourceDefinition", "APIService",
+)
+
+// noStatus are kinds with a Status field that kube-apiserver serves without
+// a status subresource.
+var noStatus = sets.New("ComponentStatus", "Binding", "Eviction", "Scale")
+
+// resources is the server's resource table: from the scheme's kinds with
+// object metadata, and the kinds registered by GVK alone.
+type resources struct {
+	byGVR map[schema.GroupVersionResource]*resource
+	// groups lists every group's versions, preferred first.
+	groups map[string][]string
+}
+
+func newResources(scheme *runtime.Scheme, extra []resource) *resources {
+	rs := &resources{byGVR: make(map[schema.GroupVersionResource]*resource), groups: make(map[string][]string)}
+	for gvk, typ := range scheme.AllKnownTypes() {
+		if gvk.Version == runtime.APIVersionInternal || strings.HasSuffix(gvk.Kind, "List") || gvk.Group == "meta.k8s.io" {
+			continue
+		}
+		obj, err := scheme.New(gvk)
+		if err != nil {
+			continue
+		}
+		if _, err := meta.Accessor(obj); err != nil {
+			continue
+		}
+		if _, err := scheme.New(gvk.GroupVersion().WithKind(gvk.Kind + "List")); err != nil {
+			continue // not served as a resource (options, reviews without lists)
+		}
+		plural, singular := meta.UnsafeGuessKindToResource(gvk)
+		_, hasStatus := typ.FieldByName("Status")
+		_, hasSpec := typ.FieldByName("Spec")
+		rs.add(&resource{gvr: plural, gvk: gvk, singular: singular.Resource, namespaced: !clusterScoped.Has(gvk.Kind),
+			status: hasStatus && hasSpec && !noStatus.Has(gvk.Kind), spec: hasSpec, typed: true})
+	}
+	for i := range extra {
+		r := extra[i]
+		rs.add(&r)
+	}
+	for g, versions := range rs.groups {
+		slices.SortFunc(versions, func(a, b string) int { return -apiversion.CompareKubeAwareVersionStrings(a, b) })
+		rs.groups[g] = slices.Compact(versions)
+	}
+	return rs
+}
+
+func (rs *resources) add(r *resource) {
+	rs.byGVR[r.gvr] = r
+	rs.groups[r.gvr.Group] = append(rs.groups[r.gvr.Group], r.gvr.Version)
+}
+
+// kindOf is a resource's kind with its group version, for the objects it
+// stores and the lists it answers.
+func (r *resource) listGVK() schema.GroupVersionKind {
+	return r.gvk.GroupVersion().WithKind(r.gvk.Kind + "List")
+}
+
+// groupResource names the resource in status errors, as kube-apiserver does.
+func (r *resource) groupResource() schema.GroupResource { return r.gvr.GroupResource() }
+
+// discovery documents.
+
+func (rs *resources) apiVersions() *metav1.APIVersions {
+	return &metav1.APIVersions{Versions: rs.groups[""]}
+}
+
+func (rs *resources) groupList() *metav1.APIGroupList {
+	list := &metav1.APIGroupList{}
+	names := make([]string, 0, len(rs.groups))
+	for g := range rs.groups {
+		if g != "" {
+			names = append(names, g)
+		}
+	}
+	slices.Sort(names)
+	for _, g := range names {
+		list.Groups = append(list.Groups, rs.group(g))
+	}
+	return list
+}
+
+func (rs *resources) group(g string) metav1.APIGroup {
+	grp := metav1.APIGroup{Name: g}
+	for _, v := range rs.groups[g] {
+		grp.Versions = append(grp.Versions, metav1.GroupVersionForDiscovery{GroupVersion: schema.GroupVersion{Group: g, Version: v}.String(), Version: v})
+	}
+	grp.PreferredVersion = grp.Versions[0]
+	return grp
+}
+
+var (
+	verbsMain   = metav1.Verbs{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
+	verbsStatus = metav1.Verbs{"get", "patch", "update"}
+)
+
+func (rs *resources) resourceList(gv schema.GroupVersion) (*metav1.APIResourceList, bool) {
+	list := &metav1.APIResourceList{GroupVersion: gv.String()}
+	for gvr, r := range rs.byGVR {
+		if gvr.GroupVersion() != gv {
+			continue
+		}
+		list.APIResources = append(list.APIResources, metav1.APIResource{
+			Name: gvr.Resource, SingularName: r.singular, Namespaced: r.namespaced, Kind: r.gvk.Kind, Verbs: verbsMain,
+		})
+		if r.status {
+			list.APIResources = append(list.APIResources, metav1.APIResource{
+				Name: gvr.Resource + "/status", Namespaced: r.namespaced, Kind: r.gvk.Kind, Verbs: verbsStatus,
+			})
+		}
+	}
+	if len(list.APIResources) == 0 {
+		return nil, false
+	}
+	slices.SortFunc(list.APIResources, func(a, b metav1.APIResource) int { return strings.Compare(a.Name, b.Name) })
+	return list, true
+}

@@ -1,0 +1,219 @@
+package fake
+
+import (
+	"cmp"
+	"encoding/base64"
+	"encoding/json"
+	"slices"
+	"strconv"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
+)
+
+// store holds the server's objects with etcd's resourceVersion semantics:
+// one counter for every write of every resource, a write's version is the
+// counter after it, and a list's version is the counter when it was read. It
+// keeps the last events in a bounded log, from which watches resume.
+//
+// Objects are stored as the server's own copies and handed out read-only:
+// callers copy before they change one.
+type store struct {
+	mu       sync.Mutex
+	rv       uint64
+	objects  map[schema.GroupVersionResource]map[objectKey]runtime.Object
+	log      []logEvent // the last logSize events, oldest first
+	logSize  int
+	dropped  uint64 // the version of the newest event dropped from the log (0: none)
+	watchers map[*watcher]struct{}
+}
+
+type objectKey struct{ namespace, name string }
+
+func keyOf(m metav1.Object) objectKey { return objectKey{m.GetNamespace(), m.GetName()} }
+
+func compareKeys(a, b objectKey) int {
+	return cmp.Or(cmp.Compare(a.namespace, b.namespace), cmp.Compare(a.name, b.name))
+}
+
+// logEvent is one change of one object.
+type logEvent struct {
+	rv  uint64
+	gvr schema.GroupVersionResource
+	typ watch.EventType
+	obj runtime.Object
+}
+
+func newStore(logSize int) *store {
+	return &store{objects: make(map[schema.GroupVersionResource]map[objectKey]runtime.Object), logSize: logSize, watchers: make(map[*watcher]struct{})}
+}
+
+func (s *store) get(gvr schema.GroupVersionResource, key objectKey) (runtime.Object, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	obj, ok := s.objects[gvr][key]
+	return obj, ok
+}
+
+// writeLocked stores obj (nil deletes key) as a change of type typ, gives it
+// the next version and hands the event to the watchers.
+func (s *store) writeLocked(gvr schema.GroupVersionResource, key objectKey, typ watch.EventType, obj runtime.Object) {
+	s.rv++
+	if isTyped(obj) {
+		// Stored Go objects carry no kind, so that what a client sent and
+		// what the server stored compare alike; encoding sets it.
+		obj.GetObjectKind().SetGroupVersionKind(schema.GroupVersionKind{})
+	}
+	m, _ := meta.Accessor(obj)
+	m.SetResourceVersion(strconv.FormatUint(s.rv, 10))
+	objs := s.objects[gvr]
+	if objs == nil {
+		objs = make(map[objectKey]runtime.Object)
+		s.objects[gvr] = objs
+	}
+	if typ == watch.Deleted {
+		delete(objs, key)
+	} else {
+		objs[key] = obj
+	}
+	ev := logEvent{rv: s.rv, gvr: gvr, typ: typ, obj: obj}
+	if len(s.log) == s.logSize {
+		s.dropped = s.log[0].rv
+		s.log = append(s.log[:0], s.log[1:]...)
+	}
+	s.log = append(s.log, ev)
+	for w := range s.watchers {
+		w.offer(ev)
+	}
+}
+
+// listLocked returns the objects of gvr in namespace ("" for all) that
+// match, in namespace and name order, starting after the key `after`.
+func (s *store) listLocked(gvr schema.GroupVersionResource, namespace string, match func(runtime.Object) bool, after *objectKey) []runtime.Object {
+	keys := make([]objectKey, 0, len(s.objects[gvr]))
+	for k := range s.objects[gvr] {
+		if (namespace == "" || k.namespace == namespace) && (after == nil || compareKeys(k, *after) > 0) {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, compareKeys)
+	out := make([]runtime.Object, 0, len(keys))
+	for _, k := range keys {
+		if obj := s.objects[gvr][k]; match(obj) {
+			out = append(out, obj)
+		}
+	}
+	return out
+}
+
+// filter is a list's or a watch's selection: a namespace ("" for all), a
+// label selector and the metadata.name / metadata.namespace field selector.
+type filter struct {
+	namespace string
+	labels    labels.Selector
+	fields    fields.Selector
+}
+
+func (f filter) matches(obj runtime.Object) bool {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return false
+	}
+	if f.namespace != "" && m.GetNamespace() != f.namespace {
+		return false
+	}
+	return f.labels.Matches(labels.Set(m.GetLabels())) &&
+		f.fields.Matches(fields.Set{"metadata.name": m.GetName(), "metadata.namespace": m.GetNamespace()})
+}
+
+// continueToken is a list page's continuation: the version the first page
+// was read at and the last key it returned.
+type continueToken struct {
+	RV        uint64 `json:"rv"`
+	Namespace string `json:"ns"`
+	Name      string `json:"name"`
+}
+
+func (t continueToken) encode() string {
+	b, _ := json.Marshal(t)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeContinue(s string) (continueToken, bool) {
+	var t continueToken
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	return t, err == nil && json.Unmarshal(b, &t) == nil
+}
+
+// watcher is one open watch: the events it still has to send, in version
+// order. It never blocks the writer: events queue until the stream takes them.
+type watcher struct {
+	gvr    schema.GroupVersionResource
+	filter filter
+
+	mu     sync.Mutex
+	queue  []logEvent
+	notify chan struct{} // one pending wake-up; made where the watch is served
+}
+
+func (w *watcher) offer(ev logEvent) {
+	if ev.gvr != w.gvr {
+		return
+	}
+	w.mu.Lock()
+	w.queue = append(w.queue, ev)
+	w.mu.Unlock()
+	select {
+	case w.notify <- struct{}{}:
+	default:
+	}
+}
+
+// take returns the queued events and empties the queue.
+func (w *watcher) take() []logEvent {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	q := w.queue
+	w.queue = nil
+	return q
+}
+
+// startWatch opens a watch of gvr from version from (exclusive): the logged
+// events after it first. It returns false when from is older than the log
+// (the client must list again: 410 Gone).
+func (s *store) startWatch(w *watcher, from uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if from < s.dropped {
+		return false
+	}
+	for _, ev := range s.log {
+		if ev.rv > from {
+			w.offer(ev)
+		}
+	}
+	s.watchers[w] = struct{}{}
+	return true
+}
+
+// initialWatch opens a watch that starts with the current state: every
+// matching object as it is now (sorted), and the version they are at.
+func (s *store) initialWatch(w *watcher) ([]runtime.Object, uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	objs := s.listLocked(w.gvr, w.filter.namespace, w.filter.matches, nil)
+	s.watchers[w] = struct{}{}
+	return objs, s.rv
+}
+
+func (s *store) stopWatch(w *watcher) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.watchers, w)
+}

@@ -1,0 +1,85 @@
+package fake_test
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/leaderlab/leaderlab/fake"
+)
+
+// An informer on the in-memory server syncs (client-go v0.37 informers use
+// watch-list), then sees a later create and update through its handler; a
+// controller-runtime client with the default, discovery-driven RESTMapper
+// reads what the typed client wrote. Run in real time and in a synctest
+// bubble, where everything the clients started must end with the test.
+func TestAPIServerServesInformersAndClients(t *testing.T) {
+	run := func(t *testing.T) {
+		srv := fake.NewAPIServer()
+		cs := kubernetes.NewForConfigOrDie(srv.Config())
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		if _, err := cs.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "before"}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		factory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace("default"))
+		inf := factory.Core().V1().ConfigMaps().Informer()
+		seen := make(chan string, 10)
+		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc: func(obj any) { seen <- "add " + obj.(*corev1.ConfigMap).Name },
+			UpdateFunc: func(_, obj any) {
+				seen <- "update " + obj.(*corev1.ConfigMap).Name + " " + obj.(*corev1.ConfigMap).Data["k"]
+			},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		factory.Start(ctx.Done())
+		defer func() { cancel(); factory.Shutdown() }()
+		if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
+			t.Fatal("informer did not sync")
+		}
+		cm, err := cs.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "after"}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cm.Data = map[string]string{"k": "v"}
+		if _, err := cs.CoreV1().ConfigMaps("default").Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"add before", "add after", "update after v"}
+		for _, w := range want {
+			select {
+			case got := <-seen:
+				if got != w {
+					t.Fatalf("informer saw %q, want %q", got, w)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("informer did not see %q", w)
+			}
+		}
+		c, err := client.New(srv.Config(), client.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got corev1.ConfigMap
+		if err := c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "after"}, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Data["k"] != "v" || got.ResourceVersion != cm.ResourceVersion && got.ResourceVersion == "" {
+			t.Errorf("controller-runtime client read %+v", got)
+		}
+		if u := srv.Unserved(); len(u) != 0 {
+			t.Errorf("requests the server could not serve: %v", u)
+		}
+	}
+	t.Run("real time", run)
+	t.Run("bubble", func(t *testing.T) { synctest.Test(t, run) })
+}

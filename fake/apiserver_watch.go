@@ -1,0 +1,242 @@
+package fake
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer/streaming"
+	"k8s.io/apimachinery/pkg/watch"
+	restclientwatch "k8s.io/client-go/rest/watch"
+)
+
+// watch streams the changes of a resource, as kube-apiserver does:
+//   - resourceVersion "" or "0": every matching object as ADDED, then the
+//     changes after them;
+//   - sendInitialEvents=true (watch-list, resourceVersionMatch=NotOlderThan):
+//     the same, then a BOOKMARK with the annotation k8s.io/initial-events-end;
+//   - resourceVersion N: the changes after N from the event log, or an ERROR
+//     event 410 Expired when N is older than the log;
+//
+// in version order, until the client goes away, timeoutSeconds pass or the
+// server's stream fails.
+func (s *APIServer) watch(ctx context.Context, req *http.Request, w http.ResponseWriter, rt route) error {
+	q := req.URL.Query()
+	f, err := parseFilter(rt, q)
+	if err != nil {
+		return err
+	}
+	var timeout <-chan time.Time
+	if v := first(q, "timeoutSeconds"); v != "" {
+		secs, err := strconv.Atoi(v)
+		if err != nil || secs < 0 {
+			return apierrors.NewBadRequest(fmt.Sprintf("invalid timeoutSeconds %q", v))
+		}
+		if secs > 0 {
+			t := time.NewTimer(time.Duration(secs) * time.Second)
+			defer t.Stop()
+			timeout = t.C
+		}
+	}
+	rv, initial := first(q, "resourceVersion"), first(q, "sendInitialEvents") == "true"
+	if initial && first(q, "resourceVersionMatch") != string(metav1.ResourceVersionMatchNotOlderThan) {
+		return apierrors.NewBadRequest("sendInitialEvents requires resourceVersionMatch=NotOlderThan")
+	}
+	mt, ok := negotiate(req.Header.Get("Accept"), rt.res.typed)
+	if !ok || mt == mediaYAML {
+		mt = mediaJSON
+	}
+	wt := &watcher{gvr: rt.res.gvr, filter: f, notify: make(chan struct{}, 1)}
+	var objs []runtime.Object
+	var since uint64
+	expired := false
+	switch {
+	case initial || rv == "" || rv == "0":
+		objs, since = s.store.initialWatch(wt)
+	default:
+		from, err := strconv.ParseUint(rv, 10, 64)
+		if err != nil {
+			return apierrors.NewBadRequest(fmt.Sprintf("invalid resource version %q", rv))
+		}
+		expired, since = !s.store.startWatch(wt, from), from
+	}
+	defer s.store.stopWatch(wt)
+
+	stream, err := s.newEventStream(w, mt)
+	if err != nil {
+		return err
+	}
+	if expired {
+		st := apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d (%d)", since, s.oldestVersion())).ErrStatus
+		_ = stream.send(watch.Error, &st)
+		return errStreamed
+	}
+	for _, obj := range objs {
+		if stream.send(watch.Added, obj.DeepCopyObject()) != nil {
+			return errStreamed
+		}
+	}
+	if initial {
+		if stream.send(watch.Bookmark, s.bookmark(rt.res, since, true)) != nil {
+			return errStreamed
+		}
+	}
+	for {
+		for _, ev := range wt.take() {
+			if ev.rv <= since || !f.matches(ev.obj) {
+				continue
+			}
+			if stream.send(ev.typ, ev.obj.DeepCopyObject()) != nil {
+				return errStreamed
+			}
+		}
+		select {
+		case <-wt.notify:
+		case <-ctx.Done():
+			return errStreamed
+		case <-timeout:
+			return errStreamed
+		}
+	}
+}
+
+func (s *APIServer) oldestVersion() uint64 {
+	s.store.mu.Lock()
+	defer s.store.mu.Unlock()
+	return s.store.dropped + 1
+}
+
+// bookmark is the object of a BOOKMARK event: the kind, the version, and
+// for the end of watch-list's initial events its annotation.
+func (s *APIServer) bookmark(r *resource, rv uint64, initialEnd bool) runtime.Object {
+	var obj runtime.Object = &unstructured.Unstructured{}
+	if r.typed {
+		obj, _ = s.scheme.New(r.gvk)
+	} else {
+		obj.GetObjectKind().SetGroupVersionKind(r.gvk)
+	}
+	m, _ := meta.Accessor(obj)
+	m.SetResourceVersion(strconv.FormatUint(rv, 10))
+	if initialEnd {
+		m.SetAnnotations(map[string]string{metav1.InitialEventsAnnotationKey: "true"})
+	}
+	return obj
+}
+
+// eventStream writes watch events in the framing of a media type.
+type eventStream struct {
+	s   *APIServer
+	mt  string
+	enc *restclientwatch.Encoder
+	w   http.ResponseWriter
+}
+
+func (s *APIServer) newEventStream(w http.ResponseWriter, mt string) (*eventStream, error) {
+	info, ok := runtimeSerializer(s, mt)
+	if !ok || info.StreamSerializer == nil {
+		return nil, apierrors.NewInternalError(fmt.Errorf("no stream serializer for %s", mt))
+	}
+	contentType := mt
+	if mt == mediaProtobuf {
+		contentType = mt + ";stream=watch"
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Transfer-Encoding", "chunked")
+	w.WriteHeader(http.StatusOK)
+	flush(w)
+	framer := info.StreamSerializer.Framer.NewFrameWriter(w)
+	es := &eventStream{s: s, mt: mt, w: w}
+	es.enc = restclientwatch.NewEncoder(streaming.NewEncoder(framer, info.StreamSerializer.Serializer), embedded{s: s, mt: mt})
+	return es, nil
+}
+
+func (e *eventStream) send(typ watch.EventType, obj runtime.Object) error {
+	if err := e.enc.Encode(&watch.Event{Type: typ, Object: obj}); err != nil {
+		return err
+	}
+	flush(e.w)
+	return nil
+}
+
+func flush(w http.ResponseWriter) {
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// embedded encodes an event's object as the server encodes objects.
+type embedded struct {
+	s  *APIServer
+	mt string
+}
+
+func (e embedded) Encode(obj runtime.Object, w io.Writer) error {
+	b, err := e.s.encode(obj, e.mt)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+func (e embedded) Identifier() runtime.Identifier {
+	return runtime.Identifier("leaderlab-embedded-" + e.mt)
+}
+
+func runtimeSerializer(s *APIServer, mt string) (runtime.SerializerInfo, bool) {
+	return runtime.SerializerInfoForMediaType(s.codecs.SupportedMediaTypes(), mt)
+}
+
+// watchResponse serves a watch in memory: the handler runs on a goroutine of
+// its own and streams the body through a pipe; the response returns once
+// the status line is written. The goroutine ends when the stream does, or
+// when the client closes the body.
+func (s *APIServer) watchResponse(req *http.Request) *http.Response {
+	pr, pw := io.Pipe()
+	w := &streamWriter{header: http.Header{}, pw: pw, started: make(chan struct{})}
+	go func() {
+		defer func() { _ = pw.Close() }()
+		s.ServeHTTP(w, req)
+		w.WriteHeader(http.StatusOK)
+	}()
+	<-w.started
+	return &http.Response{
+		Status: fmt.Sprintf("%d %s", w.code, http.StatusText(w.code)), StatusCode: w.code,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: w.header, Body: pr, ContentLength: -1, Request: req,
+	}
+}
+
+// streamWriter is the in-memory ResponseWriter of a watch.
+type streamWriter struct {
+	header  http.Header
+	code    int
+	pw      *io.PipeWriter
+	once    sync.Once
+	started chan struct{}
+}
+
+func (w *streamWriter) Header() http.Header { return w.header }
+
+func (w *streamWriter) WriteHeader(code int) {
+	w.once.Do(func() {
+		w.code = code
+		w.header = w.header.Clone()
+		close(w.started)
+	})
+}
+
+func (w *streamWriter) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.pw.Write(b)
+}
+
+func (w *streamWriter) Flush() {}

@@ -1,0 +1,366 @@
+package fake
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apimachinery/pkg/watch"
+)
+
+var namespacesGVR = corev1.SchemeGroupVersion.WithResource("namespaces")
+
+// create stores a new object, as kube-apiserver's registry does: the
+// namespace from the path (which must exist and not be terminating), a name
+// or generateName, and uid, creationTimestamp, generation 1, an empty status
+// set by the server.
+func (s *APIServer) create(rt route, contentType string, body []byte, dryRun bool) (runtime.Object, error) {
+	r := rt.res
+	if r.namespaced && rt.namespace == "" {
+		return nil, apierrors.NewMethodNotSupported(r.groupResource(), "create")
+	}
+	obj, m, err := s.decode(r, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.placeIn(rt, m); err != nil {
+		return nil, err
+	}
+	if m.GetName() == "" && m.GetGenerateName() != "" {
+		s.mu.Lock()
+		s.uid++
+		suffix := strconv.FormatUint(s.uid, 36) // five characters, as kube-apiserver's random suffix has
+		s.mu.Unlock()
+		m.SetName(m.GetGenerateName() + strings.Repeat("0", max(0, 5-len(suffix))) + suffix)
+	}
+	if err := validName(r, m); err != nil {
+		return nil, err
+	}
+	m.SetResourceVersion("")
+	m.SetDeletionTimestamp(nil)
+	m.SetDeletionGracePeriodSeconds(nil)
+	if r.status {
+		setStatus(obj, nil)
+	}
+	s.stamp(r, m)
+	s.store.mu.Lock()
+	defer s.store.mu.Unlock()
+	if r.namespaced {
+		if err := s.namespaceOpenLocked(rt.namespace); err != nil {
+			return nil, err
+		}
+	}
+	key := keyOf(m)
+	if _, ok := s.store.objects[r.gvr][key]; ok {
+		return nil, apierrors.NewAlreadyExists(r.groupResource(), m.GetName())
+	}
+	if dryRun {
+		return obj, nil
+	}
+	s.store.writeLocked(r.gvr, key, watch.Added, obj)
+	return obj.DeepCopyObject(), nil
+}
+
+// placeIn puts m in the path's namespace, or none for a cluster-scoped kind.
+func (s *APIServer) placeIn(rt route, m metav1.Object) error {
+	if !rt.res.namespaced {
+		m.SetNamespace("")
+		return nil
+	}
+	if ns := m.GetNamespace(); ns != "" && ns != rt.namespace {
+		return apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request")
+	}
+	m.SetNamespace(rt.namespace)
+	return nil
+}
+
+// validName checks a new object's name as kube-apiserver's generic
+// validation does: present, and a DNS subdomain (a DNS label for namespaces).
+func validName(r *resource, m metav1.Object) error {
+	path := field.NewPath("metadata", "name")
+	var errs field.ErrorList
+	switch {
+	case m.GetName() == "":
+		errs = append(errs, field.Required(path, "name or generateName is required"))
+	case r.gvr == namespacesGVR:
+		for _, msg := range validation.ValidateNamespaceName(m.GetName(), false) {
+			errs = append(errs, field.Invalid(path, m.GetName(), msg))
+		}
+	default:
+		for _, msg := range validation.NameIsDNSSubdomain(m.GetName(), false) {
+			errs = append(errs, field.Invalid(path, m.GetName(), msg))
+		}
+	}
+	if len(errs) > 0 {
+		return apierrors.NewInvalid(r.gvk.GroupKind(), m.GetName(), errs)
+	}
+	return nil
+}
+
+// namespaceOpenLocked checks that namespace exists and takes new objects.
+func (s *APIServer) namespaceOpenLocked(namespace string) error {
+	obj, ok := s.store.objects[namespacesGVR][objectKey{"", namespace}]
+	if !ok {
+		return apierrors.NewNotFound(namespacesGVR.GroupResource(), namespace)
+	}
+	if m, _ := meta.Accessor(obj); m.GetDeletionTimestamp() != nil {
+		return apierrors.NewForbidden(namespacesGVR.GroupResource(), namespace,
+			fmt.Errorf("unable to create new content in namespace %s because it is being terminated", namespace))
+	}
+	return nil
+}
+
+// update replaces an object: 409 on a stale resourceVersion, unconditional
+// when the body has none.
+func (s *APIServer) update(rt route, contentType string, body []byte, manager string) (runtime.Object, error) {
+	obj, m, err := s.decode(rt.res, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	if m.GetName() != rt.name {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", m.GetName(), rt.name))
+	}
+	if err := s.placeIn(rt, m); err != nil {
+		return nil, err
+	}
+	s.store.mu.Lock()
+	defer s.store.mu.Unlock()
+	old, ok := s.store.objects[rt.res.gvr][objectKey{rt.namespace, rt.name}]
+	if !ok {
+		return nil, apierrors.NewNotFound(rt.res.groupResource(), rt.name)
+	}
+	return s.commitLocked(rt, old, s.trackUpdate(rt, old, obj, manager))
+}
+
+// conflict is kube-apiserver's 409 for a write from a stale read.
+func conflict(rt route, cause error) error {
+	return apierrors.NewConflict(rt.res.groupResource(), rt.name, cause)
+}
+
+var errModifiedCause = errors.New(registryConflictMessage)
+
+// commitLocked writes next over old as an update of rt: it checks next's
+// resourceVersion, keeps what the server owns, applies the status
+// subresource's rules and the generation, skips a write that changes
+// nothing, and deletes an object whose last finalizer is gone.
+func (s *APIServer) commitLocked(rt route, old, next runtime.Object) (runtime.Object, error) {
+	om, _ := meta.Accessor(old)
+	nm, _ := meta.Accessor(next)
+	if rv := nm.GetResourceVersion(); rv != "" && rv != om.GetResourceVersion() {
+		return nil, conflict(rt, errModifiedCause)
+	}
+	r := rt.res
+	if rt.subresource == "status" {
+		status := statusOf(next)
+		next = old.DeepCopyObject()
+		setStatus(next, status)
+		nm, _ = meta.Accessor(next)
+	} else if r.status {
+		setStatus(next, statusOf(old))
+	}
+	nm.SetResourceVersion(om.GetResourceVersion())
+	nm.SetUID(om.GetUID())
+	nm.SetCreationTimestamp(om.GetCreationTimestamp())
+	nm.SetDeletionTimestamp(om.GetDeletionTimestamp())
+	nm.SetDeletionGracePeriodSeconds(om.GetDeletionGracePeriodSeconds())
+	nm.SetGeneration(om.GetGeneration())
+	if len(nm.GetManagedFields()) == 0 {
+		nm.SetManagedFields(om.GetManagedFields())
+	}
+	if r.spec && !apiequality.Semantic.DeepEqual(specOf(old), specOf(next)) {
+		nm.SetGeneration(om.GetGeneration() + 1)
+	}
+	if apiequality.Semantic.DeepEqual(old, next) {
+		return old.DeepCopyObject(), nil // kube-apiserver skips a write that changes nothing
+	}
+	key := keyOf(nm)
+	if nm.GetDeletionTimestamp() != nil && len(finalizersOf(next)) == 0 {
+		s.store.writeLocked(r.gvr, key, watch.Deleted, next)
+	} else {
+		s.store.writeLocked(r.gvr, key, watch.Modified, next)
+	}
+	return next.DeepCopyObject(), nil
+}
+
+// patch applies a JSON, merge or strategic merge patch to the stored object
+// and commits the result as an update.
+func (s *APIServer) patch(req *http.Request, rt route, pt types.PatchType, body []byte) (runtime.Object, int, error) {
+	switch pt {
+	case types.JSONPatchType, types.MergePatchType:
+	case types.StrategicMergePatchType:
+		if !rt.res.typed {
+			return nil, 0, unsupportedMediaType(string(types.JSONPatchType), string(types.MergePatchType), string(types.ApplyYAMLPatchType))
+		}
+	case types.ApplyYAMLPatchType:
+		return s.apply(req, rt, body)
+	case types.ApplyCBORPatchType:
+		return nil, 0, s.unservable(req, unsupportedMediaType(string(types.JSONPatchType), string(types.MergePatchType), string(types.StrategicMergePatchType), string(types.ApplyYAMLPatchType)).(apierrors.APIStatus))
+	default:
+		return nil, 0, unsupportedMediaType(string(types.JSONPatchType), string(types.MergePatchType), string(types.StrategicMergePatchType), string(types.ApplyYAMLPatchType))
+	}
+	s.store.mu.Lock()
+	defer s.store.mu.Unlock()
+	old, ok := s.store.objects[rt.res.gvr][objectKey{rt.namespace, rt.name}]
+	if !ok {
+		return nil, 0, apierrors.NewNotFound(rt.res.groupResource(), rt.name)
+	}
+	original, err := s.toJSON(old)
+	if err != nil {
+		return nil, 0, apierrors.NewInternalError(err)
+	}
+	var patched []byte
+	switch pt {
+	case types.JSONPatchType:
+		var p jsonpatch.Patch
+		if p, err = jsonpatch.DecodePatch(body); err == nil {
+			patched, err = p.Apply(original)
+		}
+	case types.MergePatchType:
+		patched, err = jsonpatch.MergePatch(original, body)
+	case types.StrategicMergePatchType:
+		var dataStruct runtime.Object
+		if dataStruct, err = s.scheme.New(rt.res.gvk); err == nil {
+			patched, err = strategicpatch.StrategicMergePatch(original, body, dataStruct)
+		}
+	}
+	if err != nil {
+		return nil, 0, apierrors.NewBadRequest(err.Error())
+	}
+	next, nm, err := s.decode(rt.res, mediaJSON, patched)
+	if err != nil {
+		return nil, 0, apierrors.NewInvalid(rt.res.gvk.GroupKind(), rt.name, field.ErrorList{field.Invalid(field.NewPath(""), string(body), err.Error())})
+	}
+	om, _ := meta.Accessor(old)
+	if nm.GetName() != om.GetName() || nm.GetNamespace() != om.GetNamespace() {
+		return nil, 0, apierrors.NewBadRequest("a patch must not change the object's name or namespace")
+	}
+	obj, err := s.commitLocked(rt, old, s.trackUpdate(rt, old, next, managerOf(req)))
+	return obj, http.StatusOK, err
+}
+
+// managerOf is the field manager of a write: the fieldManager parameter, or
+// the client's user agent up to its first slash, as kube-apiserver names it.
+func managerOf(req *http.Request) string {
+	if m := req.URL.Query().Get("fieldManager"); m != "" {
+		return m
+	}
+	ua, _, _ := strings.Cut(req.UserAgent(), "/")
+	return ua
+}
+
+// delete removes an object, or with finalizers marks it deleted and leaves
+// it until they are gone; preconditions on uid and resourceVersion are
+// checked first.
+func (s *APIServer) delete(rt route, body []byte) (runtime.Object, error) {
+	opts := &metav1.DeleteOptions{}
+	if len(body) > 0 {
+		gvk := metav1.SchemeGroupVersion.WithKind("DeleteOptions")
+		if _, _, err := s.codecs.UniversalDeserializer().Decode(body, &gvk, opts); err != nil {
+			return nil, apierrors.NewBadRequest("decoding DeleteOptions: " + err.Error())
+		}
+	}
+	s.store.mu.Lock()
+	defer s.store.mu.Unlock()
+	old, ok := s.store.objects[rt.res.gvr][objectKey{rt.namespace, rt.name}]
+	if !ok {
+		return nil, apierrors.NewNotFound(rt.res.groupResource(), rt.name)
+	}
+	om, _ := meta.Accessor(old)
+	if p := opts.Preconditions; p != nil {
+		// kube-apiserver's delete handler checks these before the store, and
+		// names the kind, not the resource.
+		kind := schema.GroupResource{Group: rt.res.gvk.Group, Resource: rt.res.gvk.Kind}
+		if p.UID != nil && *p.UID != om.GetUID() {
+			return nil, apierrors.NewConflict(kind, rt.name, fmt.Errorf("the UID in the precondition (%s) does not match the UID in record (%s). The object might have been deleted and then recreated", *p.UID, om.GetUID()))
+		}
+		if p.ResourceVersion != nil && *p.ResourceVersion != om.GetResourceVersion() {
+			return nil, apierrors.NewConflict(kind, rt.name, fmt.Errorf("the ResourceVersion in the precondition (%s) does not match the ResourceVersion in record (%s). The object might have been modified", *p.ResourceVersion, om.GetResourceVersion()))
+		}
+	}
+	if len(finalizersOf(old)) == 0 {
+		gone := old.DeepCopyObject()
+		s.store.writeLocked(rt.res.gvr, keyOf(om), watch.Deleted, gone)
+		return gone.DeepCopyObject(), nil
+	}
+	if om.GetDeletionTimestamp() != nil {
+		return old.DeepCopyObject(), nil
+	}
+	next := old.DeepCopyObject()
+	nm, _ := meta.Accessor(next)
+	now := metav1.NewTime(time.Now().Truncate(time.Second))
+	nm.SetDeletionTimestamp(&now)
+	nm.SetDeletionGracePeriodSeconds(new(int64))
+	if ns, ok := next.(*corev1.Namespace); ok {
+		ns.Status.Phase = corev1.NamespaceTerminating
+	}
+	s.store.writeLocked(rt.res.gvr, keyOf(nm), watch.Modified, next)
+	return next.DeepCopyObject(), nil
+}
+
+// finalizersOf are what keeps a deleted object: its metadata.finalizers,
+// and a namespace's spec.finalizers (the namespace controller's).
+func finalizersOf(obj runtime.Object) []string {
+	m, _ := meta.Accessor(obj)
+	f := m.GetFinalizers()
+	if ns, ok := obj.(*corev1.Namespace); ok {
+		for _, n := range ns.Spec.Finalizers {
+			f = append(f, string(n))
+		}
+	}
+	return f
+}
+
+// specOf and statusOf read an object's spec and status: struct fields of a
+// Go type, map entries of an unstructured object.
+func specOf(obj runtime.Object) any { return part(obj, "Spec", "spec") }
+
+func statusOf(obj runtime.Object) any { return part(obj, "Status", "status") }
+
+func part(obj runtime.Object, field, key string) any {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		return u.Object[key]
+	}
+	v := reflect.ValueOf(obj).Elem().FieldByName(field)
+	if !v.IsValid() {
+		return nil
+	}
+	return v.Interface()
+}
+
+// setStatus sets obj's status to status (nil: empty).
+func setStatus(obj runtime.Object, status any) {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		if status == nil {
+			delete(u.Object, "status")
+		} else {
+			u.Object["status"] = status
+		}
+		return
+	}
+	v := reflect.ValueOf(obj).Elem().FieldByName("Status")
+	if !v.IsValid() {
+		return
+	}
+	if status == nil {
+		v.Set(reflect.Zero(v.Type()))
+		return
+	}
+	v.Set(reflect.ValueOf(status))
+}
