@@ -144,6 +144,16 @@ func (s *APIServer) Add(obj runtime.Object) error {
 	return nil
 }
 
+// Get returns a copy of the stored object, bypassing every client: for
+// assertions in a test.
+func (s *APIServer) Get(gvr schema.GroupVersionResource, namespace, name string) (runtime.Object, error) {
+	r, ok := s.resources.byGVR[gvr]
+	if !ok {
+		return nil, fmt.Errorf("fake: the server does not serve %v", gvr)
+	}
+	return s.getObject(route{res: r, namespace: namespace, name: name})
+}
+
 // resourceOf finds the resource that stores obj's kind.
 func (s *APIServer) resourceOf(obj runtime.Object) (*resource, error) {
 	gvk := obj.GetObjectKind().GroupVersionKind()

@@ -28,7 +28,36 @@
 //     resourceVersions and UIDs and answers a stale update, patch or delete with
 //     409 Conflict, for every resource. A client-go LeaseLock on it passes the
 //     same contract tests as on kube-apiserver. NewObjectTracker is the same
-//     storage for other fakes (the simulator's API server keeps its objects in it).
+//     storage for other fakes.
+//   - NewAPIServer: an in-memory Kubernetes API server that real clients live
+//     on (and the simulator's server), through APIServer.Config (an http.RoundTripper, no sockets) or as an
+//     http.Handler. It serves discovery (/api, /apis, /version), get, list
+//     (label selectors, metadata.name and metadata.namespace field selectors,
+//     limit and continue, all namespaces), watch (from a resourceVersion out of
+//     a bounded event log, 410 Expired when it is older; watch-list with the
+//     k8s.io/initial-events-end bookmark; timeoutSeconds), create
+//     (generateName, AlreadyExists, the namespace must exist), update (409 on a
+//     stale resourceVersion, unconditional when empty, no-op writes skipped),
+//     JSON, merge and strategic merge patches, server-side apply with field
+//     managers and conflicts, delete (preconditions; finalizers keep the object
+//     with a deletionTimestamp), the status subresource and metadata.generation,
+//     for namespaced and cluster-scoped kinds of a runtime.Scheme (client-go's by
+//     default; WithScheme for your own types, WithKind for kinds known only by
+//     GVK), in JSON and protobuf. Every failure is the status error
+//     kube-apiserver sends; a request it cannot serve is a 404 or 405 naming
+//     method and path, and is listed by Unserved.
+//
+// An informer test on the server needs a few lines:
+//
+//	srv := fake.NewAPIServer(fake.WithObjects(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "default"}}))
+//	cs := kubernetes.NewForConfigOrDie(srv.Config())
+//	factory := informers.NewSharedInformerFactory(cs, 0)
+//	inf := factory.Core().V1().ConfigMaps().Informer()
+//	factory.Start(ctx.Done())
+//	cache.WaitForCacheSync(ctx.Done(), inf.HasSynced)
+//
+// The server passes one table of client-level contract tests together with
+// kube-apiserver (through envtest), with the same expectations.
 //
 // The locks pass one contract test suite together with client-go's LeaseLock on
 // NewClientset and on a real kube-apiserver, so what a test learns from them
@@ -37,9 +66,10 @@
 // # What it is not for
 //
 // It does not measure failover timing under latency, partitions or crashes with
-// client-go's own HTTP stack; that is the simulator's job (package sim). It is
-// not a general API server: only NewClientset stores other resources, and it
-// does no validation, defaulting or admission.
+// client-go's own HTTP stack; that is the simulator's job (package sim). The
+// API server is not kube-apiserver: no admission (webhooks or built-in), no
+// OpenAPI validation beyond decoding, no defaulting, no CRD schemas, no
+// authentication or authorization, no garbage collection or controllers.
 //
 // # Time
 //
@@ -77,5 +107,33 @@
 //     (Strategy, PreferredHolder) is stored but not interpreted.
 //   - NewClientset checks resourceVersions and UIDs only: no field validation,
 //     no generation or creationTimestamp, no finalizers or garbage collection.
-//     Writes made directly through its Tracker() bypass the checks.
+//     Writes made directly through its Tracker() bypass the checks. It does
+//     not yet share its store with NewAPIServer.
+//
+// # Limitations of the API server, and why
+//
+//   - Each group version is a store of its own: no conversion between the
+//     versions of one resource (autoscaling/v1 and v2 see different objects),
+//     because conversion needs the internal types of kube-apiserver.
+//   - A list page after the first shows the objects as they are when it is
+//     read, not the snapshot of the first page's resourceVersion: the store
+//     keeps one version of each object, not etcd's history.
+//   - A watch whose label or field selector stops matching an object after an
+//     update is not sent a DELETED event for it (kube-apiserver sends one);
+//     updates are delivered when the new object matches.
+//   - Bookmarks are sent at the end of watch-list's initial events only, not
+//     periodically: a periodic one would need a timer in every stream.
+//   - Field selectors: metadata.name and metadata.namespace only, as every
+//     resource has them; the per-kind ones (spec.nodeName, status.phase) are
+//     400 Bad Request, naming the field.
+//   - managedFields record server-side applies, and the updates of objects
+//     that were applied at least once; kube-apiserver records every update.
+//     Computing field ownership on every write would cost each write many
+//     times what the rest of it costs.
+//   - Namespaces are finalized by no one: a deleted namespace stays
+//     Terminating, as on an envtest server without a controller manager, and
+//     its objects stay too.
+//   - deletecollection, the scale, log, exec and proxy subresources, and
+//     aggregated discovery are not served (the clients fall back to plain
+//     discovery).
 package fake

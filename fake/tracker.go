@@ -49,8 +49,8 @@ func NewClientset(objects ...runtime.Object) *fake.Clientset {
 }
 
 // NewObjectTracker wraps a client-go ObjectTracker with the resourceVersion rules
-// of a real API server (see NewClientset). The simulator's API server stores its
-// objects in one of these too, so both agree on what a conflict is.
+// of a real API server (see NewClientset), for fakes built on client-go's
+// trackers.
 //
 // The wrapper serialises writes with its own mutex; it never blocks while holding
 // it, so it is safe inside client-go fake reactors and synctest bubbles.

@@ -85,6 +85,8 @@ type Cluster struct {
 	byName map[string]*candidate
 	run    *activeRun // the simulator's claim on the global math/rand
 	wg     sync.WaitGroup
+	// streams are the open watch streams, with their candidates' names.
+	streams sync.Map
 
 	holderMu    sync.Mutex
 	holder      string // lease holder identity as last stored

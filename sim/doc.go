@@ -20,13 +20,16 @@
 // real server it wraps a copy of the caller's *rest.Config, outermost, so
 // client-go's timeouts, retries and throttling run unchanged above it.
 //
-// The simulated API server is generic over the built-in resources of
-// client-go's scheme (get, list, create, update, delete on namespaced
-// objects), keeps real resourceVersion semantics (409 Conflict on a stale
-// update, 409 AlreadyExists, 404 NotFound, as apimachinery status errors),
-// and applies each request when it arrives. A request has two latency legs,
-// to the server and back, so a client can give up on a write that the server
-// still applies, as on a real cluster.
+// The simulated API server is package fake's APIServer: discovery, get,
+// list, watch (watch-list, resume, 410 Gone), create, update, patch,
+// server-side apply and delete on any kind of client-go's scheme, with
+// kube-apiserver's resourceVersion semantics and status errors (see its
+// package documentation for the limits). It applies each request when it
+// arrives. A request has two latency legs, to the server and back, so a
+// client can give up on a write that the server still applies, as on a real
+// cluster; a watch's events each take a response leg, a partition or an
+// outage breaks an open watch (the client watches again), a black hole
+// stalls it. A request the server cannot serve is an invariant violation.
 //
 // # API summary
 //
@@ -128,12 +131,10 @@
 //
 // # What it is not for
 //
-// The simulated server is not a Kubernetes API server: no watch, no
-// admission, no field selectors, no patch, no cluster-scoped resources, no
-// custom resources (a request it cannot serve is answered 404 or 405, and
-// the trace shows it). It does not simulate the network below HTTP (no
-// connection reuse, no TLS, no HTTP/2 streams). It is not a load test:
-// latencies are modelled, not measured.
+// The simulated server is not kube-apiserver: no admission, no validation
+// beyond decoding, no defaulting, no controllers. The simulator does not
+// simulate the network below HTTP (no connection reuse, no TLS, no HTTP/2
+// streams). It is not a load test: latencies are modelled, not measured.
 //
 // # Current limitations
 //

@@ -140,7 +140,7 @@ func (f Fault) check(n int) error {
 		return unknownCandidate(f.Candidate, n)
 	}
 	switch f.Verb {
-	case "", VerbGet, VerbList, VerbCreate, VerbUpdate, VerbDelete:
+	case "", VerbGet, VerbList, VerbWatch, VerbCreate, VerbUpdate, VerbPatch, VerbDelete:
 	default:
 		return fmt.Errorf("unknown Verb %q", f.Verb)
 	}
@@ -254,6 +254,7 @@ func (c *Cluster) inject(f Fault) error {
 			return nil
 		}
 		c.rec.faultStarted("partition/"+f.Candidate, span)
+		c.breakStreams(f.Candidate, HealthCheck)
 		c.after(f.For, func() { c.heal(f.Candidate) })
 	case FaultLatency:
 		rule := latencyRule{scope: scope{f.Candidate, f.Verb}, req: f.Request, resp: f.Response}
@@ -301,6 +302,11 @@ func (c *Cluster) inject(f Fault) error {
 		r.mu.Unlock()
 		key := fmt.Sprintf("%s/%d", f.Kind, c.Now())
 		c.rec.faultStarted(key, span)
+		if f.Kind == FaultOutage {
+			c.breakStreams("", 0)
+		} else {
+			c.breakStreams("", HealthCheck)
+		}
 		c.after(f.For, func() {
 			r.mu.Lock()
 			*count--

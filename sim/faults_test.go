@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/klog/v2"
 
@@ -200,6 +202,19 @@ func TestFailuresPrintSeedTraceAndReplay(t *testing.T) {
 	}
 }
 
+// runChild runs TestFailingChild's case name in a child process and returns
+// its output; the child must fail.
+func runChild(t *testing.T, name string) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFailingChild$", "-test.v")
+	cmd.Env = append(os.Environ(), "SIM_FAILING_CHILD="+name)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("child passed:\n%s", out)
+	}
+	return string(out)
+}
+
 func TestFailingChild(t *testing.T) {
 	switch os.Getenv("SIM_FAILING_CHILD") {
 	case "await":
@@ -220,6 +235,17 @@ func TestFailingChild(t *testing.T) {
 		}
 	case "unknown":
 		sim.Test(t, sim.Options{Seed: 1, Candidates: 2}, func(c *sim.Cluster) { c.Crash("c9") })
+	case "unserved":
+		opts := sim.Options{Seed: 1, Candidates: 1}
+		opts.Run = func(ctx context.Context, p *sim.Process) {
+			rc, err := rest.UnversionedRESTClientFor(&rest.Config{Host: p.Config.Host, Transport: p.Config.Transport,
+				ContentConfig: rest.ContentConfig{NegotiatedSerializer: scheme.Codecs.WithoutConversion()}})
+			if err == nil {
+				_ = rc.Get().AbsPath("/apis/example.com/v1/namespaces/default/widgets").Do(ctx).Error()
+			}
+			<-ctx.Done()
+		}
+		sim.Test(t, opts, func(c *sim.Cluster) { c.Advance(time.Second) })
 	case "latency":
 		sim.Test(t, sim.Options{Seed: 1, Candidates: 2}, func(c *sim.Cluster) {
 			c.SetLatency("", "", sim.Fixed(-time.Second), sim.Dist{})

@@ -2,17 +2,18 @@ package sim
 
 import (
 	"container/heap"
+	"context"
 	"net/http"
 	"sync"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/leaderlab/leaderlab/sim/internal/apiserver"
+	"github.com/leaderlab/leaderlab/fake"
 )
 
 var leasesGVR = coordinationv1.SchemeGroupVersion.WithResource("leases")
@@ -73,8 +74,10 @@ func (h *eventHeap) Pop() any {
 // network is the simulator's backend: one event loop, the only goroutine that
 // applies requests, so the in-memory store sees them in a defined order.
 type network struct {
-	c   *Cluster
-	srv *apiserver.Server
+	c     *Cluster
+	srv   *fake.APIServer
+	srvRT http.RoundTripper
+	admin kubernetes.Interface // the foreign writer: no network, no faults
 
 	mu     sync.Mutex
 	events eventHeap
@@ -87,7 +90,12 @@ type network struct {
 }
 
 func newNetwork(c *Cluster) *network {
-	return &network{c: c, srv: apiserver.New(), timer: stoppedTimer(), done: make(chan struct{})}
+	srv := fake.NewAPIServer()
+	srv.OnUnserved(func(method, path, why string) {
+		c.rec.violation("the API server could not serve %s %s: %s", method, path, why)
+	})
+	cfg := srv.Config()
+	return &network{c: c, srv: srv, srvRT: cfg.Transport, admin: kubernetes.NewForConfigOrDie(cfg), timer: stoppedTimer(), done: make(chan struct{})}
 }
 
 // stoppedTimer is a timer that is not running. It must be made inside the
@@ -208,7 +216,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if drop {
 		return r.wait(req, nil)
 	}
-	r.serve = func() apiserver.Response { return t.n.srv.ServeRoute(r.route, r.areq) }
+	r.serve = func() response { return r.serveWith(t.n.srvRT, req) }
 	r.ev = event{at: r.sent.Add(r.plan.reqLeg), cand: t.p.cand.idx, req: r}
 	t.n.push(&r.ev)
 	return r.wait(req, r.reply)
@@ -222,22 +230,11 @@ func (t *transport) CancelRequest(*http.Request) {}
 var _ http.RoundTripper = (*transport)(nil)
 
 func (n *network) deleteLease() error {
-	return n.srv.Delete(leasesGVR, n.c.opts.Namespace, n.c.opts.LeaseName)
+	return deleteLease(context.Background(), n.admin, n.c.opts)
 }
 
 func (n *network) overwriteLease(holder string) error {
-	o := n.c.opts
-	now := metav1.NewMicroTime(time.Now())
-	secs := int32(o.Timing.LeaseDuration / time.Second)
-	lease := &coordinationv1.Lease{
-		ObjectMeta: metav1.ObjectMeta{Name: o.LeaseName, Namespace: o.Namespace},
-		Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &secs,
-			AcquireTime: &now, RenewTime: &now},
-	}
-	if _, err := n.srv.Get(leasesGVR, o.Namespace, o.LeaseName); err == nil {
-		return n.srv.Update(leasesGVR, lease)
-	}
-	return n.srv.Add(lease)
+	return overwriteLease(context.Background(), n.admin, n.c.opts, holder)
 }
 
 func (n *network) addObject(obj runtime.Object) error { return n.srv.Add(obj) }

@@ -9,7 +9,6 @@ import (
 	"k8s.io/client-go/tools/leaderelection"
 
 	"github.com/leaderlab/leaderlab/internal/lockrules"
-	"github.com/leaderlab/leaderlab/sim/internal/apiserver"
 )
 
 // Defaults, as controller-runtime's manager uses them.
@@ -34,11 +33,13 @@ const MinLeg = time.Microsecond
 // Verbs a latency or error rule can name, as the API server and its audit log
 // name them. An empty verb matches every verb.
 const (
-	VerbGet    = apiserver.VerbGet
-	VerbList   = apiserver.VerbList
-	VerbCreate = apiserver.VerbCreate
-	VerbUpdate = apiserver.VerbUpdate
-	VerbDelete = apiserver.VerbDelete
+	VerbGet    = "get"
+	VerbList   = "list"
+	VerbWatch  = "watch"
+	VerbCreate = "create"
+	VerbUpdate = "update"
+	VerbPatch  = "patch"
+	VerbDelete = "delete"
 )
 
 // Timing is the elector's timing. Zero fields mean the defaults 15s/10s/2s.

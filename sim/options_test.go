@@ -44,7 +44,7 @@ func TestOptionsValidate(t *testing.T) {
 		{"bad error code", fault(sim.Fault{Kind: sim.FaultErrors, Code: 404, Rate: 1}), "sim: Faults[0]: errors: Code (404) must be 500, 503 or 429"},
 		{"bad error rate", fault(sim.Fault{Kind: sim.FaultErrors, Code: 500, Rate: 1.5}), "sim: Faults[0]: errors: Rate (1.5) must be between 0 and 1"},
 		{"negative fault latency, one prefix", fault(sim.Fault{Kind: sim.FaultLatency, Request: sim.Fixed(-time.Second)}), "sim: Faults[0]: latency: Request (-1s) must not be negative"},
-		{"unknown verb", fault(sim.Fault{Kind: sim.FaultLatency, Verb: "watch"}), `sim: Faults[0]: latency: unknown Verb "watch"`},
+		{"unknown verb", fault(sim.Fault{Kind: sim.FaultLatency, Verb: "proxy"}), `sim: Faults[0]: latency: unknown Verb "proxy"`},
 		{"unknown kind", fault(sim.Fault{Kind: "meteor"}), `sim: Faults[0]: unknown Kind "meteor"`},
 		{"overwrite needs holder", fault(sim.Fault{Kind: sim.FaultOverwriteLease}), "sim: Faults[0]: overwrite-lease: Identity (the foreign holder) must not be empty"},
 		{"a field the kind does not use", fault(sim.Fault{Kind: sim.FaultCrash, Candidate: "c0", Delay: time.Second}), "sim: Faults[0]: crash: Delay must be zero: the crash fault does not use it"},

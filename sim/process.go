@@ -25,12 +25,22 @@ type process struct {
 	cancel        context.CancelFunc
 
 	mu          sync.Mutex
+	start       int           // which start of the candidate this is
+	streams     uint64        // watch streams opened, for their random streams
 	gone        chan struct{} // closed on crash and at the end of the run
 	goneClosed  bool
 	stopping    bool
 	leading     bool
 	lastRenew   *RequestTimes
 	renewFailed *time.Duration
+}
+
+// nextStream numbers the process's watch streams.
+func (p *process) nextStream() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.streams++
+	return uint64(p.start)<<20 | p.streams
 }
 
 func (p *process) isGone() bool {
@@ -119,7 +129,7 @@ func (c *Cluster) startProcess(cand *candidate, identity string) {
 		cand.identity = identity
 	}
 	cand.starts++
-	p := &process{c: c, cand: cand, identity: cand.identity, gone: make(chan struct{})}
+	p := &process{c: c, cand: cand, identity: cand.identity, start: cand.starts, gone: make(chan struct{})}
 	cand.proc = p
 	cand.mu.Unlock()
 

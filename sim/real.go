@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -18,11 +17,8 @@ import (
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
-
-	"github.com/leaderlab/leaderlab/sim/internal/apiserver"
 )
 
 // MaxRealCandidates bounds Options.Candidates on a real API server: every
@@ -216,13 +212,10 @@ func (t *liveTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if r == nil {
 		return nil, err
 	}
-	if r.routeErr != nil { // a path the simulated server does not know; the real one may
-		r.route, r.routeErr = apiserver.Route{Verb: verbOf(req.Method)}, nil
-	}
 	if drop {
 		return r.wait(req, nil)
 	}
-	r.serve = func() apiserver.Response { return t.serve(r, req) }
+	r.serve = func() response { return r.serveWith(t.next, req) }
 	if !t.sleep(req, r.plan.reqLeg) || !r.arrive() || !t.sleep(req, r.plan.respLeg) || !r.answer() {
 		return r.wait(req, nil) // the request's context or the process ends it
 	}
@@ -252,75 +245,32 @@ func (t *liveTransport) sleep(req *http.Request, d time.Duration) bool {
 	}
 }
 
-// serve sends the request to the real server and reads the answer whole, as
-// the simulated server's answer is: its status error, and the lease of a
-// lease write, for the trace and the report.
-func (t *liveTransport) serve(r *request, req *http.Request) apiserver.Response {
-	out := req.Clone(req.Context())
-	out.Body = io.NopCloser(bytes.NewReader(r.areq.Body))
-	out.ContentLength = int64(len(r.areq.Body))
-	start := time.Now()
-	resp, err := t.next.RoundTrip(out)
-	if err == nil {
-		var body []byte
-		body, err = io.ReadAll(resp.Body)
-		_ = resp.Body.Close()
-		if err == nil {
-			t.p.c.rec.roundTrip(r.route.Verb, time.Since(start))
-			return decodeAnswer(r, resp, body)
-		}
-	}
-	r.rep.err = err
-	return apiserver.Response{}
-}
-
-// decodeAnswer turns the real server's answer into the simulator's form.
-func decodeAnswer(r *request, resp *http.Response, body []byte) apiserver.Response {
-	out := apiserver.Response{Code: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: body}
-	obj, _, err := scheme.Codecs.UniversalDeserializer().Decode(body, nil, nil)
-	if err != nil {
-		return out
-	}
-	if st, ok := obj.(*metav1.Status); ok && resp.StatusCode >= 300 {
-		out.Err = apierrors.FromObject(st)
-	} else if lease, ok := obj.(*coordinationv1.Lease); ok && resp.StatusCode < 300 {
-		out.Object = lease
-	}
-	return out
-}
-
-func verbOf(method string) string {
-	switch method {
-	case http.MethodGet:
-		return VerbGet
-	case http.MethodPut:
-		return VerbUpdate
-	case http.MethodPost:
-		return VerbCreate
-	case http.MethodDelete:
-		return VerbDelete
-	}
-	return method
-}
-
 func (l *live) deleteLease() error {
 	ctx, cancel := context.WithTimeout(l.c.ctx, reachBound)
 	defer cancel()
-	err := l.admin.CoordinationV1().Leases(l.c.opts.Namespace).Delete(ctx, l.c.opts.LeaseName, metav1.DeleteOptions{})
+	return deleteLease(ctx, l.admin, l.c.opts)
+}
+
+func (l *live) overwriteLease(holder string) error {
+	ctx, cancel := context.WithTimeout(l.c.ctx, reachBound)
+	defer cancel()
+	return overwriteLease(ctx, l.admin, l.c.opts, holder)
+}
+
+// deleteLease deletes the run's lease, as a foreign writer would.
+func deleteLease(ctx context.Context, admin kubernetes.Interface, o Options) error {
+	err := admin.CoordinationV1().Leases(o.Namespace).Delete(ctx, o.LeaseName, metav1.DeleteOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
 	return err
 }
 
-// overwriteLease writes holder into the lease as a foreign writer would:
-// holder, acquire and renew time now, the run's lease duration, one more
-// transition.
-func (l *live) overwriteLease(holder string) error {
-	ctx, cancel := context.WithTimeout(l.c.ctx, reachBound)
-	defer cancel()
-	o := l.c.opts
-	leases := l.admin.CoordinationV1().Leases(o.Namespace)
+// overwriteLease writes holder into the run's lease as a foreign writer
+// would: holder, acquire and renew time now, the run's lease duration, one
+// more transition; it creates the lease when there is none.
+func overwriteLease(ctx context.Context, admin kubernetes.Interface, o Options, holder string) error {
+	leases := admin.CoordinationV1().Leases(o.Namespace)
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		lease, err := leases.Get(ctx, o.LeaseName, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {

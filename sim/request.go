@@ -10,11 +10,8 @@ import (
 	"strconv"
 	"time"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/leaderlab/leaderlab/sim/internal/apiserver"
 )
 
 // errProcessGone is what a crashed process's requests see. Nobody reads it:
@@ -29,19 +26,21 @@ var errRefused = errors.New("sim: connection refused (API outage)")
 // legs (events on the simulated network, sleeps in front of a real server)
 // and serves it (the in-memory API server, or the real one).
 type request struct {
-	p        *process
-	areq     apiserver.Request
-	route    apiserver.Route
-	routeErr error
-	plan     plan
-	serve    func() apiserver.Response // the backend's server, at arrival
-	ev       event                     // the simulated network's queue entry
-	served   bool                      // the arrival has run; the next step is the answer
+	p      *process
+	route  route
+	body   []byte // the request's body, until it is served
+	accept string
+	plan   plan
+	serve  func() response // the backend's server, at arrival
+	stream *stream         // a watch's body on its way to the client
+	ev     event           // the simulated network's queue entry
+	served bool            // the arrival has run; the next step is the answer
 
 	// rep is written before reply is signalled (or, on a real server, by the
 	// goroutine that reads it).
 	rep   reply
 	reply chan struct{}
+	lost  chan struct{} // closed when the request or its answer is lost
 
 	sent, arrived, answered time.Time
 	leaseWrite              bool // a successful write of the lease naming this process
@@ -49,13 +48,13 @@ type request struct {
 	// resp, body and contentType are the HTTP response handed to the
 	// client, kept here so that a request costs one allocation, not four.
 	resp        http.Response
-	body        responseBody
+	respBody    responseBody
 	contentType [1]string
 }
 
 // reply is what a RoundTrip waits for: a response, or a transport error.
 type reply struct {
-	resp apiserver.Response
+	resp response
 	err  error
 }
 
@@ -81,14 +80,13 @@ func newRequest(p *process, req *http.Request) (r *request, drop bool, err error
 	if err != nil {
 		return nil, false, err
 	}
-	r = &request{p: p, sent: time.Now(), reply: make(chan struct{}, 1),
-		areq: apiserver.Request{Method: req.Method, Path: req.URL.Path, ContentType: req.Header.Get("Content-Type"), Accept: req.Header.Get("Accept"), Body: body}}
-	r.route, r.routeErr = apiserver.Parse(req.Method, req.URL.Path)
+	r = &request{p: p, sent: time.Now(), reply: make(chan struct{}, 1), lost: make(chan struct{}), body: body, accept: req.Header.Get("Accept"), route: parseRoute(req)}
 	c.rec.countRequest(r.route.Verb)
 	partitioned, outage := c.rules.admit(p.cand.name)
 	if partitioned {
 		r.trace("dropped: %s is partitioned", p.cand.name)
 		c.rec.countDropped()
+		close(r.lost)
 		return r, true, nil
 	}
 	if outage {
@@ -129,22 +127,25 @@ func (r *request) arrive() bool {
 	if unreachable {
 		r.trace("dropped on the way to the API: %s", c.rules.whyUnreachable(p.cand.name))
 		c.rec.countDropped()
+		close(r.lost)
 		return false
 	}
 	switch {
 	case outage:
 		r.rep.err = errRefused
-	case r.routeErr != nil:
-		r.rep.resp = apiserver.ErrorResponse(r.routeErr, r.areq.Accept)
 	case r.plan.inject != nil:
-		r.rep.resp = injected(r.plan.inject, r.areq.Accept)
+		r.rep.resp = injected(r.plan.inject, r.accept)
 		c.rec.countInjected()
 		r.trace("answered %d (injected)", r.rep.resp.Code)
 	default:
 		r.rep.resp = r.serve()
 		c.observe(r)
+		if src := r.rep.resp.Stream; src != nil {
+			r.stream = newStream(r, src, p.nextStream())
+			c.wg.Go(r.stream.relay)
+		}
 	}
-	r.areq.Body = nil
+	r.body = nil
 	return true
 }
 
@@ -156,6 +157,10 @@ func (r *request) answer() bool {
 	if unreachable, _ := c.rules.reachability(p.cand.name); unreachable {
 		r.trace("response lost on the way back: %s", c.rules.whyUnreachable(p.cand.name))
 		c.rec.countDropped()
+		close(r.lost)
+		if r.stream != nil {
+			_ = r.stream.src.Close()
+		}
 		return false
 	}
 	r.answered = time.Now()
@@ -170,9 +175,9 @@ func (r *request) answer() bool {
 
 func (r *request) String() string {
 	if r.route.Name == "" {
-		return r.route.Verb + " " + r.route.Resource.Resource
+		return r.route.Verb + " " + r.route.Resource
 	}
-	return r.route.Verb + " " + r.route.Resource.Resource + "/" + r.route.Name
+	return r.route.Verb + " " + r.route.Resource + "/" + r.route.Name
 }
 
 func (r *request) trace(format string, args ...any) {
@@ -182,16 +187,43 @@ func (r *request) trace(format string, args ...any) {
 // wait blocks until the reply, the request's context, or the crash of the
 // process. A nil reply channel means no reply will ever come.
 func (r *request) wait(req *http.Request, reply <-chan struct{}) (*http.Response, error) {
-	select {
-	case <-reply:
-		return r.deliver(req)
-	case <-req.Context().Done():
-		r.timedOut(req)
-		return nil, req.Context().Err()
-	case <-r.p.gone:
-		return nil, errProcessGone
+	lost := r.lost
+	var health <-chan time.Time
+	for {
+		select {
+		case <-reply:
+			return r.deliver(req)
+		case <-req.Context().Done():
+			r.timedOut(req)
+			return nil, req.Context().Err()
+		case <-r.p.gone:
+			return nil, errProcessGone
+		case <-lost:
+			// Nothing answers a lost request. One with a deadline waits for
+			// it; one without (a watch) fails when the client's connection
+			// health check gives up, as client-go's HTTP/2 transport does.
+			lost = nil
+			if _, ok := req.Context().Deadline(); !ok {
+				timer := time.NewTimer(HealthCheck)
+				defer timer.Stop()
+				health = timer.C
+			}
+		case <-health:
+			r.trace("no answer, connection health check failed after %v", HealthCheck)
+			return nil, errConnectionLost
+		}
 	}
 }
+
+// HealthCheck is how long a request without a deadline waits for a lost
+// answer, and an open watch for a network that drops its packets, before the
+// connection counts as lost: client-go's HTTP/2 health check, a ping after 30
+// s without reads that must be answered within 15 s.
+const HealthCheck = 45 * time.Second
+
+// errConnectionLost is the error of a request whose connection failed its
+// health check.
+var errConnectionLost = errors.New("sim: connection lost (health check failed)")
 
 func (r *request) timedOut(req *http.Request) {
 	c := r.p.c
@@ -233,7 +265,7 @@ func (r *request) deliver(req *http.Request) (*http.Response, error) {
 			h.Set("Retry-After", strconv.Itoa(int(st.Status().Details.RetryAfterSeconds)))
 		}
 	}
-	r.body.Reset(rep.resp.Body)
+	r.respBody.Reset(rep.resp.Body)
 	r.resp = http.Response{
 		Status:        statusLine(code),
 		StatusCode:    code,
@@ -241,9 +273,12 @@ func (r *request) deliver(req *http.Request) (*http.Response, error) {
 		ProtoMajor:    1,
 		ProtoMinor:    1,
 		Header:        h,
-		Body:          &r.body,
+		Body:          &r.respBody,
 		ContentLength: int64(len(rep.resp.Body)),
 		Request:       req,
+	}
+	if r.stream != nil {
+		r.resp.Body, r.resp.ContentLength = r.stream, -1
 	}
 	return &r.resp, nil
 }
@@ -278,7 +313,7 @@ func reason(err error) string {
 
 // injected is the forged answer of an error rule: the status a real API
 // server sends for that code, so that client-go treats it the same way.
-func injected(rule *errorRule, accept string) apiserver.Response {
+func injected(rule *errorRule, accept string) response {
 	secs := int((rule.retryAfter + time.Second - 1) / time.Second)
 	var err error
 	switch rule.code {
@@ -293,13 +328,13 @@ func injected(rule *errorRule, accept string) apiserver.Response {
 	default:
 		err = apierrors.NewInternalError(errors.New("injected by leaderlab"))
 	}
-	return apiserver.ErrorResponse(err, accept)
+	return statusResponse(err, accept)
 }
 
 // observe notes what a served request did to the lease.
 func (c *Cluster) observe(r *request) {
-	lease, ok := r.rep.resp.Object.(*coordinationv1.Lease)
-	if !ok || r.route.Verb == apiserver.VerbGet || r.route.Verb == apiserver.VerbList || lease.Name != c.opts.LeaseName || lease.Namespace != c.opts.Namespace {
+	lease := r.rep.resp.Lease
+	if lease == nil || lease.Name != c.opts.LeaseName || lease.Namespace != c.opts.Namespace {
 		return
 	}
 	holder := ""

@@ -74,13 +74,18 @@ func draw(rng *rand.Rand, d Dist, minLeg time.Duration) time.Duration {
 	return max(v, minLeg)
 }
 
-// plan draws the legs and the forged answer, if any, of a request of verb
-// from cand, whose base latency is base.
-func (r *rules) plan(c *candidate, verb string, base Dist, minLeg time.Duration) plan {
+// legs are the latency distributions of a request of verb from cand whose
+// base latency is base: the newest matching latency rule's.
+func (r *rules) legs(cand, verb string, base Dist) (req, resp Dist) {
 	r.mu.Lock()
-	req, resp := base, base
+	defer r.mu.Unlock()
+	return r.legsLocked(cand, verb, base)
+}
+
+func (r *rules) legsLocked(cand, verb string, base Dist) (req, resp Dist) {
+	req, resp = base, base
 	for i := len(r.latency) - 1; i >= 0; i-- {
-		if l := r.latency[i]; l.matches(c.name, verb) {
+		if l := r.latency[i]; l.matches(cand, verb) {
 			if !l.req.isZero() {
 				req = l.req
 			}
@@ -90,6 +95,14 @@ func (r *rules) plan(c *candidate, verb string, base Dist, minLeg time.Duration)
 			break
 		}
 	}
+	return req, resp
+}
+
+// plan draws the legs and the forged answer, if any, of a request of verb
+// from cand, whose base latency is base.
+func (r *rules) plan(c *candidate, verb string, base Dist, minLeg time.Duration) plan {
+	r.mu.Lock()
+	req, resp := r.legsLocked(c.name, verb, base)
 	slow := time.Duration(-1)
 	var fire func()
 	for i, s := range r.slow {
