@@ -192,9 +192,11 @@ func (s *APIServer) stamp(r *resource, m metav1.Object) {
 }
 
 // Config reaches the server through an in-memory RoundTripper; each call
-// returns a new config to change as you like.
+// returns a new config to change as you like. It has no client-side
+// throttling (QPS -1), which would only slow a test down; set QPS and Burst
+// to test yours.
 func (s *APIServer) Config() *rest.Config {
-	return &rest.Config{Host: "http://leaderlab.apiserver", Transport: roundTripper{s}}
+	return &rest.Config{Host: "http://leaderlab.apiserver", Transport: roundTripper{s}, QPS: -1}
 }
 
 // Unserved lists the requests the server could not serve (an unknown path,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -66,7 +67,11 @@ func BenchmarkAPIServerWatch(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		<-done
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			b.Fatalf("informers saw %d of %d updates within a minute", delivered.Load(), benchWatchers*benchUpdates)
+		}
 		b.StopTimer()
 		cancel()
 		for _, f := range factories {
