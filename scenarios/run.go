@@ -172,11 +172,7 @@ func (s Scenario) Run(t *testing.T, cfg Config, seed int64) (*sim.Report, Params
 // needs the *testing.T of a running test, and specs are built before one exists.
 func (s Scenario) Verify(t *testing.T, cfg Config, seed int64) *sim.Report {
 	ginkgo.GinkgoHelper()
-	if t == nil {
-		ginkgo.Fail("scenarios: the suite's *testing.T is nil: the simulator needs the *testing.T of the suite's TestXxx function. " +
-			"Store it before RunSpecs (var suiteT *testing.T; func TestXxx(t *testing.T) { suiteT = t; RegisterFailHandler(Fail); RunSpecs(t, \"...\") }) " +
-			"and pass func() *testing.T { return suiteT } to DescribeCatalog")
-	}
+	gomega.Expect(t).NotTo(gomega.BeNil(), errNilT)
 	o := s.run(t, cfg, seed)
 	if !o.ran {
 		ginkgo.Skip("scenarios: the subtest " + s.ID + " was filtered out by go test's -run flag")
@@ -196,6 +192,11 @@ func (s Scenario) Verify(t *testing.T, cfg Config, seed int64) *sim.Report {
 	}
 	return o.report
 }
+
+// errNilT is Verify's failure for a nil *testing.T.
+const errNilT = "scenarios: the suite's *testing.T is nil: the simulator needs the *testing.T of the suite's TestXxx function. " +
+	"Store it before RunSpecs (var suiteT *testing.T; func TestXxx(t *testing.T) { suiteT = t; RegisterFailHandler(Fail); RunSpecs(t, \"...\") }) " +
+	"and pass func() *testing.T { return suiteT } to DescribeCatalog"
 
 // DescribeCatalog declares one DescribeTable per scenario (the whole
 // catalog when none are given), with one entry per seed of cfg, for a ginkgo

@@ -37,6 +37,14 @@ var _ = Describe("running a scenario", func() {
 		Expect(string(out)).To(MatchRegexp(`Ran 1 of \d+ Specs`))
 	})
 
+	It("says what to do when the suite's *testing.T is nil, instead of a nil-pointer panic", func() {
+		msg := InterceptGomegaFailure(func() { scenarios.LeaderCrash.Verify(nil, scenarios.Config{}, 1) })
+		// Our sentence in full, then Gomega's rendering of the nil value.
+		Expect(msg).To(MatchError(HavePrefix("scenarios: the suite's *testing.T is nil: the simulator needs the *testing.T of the suite's TestXxx function. " +
+			"Store it before RunSpecs (var suiteT *testing.T; func TestXxx(t *testing.T) { suiteT = t; RegisterFailHandler(Fail); RunSpecs(t, \"...\") }) " +
+			"and pass func() *testing.T { return suiteT } to DescribeCatalog\n")))
+	})
+
 	It("raises a Gomega failure of the plan on the spec's goroutine, with the run's bubble ended", func() {
 		s := scenarios.SteadyState
 		s.Plan = func(c *sim.Cluster, p scenarios.Params) {

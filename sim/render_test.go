@@ -80,3 +80,36 @@ func TestRenderings(t *testing.T) {
 		}
 	}
 }
+
+// The JSON report names every field in camelCase, at every depth.
+func TestJSONKeysAreCamelCase(t *testing.T) {
+	rep := overlapRun(t)
+	b, err := rep.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				if path == ".requests.byVerb" || path == ".roundTrips" {
+					continue // keys are verbs, not fields
+				}
+				if k == "" || strings.ToLower(k[:1]) != k[:1] || strings.ContainsAny(k, "_- ") {
+					t.Errorf("key %s.%s is not camelCase", path, k)
+				}
+				walk(path+"."+k, e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(path+"[]", e)
+			}
+		}
+	}
+	walk("", v)
+}
