@@ -83,3 +83,40 @@ func TestAPIServerServesInformersAndClients(t *testing.T) {
 	t.Run("real time", run)
 	t.Run("bubble", func(t *testing.T) { synctest.Test(t, run) })
 }
+
+// A watch from a resourceVersion older than the server's event log gets the
+// ERROR event kube-apiserver sends for it: 410 Gone, reason Expired, so the
+// client lists again. (kube-apiserver's watch cache cannot be made to drop
+// history within a test on envtest, so this row runs on the in-memory server
+// alone, against the API concepts' contract.)
+func TestAPIServerWatchFromExpiredVersion(t *testing.T) {
+	srv := fake.NewAPIServer(fake.WithEventLog(2))
+	cms := kubernetes.NewForConfigOrDie(srv.Config()).CoreV1().ConfigMaps("default")
+	ctx := context.Background()
+	first, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "a"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	createdAt := first.ResourceVersion
+	for i := range 3 {
+		first.Data = map[string]string{"i": string(rune('0' + i))}
+		first.ResourceVersion = ""
+		if _, err := cms.Update(ctx, first, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: createdAt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	select {
+	case ev := <-w.ResultChan():
+		st, ok := ev.Object.(*metav1.Status)
+		if ev.Type != "ERROR" || !ok || st.Code != 410 || st.Reason != metav1.StatusReasonExpired {
+			t.Fatalf("event %s %#v, want ERROR with a 410 Expired status", ev.Type, ev.Object)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event")
+	}
+}
