@@ -94,6 +94,7 @@ var apiContracts = []apiContract{
 	{"list with label and field selectors, across namespaces", selectorContract},
 	{"list pagination with limit and continue", paginationContract},
 	{"watch delivers events in order and resumes from a resourceVersion", watchOrderContract},
+	{"a selector's watch sees objects enter and leave the selection", watchSelectionContract},
 	// Not here: a watch from a resourceVersion older than the server's history
 	// must fail with 410 Gone, reason Expired. kube-apiserver serves watches
 	// from its watch cache, which starts at the etcd revision of its first list
@@ -1284,3 +1285,37 @@ func (l *requestLog) contentTypes() []string {
 type roundTripperFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// watchSelectionContract: a watch with a label selector sees an object that
+// starts to match as ADDED and one that stops matching as DELETED, carrying
+// the object as it was, at the new resourceVersion (the API concepts: a
+// watch shows the changes to the selected set).
+func watchSelectionContract(t *testing.T, cfg *rest.Config, ns string) {
+	ctx := rowContext(t)
+	cms := clientset(t, cfg).CoreV1().ConfigMaps(ns)
+	cm, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "moving", Labels: map[string]string{"team": "a"}}, Data: map[string]string{"k": "1"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := cms.Watch(ctx, metav1.ListOptions{LabelSelector: "team=b", ResourceVersion: cm.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	cm.Labels["team"] = "b"
+	in, err := cms.Update(ctx, cm, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEvent(t, w, watch.Added, "moving", in.ResourceVersion, "1")
+	in.Labels["team"] = "c"
+	in.Data["k"] = "2"
+	out, err := cms.Update(ctx, in, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := wantEvent(t, w, watch.Deleted, "moving", out.ResourceVersion, "1")
+	if left.Labels["team"] != "b" {
+		t.Errorf("the DELETED event carries labels %v, want the object as it last matched (team=b)", left.Labels)
+	}
+}

@@ -42,12 +42,15 @@ func compareKeys(a, b objectKey) int {
 	return cmp.Or(cmp.Compare(a.namespace, b.namespace), cmp.Compare(a.name, b.name))
 }
 
-// logEvent is one change of one object.
+// logEvent is one change of one object: the object after it, and before
+// it (nil for a creation), so that a selective watch can tell an object that
+// enters its selection from one that leaves it.
 type logEvent struct {
-	rv  uint64
-	gvr schema.GroupVersionResource
-	typ watch.EventType
-	obj runtime.Object
+	rv   uint64
+	gvr  schema.GroupVersionResource
+	typ  watch.EventType
+	obj  runtime.Object
+	prev runtime.Object
 }
 
 func newStore(logSize int) *store {
@@ -77,12 +80,13 @@ func (s *store) writeLocked(gvr schema.GroupVersionResource, key objectKey, typ 
 		objs = make(map[objectKey]runtime.Object)
 		s.objects[gvr] = objs
 	}
+	prev := objs[key]
 	if typ == watch.Deleted {
 		delete(objs, key)
 	} else {
 		objs[key] = obj
 	}
-	ev := logEvent{rv: s.rv, gvr: gvr, typ: typ, obj: obj}
+	ev := logEvent{rv: s.rv, gvr: gvr, typ: typ, obj: obj, prev: prev}
 	if len(s.log) == s.logSize {
 		s.dropped = s.log[0].rv
 		s.log = append(s.log[:0], s.log[1:]...)

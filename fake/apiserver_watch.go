@@ -92,10 +92,11 @@ func (s *APIServer) watch(ctx context.Context, req *http.Request, w http.Respons
 	}
 	for {
 		for _, ev := range wt.take() {
-			if ev.rv <= since || !f.matches(ev.obj) {
+			if ev.rv <= since {
 				continue
 			}
-			if stream.send(ev.typ, ev.obj.DeepCopyObject()) != nil {
+			typ, obj := selected(ev, f)
+			if obj != nil && stream.send(typ, obj) != nil {
 				return errStreamed
 			}
 		}
@@ -107,6 +108,28 @@ func (s *APIServer) watch(ctx context.Context, req *http.Request, w http.Respons
 			return errStreamed
 		}
 	}
+}
+
+// selected is what a watch with filter f sends for ev, as kube-apiserver's
+// watch cache decides it: a change to an object that matches before and
+// after is MODIFIED, one that starts to match is ADDED, one that stops is
+// DELETED with the object as it last matched, at the event's version.
+// Nothing is sent for an object that matches neither before nor after.
+func selected(ev logEvent, f filter) (watch.EventType, runtime.Object) {
+	now := ev.typ != watch.Deleted && f.matches(ev.obj)
+	before := ev.prev != nil && f.matches(ev.prev)
+	switch {
+	case now && before:
+		return ev.typ, ev.obj.DeepCopyObject()
+	case now:
+		return watch.Added, ev.obj.DeepCopyObject()
+	case before:
+		obj := ev.prev.DeepCopyObject()
+		m, _ := meta.Accessor(obj)
+		m.SetResourceVersion(strconv.FormatUint(ev.rv, 10))
+		return watch.Deleted, obj
+	}
+	return "", nil
 }
 
 func (s *APIServer) oldestVersion() uint64 {

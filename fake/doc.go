@@ -57,7 +57,9 @@
 //	cache.WaitForCacheSync(ctx.Done(), inf.HasSynced)
 //
 // The server passes one table of client-level contract tests together with
-// kube-apiserver (through envtest), with the same expectations.
+// kube-apiserver (through envtest), with the same expectations; the one rule
+// envtest cannot show within a test, 410 Expired for a watch older than the
+// server's history, is tested on this server alone.
 //
 // The locks pass one contract test suite together with client-go's LeaseLock on
 // NewClientset and on a real kube-apiserver, so what a test learns from them
@@ -118,9 +120,6 @@
 //   - A list page after the first shows the objects as they are when it is
 //     read, not the snapshot of the first page's resourceVersion: the store
 //     keeps one version of each object, not etcd's history.
-//   - A watch whose label or field selector stops matching an object after an
-//     update is not sent a DELETED event for it (kube-apiserver sends one);
-//     updates are delivered when the new object matches.
 //   - Bookmarks are sent at the end of watch-list's initial events only, not
 //     periodically: a periodic one would need a timer in every stream.
 //   - Field selectors: metadata.name and metadata.namespace only, as every
