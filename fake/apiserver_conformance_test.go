@@ -95,6 +95,7 @@ var apiContracts = []apiContract{
 	{"list pagination with limit and continue", paginationContract},
 	{"watch delivers events in order and resumes from a resourceVersion", watchOrderContract},
 	{"a selector's watch sees objects enter and leave the selection", watchSelectionContract},
+	{"an update naming another UID is a Conflict", uidContract},
 	// Not here: a watch from a resourceVersion older than the server's history
 	// must fail with 410 Gone, reason Expired. kube-apiserver serves watches
 	// from its watch cache, which starts at the etcd revision of its first list
@@ -1317,5 +1318,30 @@ func watchSelectionContract(t *testing.T, cfg *rest.Config, ns string) {
 	left := wantEvent(t, w, watch.Deleted, "moving", out.ResourceVersion, "1")
 	if left.Labels["team"] != "b" {
 		t.Errorf("the DELETED event carries labels %v, want the object as it last matched (team=b)", left.Labels)
+	}
+}
+
+// uidContract: an update whose metadata.uid names another object (the one
+// read before a delete and re-create, say) is a 409 Conflict, with or without
+// a resourceVersion: the storage layer treats the UID as a precondition.
+func uidContract(t *testing.T, cfg *rest.Config, ns string) {
+	ctx := rowContext(t)
+	cms := clientset(t, cfg).CoreV1().ConfigMaps(ns)
+	cm, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "same-name"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := cm.UID
+	cm.UID = "00000000-0000-0000-0000-000000000001"
+	for _, rv := range []string{cm.ResourceVersion, ""} {
+		cm.ResourceVersion = rv
+		_, err := cms.Update(ctx, cm, metav1.UpdateOptions{})
+		wantStatus(t, err, metav1.Status{
+			Code:   http.StatusConflict,
+			Reason: metav1.StatusReasonConflict,
+			Message: fmt.Sprintf(`Operation cannot be fulfilled on configmaps "same-name": StorageError: invalid object, Code: 4, Key: /registry/configmaps/%s/same-name, `+
+				"ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: %s, UID in object meta: %s", ns, cm.UID, stored),
+			Details: &metav1.StatusDetails{Name: "same-name", Kind: "configmaps"},
+		})
 	}
 }

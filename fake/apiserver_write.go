@@ -163,6 +163,15 @@ var errModifiedCause = errors.New(registryConflictMessage)
 func (s *APIServer) commitLocked(rt route, old, next runtime.Object) (runtime.Object, error) {
 	om, _ := meta.Accessor(old)
 	nm, _ := meta.Accessor(next)
+	if uid := nm.GetUID(); uid != "" && uid != om.GetUID() {
+		// A UID is a precondition, checked by the storage layer before the
+		// resourceVersion; kube-apiserver reports it as etcd3's store does.
+		key := "/registry/" + rt.res.gvr.Resource + "/" + rt.name
+		if rt.namespace != "" {
+			key = "/registry/" + rt.res.gvr.Resource + "/" + rt.namespace + "/" + rt.name
+		}
+		return nil, conflict(rt, fmt.Errorf("StorageError: invalid object, Code: 4, Key: %s, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: %s, UID in object meta: %s", key, uid, om.GetUID()))
+	}
 	if rv := nm.GetResourceVersion(); rv != "" && rv != om.GetResourceVersion() {
 		return nil, conflict(rt, errModifiedCause)
 	}
