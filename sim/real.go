@@ -1,11 +1,11 @@
 package sim
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -107,20 +107,9 @@ func Real(ctx context.Context, cfg *rest.Config, opts Options, body func(c *Clus
 	}
 	if len(rep.Violations) > 0 {
 		bodyErr = errors.Join(bodyErr, fmt.Errorf("sim: %d invariant violation(s) on %s:\n%s\nlast trace lines:\n%s",
-			len(rep.Violations), cfg.Host, joinLines(rep.Violations), tail(rep.Trace, 25)))
+			len(rep.Violations), cfg.Host, strings.Join(rep.Violations, "\n"), tail(rep.Trace, 25)))
 	}
 	return rep, bodyErr
-}
-
-func joinLines(lines []string) string {
-	var b bytes.Buffer
-	for i, l := range lines {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		b.WriteString(l)
-	}
-	return b.String()
 }
 
 // live is the backend of a run on a real API server: timers in real time,
