@@ -28,7 +28,7 @@ type store struct {
 	mu       sync.Mutex
 	rv       uint64
 	objects  map[schema.GroupVersionResource]map[objectKey]runtime.Object
-	log      []logEvent // the last logSize events, oldest first
+	log      []*logEvent // the last logSize events, oldest first
 	logSize  int
 	dropped  uint64 // the version of the newest event dropped from the log (0: none)
 	watchers map[*watcher]struct{}
@@ -51,6 +51,29 @@ type logEvent struct {
 	typ  watch.EventType
 	obj  runtime.Object
 	prev runtime.Object
+
+	// encoded is obj encoded per media type, made once for every watcher.
+	mu      sync.Mutex
+	encoded map[string][]byte
+}
+
+// encode returns the event's object encoded by enc in media type mt,
+// encoding it the first time only.
+func (ev *logEvent) encode(mt string, enc func(runtime.Object, string) ([]byte, error)) ([]byte, error) {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	if b, ok := ev.encoded[mt]; ok {
+		return b, nil
+	}
+	b, err := enc(ev.obj.DeepCopyObject(), mt)
+	if err != nil {
+		return nil, err
+	}
+	if ev.encoded == nil {
+		ev.encoded = make(map[string][]byte, 1)
+	}
+	ev.encoded[mt] = b
+	return b, nil
 }
 
 func newStore(logSize int) *store {
@@ -86,7 +109,7 @@ func (s *store) writeLocked(gvr schema.GroupVersionResource, key objectKey, typ 
 	} else {
 		objs[key] = obj
 	}
-	ev := logEvent{rv: s.rv, gvr: gvr, typ: typ, obj: obj, prev: prev}
+	ev := &logEvent{rv: s.rv, gvr: gvr, typ: typ, obj: obj, prev: prev}
 	if len(s.log) == s.logSize {
 		s.dropped = s.log[0].rv
 		s.log = append(s.log[:0], s.log[1:]...)
@@ -162,11 +185,11 @@ type watcher struct {
 	filter filter
 
 	mu     sync.Mutex
-	queue  []logEvent
+	queue  []*logEvent
 	notify chan struct{} // one pending wake-up; made where the watch is served
 }
 
-func (w *watcher) offer(ev logEvent) {
+func (w *watcher) offer(ev *logEvent) {
 	if ev.gvr != w.gvr {
 		return
 	}
@@ -180,7 +203,7 @@ func (w *watcher) offer(ev logEvent) {
 }
 
 // take returns the queued events and empties the queue.
-func (w *watcher) take() []logEvent {
+func (w *watcher) take() []*logEvent {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	q := w.queue

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer/streaming"
 	"k8s.io/apimachinery/pkg/watch"
 	restclientwatch "k8s.io/client-go/rest/watch"
@@ -115,14 +116,16 @@ func (s *APIServer) watch(ctx context.Context, req *http.Request, w http.Respons
 // after is MODIFIED, one that starts to match is ADDED, one that stops is
 // DELETED with the object as it last matched, at the event's version.
 // Nothing is sent for an object that matches neither before nor after.
-func selected(ev logEvent, f filter) (watch.EventType, runtime.Object) {
+func selected(ev *logEvent, f filter) (watch.EventType, runtime.Object) {
 	now := ev.typ != watch.Deleted && f.matches(ev.obj)
 	before := ev.prev != nil && f.matches(ev.prev)
 	switch {
 	case now && before:
-		return ev.typ, ev.obj.DeepCopyObject()
+		return ev.typ, sharedObject{ev}
 	case now:
-		return watch.Added, ev.obj.DeepCopyObject()
+		return watch.Added, sharedObject{ev}
+	case ev.typ == watch.Deleted && before:
+		return watch.Deleted, sharedObject{ev} // the deleted object, at the deletion's version
 	case before:
 		obj := ev.prev.DeepCopyObject()
 		m, _ := meta.Accessor(obj)
@@ -196,6 +199,13 @@ func flush(w http.ResponseWriter) {
 	}
 }
 
+// sharedObject is a logged event's object as every watcher sends it: encoded
+// once per media type, however many watchers there are.
+type sharedObject struct{ ev *logEvent }
+
+func (o sharedObject) GetObjectKind() schema.ObjectKind { return schema.EmptyObjectKind }
+func (o sharedObject) DeepCopyObject() runtime.Object   { return o.ev.obj.DeepCopyObject() }
+
 // embedded encodes an event's object as the server encodes objects.
 type embedded struct {
 	s  *APIServer
@@ -203,7 +213,13 @@ type embedded struct {
 }
 
 func (e embedded) Encode(obj runtime.Object, w io.Writer) error {
-	b, err := e.s.encode(obj, e.mt)
+	var b []byte
+	var err error
+	if shared, ok := obj.(sharedObject); ok {
+		b, err = shared.ev.encode(e.mt, e.s.encode)
+	} else {
+		b, err = e.s.encode(obj, e.mt)
+	}
 	if err != nil {
 		return err
 	}
