@@ -94,6 +94,11 @@ func (s *APIServer) apply(req *http.Request, rt route, body []byte) (runtime.Obj
 	if applied.GetName() != rt.name {
 		return nil, 0, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", applied.GetName(), rt.name))
 	}
+	return s.applyObject(rt, applied, manager, force)
+}
+
+// applyObject is apply for a parsed configuration.
+func (s *APIServer) applyObject(rt route, applied *unstructured.Unstructured, manager string, force bool) (runtime.Object, int, error) {
 	mgr, err := s.fieldManager(rt.res, rt.subresource)
 	if err != nil {
 		return nil, 0, apierrors.NewInternalError(err)

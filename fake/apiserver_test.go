@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -118,5 +119,83 @@ func TestAPIServerWatchFromExpiredVersion(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no event")
+	}
+}
+
+// The typed fake clientset of a server shares its store: what one writes
+// the other reads, at the same resourceVersion; a watch through the HTTP
+// server sees the fake's writes; the server's rules (409 on a stale update,
+// the namespace must exist) hold for the fake too.
+func TestAPIServerClientsetSharesTheStore(t *testing.T) {
+	srv := fake.NewAPIServer()
+	typed := srv.Clientset().CoreV1().ConfigMaps("default")
+	http := kubernetes.NewForConfigOrDie(srv.Config()).CoreV1().ConfigMaps("default")
+	ctx := context.Background()
+
+	w, err := http.Watch(ctx, metav1.ListOptions{ResourceVersion: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	made, err := typed.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "shared"}, Data: map[string]string{"k": "v"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := http.Get(ctx, "shared", metav1.GetOptions{})
+	if err != nil || got.ResourceVersion != made.ResourceVersion || got.UID != made.UID || got.Data["k"] != "v" {
+		t.Fatalf("HTTP get = %+v, %v; want the fake's object at resourceVersion %s", got, err, made.ResourceVersion)
+	}
+	for ev := range w.ResultChan() {
+		if cm, ok := ev.Object.(*corev1.ConfigMap); ok && cm.Name == "shared" {
+			if ev.Type != "ADDED" || cm.ResourceVersion != made.ResourceVersion {
+				t.Errorf("watch saw %s at %s, want ADDED at %s", ev.Type, cm.ResourceVersion, made.ResourceVersion)
+			}
+			break
+		}
+	}
+	got.Data["k"] = "http"
+	updated, err := http.Update(ctx, got, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	made.Data["k"] = "stale"
+	if _, err := typed.Update(ctx, made, metav1.UpdateOptions{}); !apierrors.IsConflict(err) {
+		t.Errorf("the fake's stale update = %v, want Conflict", err)
+	}
+	back, err := typed.Get(ctx, "shared", metav1.GetOptions{})
+	if err != nil || back.ResourceVersion != updated.ResourceVersion || back.Data["k"] != "http" {
+		t.Errorf("fake get = %+v, %v; want the HTTP update at %s", back, err, updated.ResourceVersion)
+	}
+	_, err = srv.Clientset().CoreV1().ConfigMaps("nowhere").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "x"}}, metav1.CreateOptions{})
+	if !apierrors.IsNotFound(err) || err.Error() != `namespaces "nowhere" not found` {
+		t.Errorf("create in a missing namespace through the fake = %v, want NotFound for the namespace", err)
+	}
+}
+
+// An informer on the server's typed fake lists and then watches from the
+// list's resourceVersion: it misses nothing written afterwards through the
+// HTTP server, since both count one version for the whole store.
+func TestAPIServerClientsetInformer(t *testing.T) {
+	srv := fake.NewAPIServer(fake.WithObjects(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "old", Namespace: "default"}}))
+	ctx, cancel := context.WithCancel(context.Background())
+	factory := informers.NewSharedInformerFactoryWithOptions(srv.Clientset(), 0, informers.WithNamespace("default"))
+	inf := factory.Core().V1().ConfigMaps().Informer()
+	seen := make(chan string, 10)
+	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: func(obj any) { seen <- obj.(*corev1.ConfigMap).Name }})
+	factory.Start(ctx.Done())
+	defer func() { cancel(); factory.Shutdown() }()
+	cache.WaitForCacheSync(ctx.Done(), inf.HasSynced)
+	if _, err := kubernetes.NewForConfigOrDie(srv.Config()).CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "new"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"old", "new"} {
+		select {
+		case got := <-seen:
+			if got != want {
+				t.Fatalf("informer saw %s, want %s", got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("informer did not see %s", want)
+		}
 	}
 }

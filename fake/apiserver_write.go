@@ -40,6 +40,12 @@ func (s *APIServer) create(rt route, contentType string, body []byte, dryRun boo
 	if err != nil {
 		return nil, err
 	}
+	return s.createObject(rt, obj, m, dryRun)
+}
+
+// createObject is create for a decoded object the server owns.
+func (s *APIServer) createObject(rt route, obj runtime.Object, m metav1.Object, dryRun bool) (runtime.Object, error) {
+	r := rt.res
 	if err := s.placeIn(rt, m); err != nil {
 		return nil, err
 	}
@@ -137,6 +143,11 @@ func (s *APIServer) update(rt route, contentType string, body []byte, manager st
 	if m.GetName() != rt.name {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", m.GetName(), rt.name))
 	}
+	return s.updateObject(rt, obj, m, manager)
+}
+
+// updateObject is update for a decoded object the server owns.
+func (s *APIServer) updateObject(rt route, obj runtime.Object, m metav1.Object, manager string) (runtime.Object, error) {
 	if err := s.placeIn(rt, m); err != nil {
 		return nil, err
 	}
@@ -285,6 +296,11 @@ func (s *APIServer) delete(rt route, body []byte) (runtime.Object, error) {
 			return nil, apierrors.NewBadRequest("decoding DeleteOptions: " + err.Error())
 		}
 	}
+	return s.deleteObject(rt, opts)
+}
+
+// deleteObject is delete with decoded options.
+func (s *APIServer) deleteObject(rt route, opts *metav1.DeleteOptions) (runtime.Object, error) {
 	s.store.mu.Lock()
 	defer s.store.mu.Unlock()
 	old, ok := s.store.objects[rt.res.gvr][objectKey{rt.namespace, rt.name}]

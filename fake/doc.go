@@ -45,7 +45,9 @@
 //     default; WithScheme for your own types, WithKind for kinds known only by
 //     GVK), in JSON and protobuf. Every failure is the status error
 //     kube-apiserver sends; a request it cannot serve is a 404 or 405 naming
-//     method and path, and is listed by Unserved.
+//     method and path, and is listed by Unserved. APIServer.Clientset is
+//     client-go's typed fake clientset on the same store, for code that takes
+//     a kubernetes.Interface.
 //
 // An informer test on the server needs a few lines:
 //
@@ -109,8 +111,11 @@
 //     (Strategy, PreferredHolder) is stored but not interpreted.
 //   - NewClientset checks resourceVersions and UIDs only: no field validation,
 //     no generation or creationTimestamp, no finalizers or garbage collection.
-//     Writes made directly through its Tracker() bypass the checks. It does
-//     not yet share its store with NewAPIServer.
+//     Writes made directly through its Tracker() bypass the checks. Its
+//     store is its own, as client-go's fake keeps one: for a typed fake that
+//     shares an API server's store (the same objects, resourceVersions and
+//     watches, and the server's rules: the namespace must exist), use
+//     APIServer.Clientset.
 //
 // # Limitations of the API server, and why
 //
