@@ -63,17 +63,8 @@ func objectRoute(t storeTracker, gvr schema.GroupVersionResource, obj runtime.Ob
 }
 
 func (t storeTracker) Add(obj runtime.Object) error {
-	if meta.IsListType(obj) {
-		items, err := meta.ExtractList(obj)
-		if err != nil {
-			return err
-		}
-		for _, it := range items {
-			if err := t.Add(it); err != nil {
-				return err
-			}
-		}
-		return nil
+	if list, err := addItems(obj, t.Add); list {
+		return err
 	}
 	return t.s.Add(obj)
 }
@@ -87,12 +78,11 @@ func (t storeTracker) Get(gvr schema.GroupVersionResource, ns, name string, _ ..
 }
 
 func (t storeTracker) Create(gvr schema.GroupVersionResource, obj runtime.Object, ns string, opts ...metav1.CreateOptions) error {
-	rt, m, err := objectRoute(t, gvr, obj.DeepCopyObject(), ns)
+	obj = obj.DeepCopyObject()
+	rt, m, err := objectRoute(t, gvr, obj, ns)
 	if err != nil {
 		return err
 	}
-	obj = obj.DeepCopyObject()
-	m, _ = meta.Accessor(obj)
 	dryRun := len(opts) > 0 && len(opts[0].DryRun) > 0
 	_, err = t.s.createObject(rt, obj, m, dryRun)
 	return err

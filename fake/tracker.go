@@ -79,18 +79,27 @@ func (t *versionedTracker) stampLocked(m metav1.Object) {
 	}
 }
 
+// addItems adds each item of a list with add, as ObjectTracker.Add takes
+// lists; it reports false for an object that is not a list.
+func addItems(obj runtime.Object, add func(runtime.Object) error) (bool, error) {
+	if !meta.IsListType(obj) {
+		return false, nil
+	}
+	items, err := meta.ExtractList(obj)
+	if err != nil {
+		return true, err
+	}
+	for _, item := range items {
+		if err := add(item); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
+}
+
 func (t *versionedTracker) Add(obj runtime.Object) error {
-	if meta.IsListType(obj) {
-		items, err := meta.ExtractList(obj)
-		if err != nil {
-			return err
-		}
-		for _, item := range items {
-			if err := t.Add(item); err != nil {
-				return err
-			}
-		}
-		return nil
+	if list, err := addItems(obj, t.Add); list {
+		return err
 	}
 	obj = obj.DeepCopyObject()
 	m, err := meta.Accessor(obj)
