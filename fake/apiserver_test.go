@@ -199,3 +199,33 @@ func TestAPIServerClientsetInformer(t *testing.T) {
 		}
 	}
 }
+
+// A watch that allows bookmarks gets one every BookmarkInterval, carrying
+// the version of the last change the server has seen, sent to the watch or
+// not: here a change in another namespace, outside the watch.
+func TestAPIServerSendsBookmarks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := fake.NewAPIServer()
+		cs := kubernetes.NewForConfigOrDie(srv.Config())
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		w, err := cs.CoreV1().ConfigMaps("default").Watch(ctx, metav1.ListOptions{ResourceVersion: "1", AllowWatchBookmarks: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Stop()
+		other, err := cs.CoreV1().ConfigMaps("kube-system").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "elsewhere"}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		ev := <-w.ResultChan()
+		cm, ok := ev.Object.(*corev1.ConfigMap)
+		if ev.Type != "BOOKMARK" || !ok || cm.ResourceVersion != other.ResourceVersion {
+			t.Fatalf("event %s %+v, want a BOOKMARK at %s", ev.Type, ev.Object, other.ResourceVersion)
+		}
+		if waited := time.Since(start); waited != fake.BookmarkInterval {
+			t.Errorf("bookmark after %v, want %v", waited, fake.BookmarkInterval)
+		}
+	})
+}

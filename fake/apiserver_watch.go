@@ -91,11 +91,18 @@ func (s *APIServer) watch(ctx context.Context, req *http.Request, w http.Respons
 			return errStreamed
 		}
 	}
+	var bookmarks <-chan time.Time
+	if first(q, "allowWatchBookmarks") == "true" {
+		t := time.NewTicker(BookmarkInterval)
+		defer t.Stop()
+		bookmarks = t.C
+	}
 	for {
 		for _, ev := range wt.take() {
 			if ev.rv <= since {
 				continue
 			}
+			since = ev.rv // every event is seen, sent or not: the next bookmark covers it
 			typ, obj := selected(ev, f)
 			if obj != nil && stream.send(typ, obj) != nil {
 				return errStreamed
@@ -103,6 +110,18 @@ func (s *APIServer) watch(ctx context.Context, req *http.Request, w http.Respons
 		}
 		select {
 		case <-wt.notify:
+		case <-bookmarks:
+			for _, ev := range wt.take() { // what is queued goes out before the bookmark that covers it
+				if ev.rv > since {
+					since = ev.rv
+					if typ, obj := selected(ev, f); obj != nil && stream.send(typ, obj) != nil {
+						return errStreamed
+					}
+				}
+			}
+			if stream.send(watch.Bookmark, s.bookmark(rt.res, since, false)) != nil {
+				return errStreamed
+			}
 		case <-ctx.Done():
 			return errStreamed
 		case <-timeout:
@@ -110,6 +129,13 @@ func (s *APIServer) watch(ctx context.Context, req *http.Request, w http.Respons
 		}
 	}
 }
+
+// BookmarkInterval is how often a watch that allows bookmarks gets one:
+// a BOOKMARK event with the version up to which it has seen every change,
+// so that a client that watches again resumes from there, not from an older
+// version the event log may have dropped. kube-apiserver sends them about
+// once a minute.
+const BookmarkInterval = time.Minute
 
 // selected is what a watch with filter f sends for ev, as kube-apiserver's
 // watch cache decides it: a change to an object that matches before and

@@ -35,7 +35,8 @@
 //     (label selectors, metadata.name and metadata.namespace field selectors,
 //     limit and continue, all namespaces), watch (from a resourceVersion out of
 //     a bounded event log, 410 Expired when it is older; watch-list with the
-//     k8s.io/initial-events-end bookmark; timeoutSeconds), create
+//     k8s.io/initial-events-end bookmark; a bookmark every BookmarkInterval
+//     with allowWatchBookmarks; timeoutSeconds), create
 //     (generateName, AlreadyExists, the namespace must exist), update (409 on a
 //     stale resourceVersion, unconditional when empty, no-op writes skipped),
 //     JSON, merge and strategic merge patches, server-side apply with field
@@ -125,8 +126,6 @@
 //   - A list page after the first shows the objects as they are when it is
 //     read, not the snapshot of the first page's resourceVersion: the store
 //     keeps one version of each object, not etcd's history.
-//   - Bookmarks are sent at the end of watch-list's initial events only, not
-//     periodically: a periodic one would need a timer in every stream.
 //   - Field selectors: metadata.name and metadata.namespace only, as every
 //     resource has them; the per-kind ones (spec.nodeName, status.phase) are
 //     400 Bad Request, naming the field.
