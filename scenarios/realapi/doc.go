@@ -80,5 +80,5 @@
 //     the real server's tail beyond its 95th percentile is left to the
 //     tolerance.
 //   - The plans use the default namespace and three candidates; the full
-//     run takes about 15 minutes on two cores.
+//     run takes about 12 minutes on two cores.
 package realapi
