@@ -210,19 +210,16 @@ func (t storeTracker) Watch(gvr schema.GroupVersionResource, ns string, opts ...
 				return
 			}
 		}
+		// The fake's clients get objects of their own, not shared ones.
+		own := func(typ watch.EventType, obj runtime.Object) bool {
+			if shared, ok := obj.(sharedObject); ok {
+				obj = shared.DeepCopyObject()
+			}
+			return send(typ, obj)
+		}
 		for {
-			for _, ev := range wt.take() {
-				if ev.rv <= since {
-					continue
-				}
-				if typ, obj := selected(ev, f); obj != nil {
-					if shared, ok := obj.(sharedObject); ok {
-						obj = shared.DeepCopyObject()
-					}
-					if !send(typ, obj) {
-						return
-					}
-				}
+			if !wt.drain(&since, own) {
+				return
 			}
 			select {
 			case <-wt.notify:

@@ -97,29 +97,16 @@ func (s *APIServer) watch(ctx context.Context, req *http.Request, w http.Respons
 		defer t.Stop()
 		bookmarks = t.C
 	}
+	send := func(typ watch.EventType, obj runtime.Object) bool { return stream.send(typ, obj) == nil }
 	for {
-		for _, ev := range wt.take() {
-			if ev.rv <= since {
-				continue
-			}
-			since = ev.rv // every event is seen, sent or not: the next bookmark covers it
-			typ, obj := selected(ev, f)
-			if obj != nil && stream.send(typ, obj) != nil {
-				return errStreamed
-			}
+		if !wt.drain(&since, send) {
+			return errStreamed
 		}
 		select {
 		case <-wt.notify:
 		case <-bookmarks:
-			for _, ev := range wt.take() { // what is queued goes out before the bookmark that covers it
-				if ev.rv > since {
-					since = ev.rv
-					if typ, obj := selected(ev, f); obj != nil && stream.send(typ, obj) != nil {
-						return errStreamed
-					}
-				}
-			}
-			if stream.send(watch.Bookmark, s.bookmark(rt.res, since, false)) != nil {
+			// What is queued goes out before the bookmark that covers it.
+			if !wt.drain(&since, send) || stream.send(watch.Bookmark, s.bookmark(rt.res, since, false)) != nil {
 				return errStreamed
 			}
 		case <-ctx.Done():
@@ -136,6 +123,22 @@ func (s *APIServer) watch(ctx context.Context, req *http.Request, w http.Respons
 // version the event log may have dropped. kube-apiserver sends them about
 // once a minute.
 const BookmarkInterval = time.Minute
+
+// drain sends, in version order, the queued events after *since that the
+// watcher's filter selects, and moves *since past every one of them, sent or
+// not (a bookmark then covers it). It returns false when send fails.
+func (w *watcher) drain(since *uint64, send func(watch.EventType, runtime.Object) bool) bool {
+	for _, ev := range w.take() {
+		if ev.rv <= *since {
+			continue
+		}
+		*since = ev.rv
+		if typ, obj := selected(ev, w.filter); obj != nil && !send(typ, obj) {
+			return false
+		}
+	}
+	return true
+}
 
 // selected is what a watch with filter f sends for ev, as kube-apiserver's
 // watch cache decides it: a change to an object that matches before and
