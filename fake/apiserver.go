@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -137,7 +138,7 @@ func (s *APIServer) Add(obj runtime.Object) error {
 	s.stamp(r, m)
 	s.store.mu.Lock()
 	defer s.store.mu.Unlock()
-	if _, ok := s.store.objects[r.gvr][keyOf(m)]; ok {
+	if _, ok := s.store.objectLocked(r.gvr, keyOf(m)); ok {
 		return apierrors.NewAlreadyExists(r.groupResource(), m.GetName())
 	}
 	s.store.writeLocked(r.gvr, keyOf(m), "ADDED", obj)
@@ -151,7 +152,8 @@ func (s *APIServer) Get(gvr schema.GroupVersionResource, namespace, name string)
 	if !ok {
 		return nil, fmt.Errorf("fake: the server does not serve %v", gvr)
 	}
-	return s.getObject(route{res: r, namespace: namespace, name: name})
+	obj, err := s.getObject(route{res: r, namespace: namespace, name: name})
+	return owned(obj), err
 }
 
 // resourceOf finds the resource that stores obj's kind.
@@ -238,9 +240,11 @@ func (t roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	if isWatch(req) {
 		return t.s.watchResponse(req), nil
 	}
-	w := newBufferWriter()
+	w := httptest.NewRecorder()
 	t.s.ServeHTTP(w, req)
-	return w.response(req), nil
+	resp := w.Result()
+	resp.Request = req
+	return resp, nil
 }
 
 // ServeHTTP serves one request; an APIServer is also an http.Handler, for
@@ -264,8 +268,11 @@ func (s *APIServer) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 var errStreamed = errors.New("streamed")
 
 func isWatch(req *http.Request) bool {
+	if req.Method != http.MethodGet || !strings.Contains(req.URL.RawQuery, "watch") {
+		return false // most requests: no query to parse
+	}
 	v := req.URL.Query().Get("watch")
-	return req.Method == http.MethodGet && (v == "true" || v == "1")
+	return v == "true" || v == "1"
 }
 
 // route is what a path addresses.
@@ -357,12 +364,11 @@ func (s *APIServer) methodNotAllowed(req *http.Request, r *resource) error {
 // do runs a resource request.
 func (s *APIServer) do(req *http.Request, w http.ResponseWriter, rt route) (runtime.Object, int, error) {
 	ctx := req.Context()
-	q := req.URL.Query()
 	switch {
 	case req.Method == http.MethodGet && rt.name == "" && isWatch(req):
 		return nil, 0, s.watch(ctx, req, w, rt)
 	case req.Method == http.MethodGet && rt.name == "":
-		obj, err := s.list(rt, q)
+		obj, err := s.list(rt, req.URL.Query())
 		return obj, http.StatusOK, err
 	case req.Method == http.MethodGet:
 		obj, err := s.getObject(rt)
@@ -372,7 +378,7 @@ func (s *APIServer) do(req *http.Request, w http.ResponseWriter, rt route) (runt
 		if err != nil {
 			return nil, 0, err
 		}
-		obj, err := s.create(rt, req.Header.Get("Content-Type"), body, q.Get("dryRun") != "")
+		obj, err := s.create(rt, req.Header.Get("Content-Type"), body, req.URL.Query().Get("dryRun") != "")
 		return obj, http.StatusCreated, err
 	case req.Method == http.MethodPut && rt.name != "":
 		body, err := readAll(req)
@@ -415,12 +421,13 @@ func readAll(req *http.Request) ([]byte, error) {
 	return b, nil
 }
 
+// getObject is the stored object, shared (see owned).
 func (s *APIServer) getObject(rt route) (runtime.Object, error) {
-	obj, ok := s.store.get(rt.res.gvr, objectKey{rt.namespace, rt.name})
+	v, ok := s.store.get(rt.res.gvr, objectKey{rt.namespace, rt.name})
 	if !ok {
 		return nil, apierrors.NewNotFound(rt.res.groupResource(), rt.name)
 	}
-	return obj.DeepCopyObject(), nil
+	return sharedObject{v}, nil
 }
 
 // parseFilter reads a list's or watch's selectors.

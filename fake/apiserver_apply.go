@@ -105,7 +105,7 @@ func (s *APIServer) applyObject(rt route, applied *unstructured.Unstructured, ma
 	}
 	s.store.mu.Lock()
 	defer s.store.mu.Unlock()
-	old, exists := s.store.objects[rt.res.gvr][objectKey{rt.namespace, rt.name}]
+	old, exists := s.store.objectLocked(rt.res.gvr, objectKey{rt.namespace, rt.name})
 	live := old
 	if !exists {
 		if rt.subresource != "" {
@@ -140,8 +140,7 @@ func (s *APIServer) applyObject(rt route, applied *unstructured.Unstructured, ma
 	}
 	m.SetResourceVersion("")
 	s.stamp(rt.res, m)
-	s.store.writeLocked(rt.res.gvr, keyOf(m), watch.Added, next)
-	return next.DeepCopyObject(), http.StatusCreated, nil
+	return sharedObject{s.store.writeLocked(rt.res.gvr, keyOf(m), watch.Added, next)}, http.StatusCreated, nil
 }
 
 // empty is a new, empty object of r's kind.

@@ -1,13 +1,12 @@
 package fake
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"strings"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -28,11 +27,55 @@ const (
 
 // mediaType is a Content-Type's media type without parameters.
 func mediaType(contentType string) string {
-	mt, _, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		return strings.TrimSpace(strings.Split(contentType, ";")[0])
+	return mediaTypes.get(contentType, func() string {
+		mt, _, err := mime.ParseMediaType(contentType)
+		if err != nil {
+			return strings.TrimSpace(strings.Split(contentType, ";")[0])
+		}
+		return mt
+	})
+}
+
+// mediaTypes and accepted remember what a header said: clients send the
+// same few headers with every request.
+var (
+	mediaTypes memo[string, string]
+	accepted   memo[negotiation, negotiated]
+)
+
+type negotiation struct {
+	accept   string
+	protobuf bool
+}
+
+type negotiated struct {
+	mt string
+	ok bool
+}
+
+// memo is a bounded cache of a pure function's results.
+type memo[K comparable, V any] struct {
+	mu sync.Mutex
+	m  map[K]V
+}
+
+// memoSize bounds a memo: past it, results are computed, not kept.
+const memoSize = 256
+
+func (c *memo[K, V]) get(k K, compute func() V) V {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok := c.m[k]; ok {
+		return v
 	}
-	return mt
+	v := compute()
+	if c.m == nil {
+		c.m = make(map[K]V)
+	}
+	if len(c.m) < memoSize {
+		c.m[k] = v
+	}
+	return v
 }
 
 // negotiate picks the answer's media type from Accept: protobuf when asked
@@ -41,6 +84,14 @@ func mediaType(contentType string) string {
 // passed over and the client falls back to plain discovery, as it does with
 // older servers.
 func negotiate(accept string, protobuf bool) (string, bool) {
+	n := accepted.get(negotiation{accept, protobuf}, func() negotiated {
+		mt, ok := negotiateAccept(accept, protobuf)
+		return negotiated{mt, ok}
+	})
+	return n.mt, n.ok
+}
+
+func negotiateAccept(accept string, protobuf bool) (string, bool) {
 	if strings.TrimSpace(accept) == "" {
 		return mediaJSON, true
 	}
@@ -66,9 +117,11 @@ func negotiate(accept string, protobuf bool) (string, bool) {
 // isTyped reports whether obj is a Go type of the scheme, which has a
 // protobuf form, rather than unstructured.
 func isTyped(obj runtime.Object) bool {
-	switch obj.(type) {
+	switch o := obj.(type) {
 	case *unstructured.Unstructured, *unstructured.UnstructuredList:
 		return false
+	case sharedObject:
+		return isTyped(o.r.obj)
 	}
 	return true
 }
@@ -92,9 +145,13 @@ func (s *APIServer) writeObject(w http.ResponseWriter, req *http.Request, code i
 	_, _ = w.Write(b)
 }
 
-// encode encodes obj (a copy the caller owns: encoding sets its kind) in
-// media type mt, in its own group version.
+// encode encodes obj in media type mt, in its own group version: a shared
+// revision from its encodings, any other object (a copy the caller owns:
+// encoding sets its kind) afresh.
 func (s *APIServer) encode(obj runtime.Object, mt string) ([]byte, error) {
+	if shared, ok := obj.(sharedObject); ok {
+		return shared.r.encode(mt, s.encode)
+	}
 	if !isTyped(obj) {
 		b, err := runtime.Encode(unstructured.UnstructuredJSONScheme, obj)
 		if err == nil && mt == mediaYAML {
@@ -206,33 +263,4 @@ func metaGuess(gvk schema.GroupVersionKind, plural string) (schema.GroupVersionR
 		p.Resource = plural
 	}
 	return p, singular.Resource
-}
-
-// bufferWriter is the in-memory ResponseWriter of a plain request.
-type bufferWriter struct {
-	header http.Header
-	code   int
-	body   bytes.Buffer
-}
-
-func newBufferWriter() *bufferWriter { return &bufferWriter{header: http.Header{}} }
-
-func (w *bufferWriter) Header() http.Header { return w.header }
-func (w *bufferWriter) WriteHeader(code int) {
-	if w.code == 0 {
-		w.code = code
-	}
-}
-func (w *bufferWriter) Write(b []byte) (int, error) {
-	w.WriteHeader(http.StatusOK)
-	return w.body.Write(b)
-}
-
-func (w *bufferWriter) response(req *http.Request) *http.Response {
-	w.WriteHeader(http.StatusOK)
-	return &http.Response{
-		Status: fmt.Sprintf("%d %s", w.code, http.StatusText(w.code)), StatusCode: w.code,
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: w.header,
-		Body: io.NopCloser(bytes.NewReader(w.body.Bytes())), ContentLength: int64(w.body.Len()), Request: req,
-	}
 }

@@ -27,7 +27,7 @@ import (
 type store struct {
 	mu       sync.Mutex
 	rv       uint64
-	objects  map[schema.GroupVersionResource]map[objectKey]runtime.Object
+	objects  map[schema.GroupVersionResource]map[objectKey]*revision
 	log      []*logEvent // the last logSize events, oldest first
 	logSize  int
 	dropped  uint64 // the version of the newest event dropped from the log (0: none)
@@ -42,6 +42,35 @@ func compareKeys(a, b objectKey) int {
 	return cmp.Or(cmp.Compare(a.namespace, b.namespace), cmp.Compare(a.name, b.name))
 }
 
+// revision is one state of one object, never changed once written: the
+// answer to a get, to the write that made it and to every watcher, encoded
+// once per media type for all of them.
+type revision struct {
+	obj runtime.Object
+
+	mu      sync.Mutex
+	encoded map[string][]byte
+}
+
+// encode returns the object encoded by enc in media type mt, encoding it the
+// first time only.
+func (v *revision) encode(mt string, enc func(runtime.Object, string) ([]byte, error)) ([]byte, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if b, ok := v.encoded[mt]; ok {
+		return b, nil
+	}
+	b, err := enc(v.obj.DeepCopyObject(), mt)
+	if err != nil {
+		return nil, err
+	}
+	if v.encoded == nil {
+		v.encoded = make(map[string][]byte, 1)
+	}
+	v.encoded[mt] = b
+	return b, nil
+}
+
 // logEvent is one change of one object: the object after it, and before
 // it (nil for a creation), so that a selective watch can tell an object that
 // enters its selection from one that leaves it.
@@ -49,47 +78,34 @@ type logEvent struct {
 	rv   uint64
 	gvr  schema.GroupVersionResource
 	typ  watch.EventType
-	obj  runtime.Object
-	prev runtime.Object
-
-	// encoded is obj encoded per media type, made once for every watcher.
-	mu      sync.Mutex
-	encoded map[string][]byte
-}
-
-// encode returns the event's object encoded by enc in media type mt,
-// encoding it the first time only.
-func (ev *logEvent) encode(mt string, enc func(runtime.Object, string) ([]byte, error)) ([]byte, error) {
-	ev.mu.Lock()
-	defer ev.mu.Unlock()
-	if b, ok := ev.encoded[mt]; ok {
-		return b, nil
-	}
-	b, err := enc(ev.obj.DeepCopyObject(), mt)
-	if err != nil {
-		return nil, err
-	}
-	if ev.encoded == nil {
-		ev.encoded = make(map[string][]byte, 1)
-	}
-	ev.encoded[mt] = b
-	return b, nil
+	obj  *revision
+	prev *revision
 }
 
 func newStore(logSize int) *store {
-	return &store{objects: make(map[schema.GroupVersionResource]map[objectKey]runtime.Object), logSize: logSize, watchers: make(map[*watcher]struct{})}
+	return &store{objects: make(map[schema.GroupVersionResource]map[objectKey]*revision), logSize: logSize, watchers: make(map[*watcher]struct{})}
 }
 
-func (s *store) get(gvr schema.GroupVersionResource, key objectKey) (runtime.Object, bool) {
+func (s *store) get(gvr schema.GroupVersionResource, key objectKey) (*revision, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	obj, ok := s.objects[gvr][key]
-	return obj, ok
+	v, ok := s.objects[gvr][key]
+	return v, ok
 }
 
-// writeLocked stores obj (nil deletes key) as a change of type typ, gives it
-// the next version and hands the event to the watchers.
-func (s *store) writeLocked(gvr schema.GroupVersionResource, key objectKey, typ watch.EventType, obj runtime.Object) {
+// objectLocked is the stored object at key, read-only.
+func (s *store) objectLocked(gvr schema.GroupVersionResource, key objectKey) (runtime.Object, bool) {
+	v, ok := s.objects[gvr][key]
+	if !ok {
+		return nil, false
+	}
+	return v.obj, true
+}
+
+// writeLocked stores obj as a change of type typ (a deletion removes key),
+// gives it the next version and hands the event to the watchers. It returns
+// what it wrote.
+func (s *store) writeLocked(gvr schema.GroupVersionResource, key objectKey, typ watch.EventType, obj runtime.Object) *revision {
 	s.rv++
 	if isTyped(obj) {
 		// Stored Go objects carry no kind, so that what a client sent and
@@ -100,16 +116,17 @@ func (s *store) writeLocked(gvr schema.GroupVersionResource, key objectKey, typ 
 	m.SetResourceVersion(strconv.FormatUint(s.rv, 10))
 	objs := s.objects[gvr]
 	if objs == nil {
-		objs = make(map[objectKey]runtime.Object)
+		objs = make(map[objectKey]*revision)
 		s.objects[gvr] = objs
 	}
 	prev := objs[key]
+	v := &revision{obj: obj}
 	if typ == watch.Deleted {
 		delete(objs, key)
 	} else {
-		objs[key] = obj
+		objs[key] = v
 	}
-	ev := &logEvent{rv: s.rv, gvr: gvr, typ: typ, obj: obj, prev: prev}
+	ev := &logEvent{rv: s.rv, gvr: gvr, typ: typ, obj: v, prev: prev}
 	if len(s.log) == s.logSize {
 		s.dropped = s.log[0].rv
 		s.log = append(s.log[:0], s.log[1:]...)
@@ -118,6 +135,7 @@ func (s *store) writeLocked(gvr schema.GroupVersionResource, key objectKey, typ 
 	for w := range s.watchers {
 		w.offer(ev)
 	}
+	return v
 }
 
 // listLocked returns the objects of gvr in namespace ("" for all) that
@@ -132,8 +150,8 @@ func (s *store) listLocked(gvr schema.GroupVersionResource, namespace string, ma
 	slices.SortFunc(keys, compareKeys)
 	out := make([]runtime.Object, 0, len(keys))
 	for _, k := range keys {
-		if obj := s.objects[gvr][k]; match(obj) {
-			out = append(out, obj)
+		if v := s.objects[gvr][k]; match(v.obj) {
+			out = append(out, v.obj)
 		}
 	}
 	return out
@@ -155,8 +173,12 @@ func (f filter) matches(obj runtime.Object) bool {
 	if f.namespace != "" && m.GetNamespace() != f.namespace {
 		return false
 	}
-	return f.labels.Matches(labels.Set(m.GetLabels())) &&
-		f.fields.Matches(fields.Set{"metadata.name": m.GetName(), "metadata.namespace": m.GetNamespace()})
+	if !f.labels.Empty() && !f.labels.Matches(labels.Set(m.GetLabels())) {
+		return false
+	}
+	// Every watch event is matched twice (before and after), most with no
+	// field selector: skip building the field set for those.
+	return f.fields.Empty() || f.fields.Matches(fields.Set{"metadata.name": m.GetName(), "metadata.namespace": m.GetNamespace()})
 }
 
 // continueToken is a list page's continuation: the version the first page

@@ -74,7 +74,8 @@ func (t storeTracker) Get(gvr schema.GroupVersionResource, ns, name string, _ ..
 	if err != nil {
 		return nil, err
 	}
-	return t.s.getObject(rt)
+	obj, err := t.s.getObject(rt)
+	return owned(obj), err
 }
 
 func (t storeTracker) Create(gvr schema.GroupVersionResource, obj runtime.Object, ns string, opts ...metav1.CreateOptions) error {
@@ -211,12 +212,7 @@ func (t storeTracker) Watch(gvr schema.GroupVersionResource, ns string, opts ...
 			}
 		}
 		// The fake's clients get objects of their own, not shared ones.
-		own := func(typ watch.EventType, obj runtime.Object) bool {
-			if shared, ok := obj.(sharedObject); ok {
-				obj = shared.DeepCopyObject()
-			}
-			return send(typ, obj)
-		}
+		own := func(typ watch.EventType, obj runtime.Object) bool { return send(typ, owned(obj)) }
 		for {
 			if !wt.drain(&since, own) {
 				return

@@ -1,6 +1,7 @@
 package fake
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -146,17 +147,17 @@ func (w *watcher) drain(since *uint64, send func(watch.EventType, runtime.Object
 // DELETED with the object as it last matched, at the event's version.
 // Nothing is sent for an object that matches neither before nor after.
 func selected(ev *logEvent, f filter) (watch.EventType, runtime.Object) {
-	now := ev.typ != watch.Deleted && f.matches(ev.obj)
-	before := ev.prev != nil && f.matches(ev.prev)
+	now := ev.typ != watch.Deleted && f.matches(ev.obj.obj)
+	before := ev.prev != nil && f.matches(ev.prev.obj)
 	switch {
 	case now && before:
-		return ev.typ, sharedObject{ev}
+		return ev.typ, sharedObject{ev.obj}
 	case now:
-		return watch.Added, sharedObject{ev}
+		return watch.Added, sharedObject{ev.obj}
 	case ev.typ == watch.Deleted && before:
-		return watch.Deleted, sharedObject{ev} // the deleted object, at the deletion's version
+		return watch.Deleted, sharedObject{ev.obj} // the deleted object, at the deletion's version
 	case before:
-		obj := ev.prev.DeepCopyObject()
+		obj := ev.prev.obj.DeepCopyObject()
 		m, _ := meta.Accessor(obj)
 		m.SetResourceVersion(strconv.FormatUint(ev.rv, 10))
 		return watch.Deleted, obj
@@ -207,7 +208,7 @@ func (s *APIServer) newEventStream(w http.ResponseWriter, mt string) (*eventStre
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Transfer-Encoding", "chunked")
 	w.WriteHeader(http.StatusOK)
-	flush(w)
+	_ = flush(w) // the status line: nothing held yet
 	framer := info.StreamSerializer.Framer.NewFrameWriter(w)
 	es := &eventStream{s: s, mt: mt, w: w}
 	es.enc = restclientwatch.NewEncoder(streaming.NewEncoder(framer, info.StreamSerializer.Serializer), embedded{s: s, mt: mt})
@@ -218,22 +219,35 @@ func (e *eventStream) send(typ watch.EventType, obj runtime.Object) error {
 	if err := e.enc.Encode(&watch.Event{Type: typ, Object: obj}); err != nil {
 		return err
 	}
-	flush(e.w)
+	return flush(e.w)
+}
+
+// flush sends what w holds; in memory, it reports a stream the client closed.
+func flush(w http.ResponseWriter) error {
+	switch f := w.(type) {
+	case *streamWriter:
+		return f.flush()
+	case http.Flusher:
+		f.Flush()
+	}
 	return nil
 }
 
-func flush(w http.ResponseWriter) {
-	if f, ok := w.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-// sharedObject is a logged event's object as every watcher sends it: encoded
-// once per media type, however many watchers there are.
-type sharedObject struct{ ev *logEvent }
+// sharedObject is a stored revision as the server answers it, to a get, to
+// the write that made it and to every watcher: encoded once per media type,
+// however many read it. Go callers get a copy of their own (owned).
+type sharedObject struct{ r *revision }
 
 func (o sharedObject) GetObjectKind() schema.ObjectKind { return schema.EmptyObjectKind }
-func (o sharedObject) DeepCopyObject() runtime.Object   { return o.ev.obj.DeepCopyObject() }
+func (o sharedObject) DeepCopyObject() runtime.Object   { return o.r.obj.DeepCopyObject() }
+
+// owned is obj as a Go caller may keep and change it.
+func owned(obj runtime.Object) runtime.Object {
+	if shared, ok := obj.(sharedObject); ok {
+		return shared.DeepCopyObject()
+	}
+	return obj
+}
 
 // embedded encodes an event's object as the server encodes objects.
 type embedded struct {
@@ -242,13 +256,7 @@ type embedded struct {
 }
 
 func (e embedded) Encode(obj runtime.Object, w io.Writer) error {
-	var b []byte
-	var err error
-	if shared, ok := obj.(sharedObject); ok {
-		b, err = shared.ev.encode(e.mt, e.s.encode)
-	} else {
-		b, err = e.s.encode(obj, e.mt)
-	}
+	b, err := e.s.encode(obj, e.mt)
 	if err != nil {
 		return err
 	}
@@ -283,11 +291,16 @@ func (s *APIServer) watchResponse(req *http.Request) *http.Response {
 	}
 }
 
-// streamWriter is the in-memory ResponseWriter of a watch.
+// streamWriter is the in-memory ResponseWriter of a watch. It holds what is
+// written until a flush (the end of an event), so that the client reads one
+// event in one hand-off through the pipe, not its frame header and its body
+// apart.
 type streamWriter struct {
 	header  http.Header
 	code    int
 	pw      *io.PipeWriter
+	buf     bytes.Buffer
+	err     error // the failed hand-off's, for every write after it
 	once    sync.Once
 	started chan struct{}
 }
@@ -304,7 +317,21 @@ func (w *streamWriter) WriteHeader(code int) {
 
 func (w *streamWriter) Write(b []byte) (int, error) {
 	w.WriteHeader(http.StatusOK)
-	return w.pw.Write(b)
+	if w.err != nil {
+		return 0, w.err
+	}
+	return w.buf.Write(b)
 }
 
-func (w *streamWriter) Flush() {}
+func (w *streamWriter) Flush() { _ = w.flush() }
+
+// flush hands what is held to the client: it returns once the client has
+// read it, or with an error when the client has closed the stream.
+func (w *streamWriter) flush() error {
+	if w.err != nil || w.buf.Len() == 0 {
+		return w.err
+	}
+	_, w.err = w.pw.Write(w.buf.Bytes())
+	w.buf.Reset()
+	return w.err
+}

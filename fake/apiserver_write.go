@@ -74,14 +74,13 @@ func (s *APIServer) createObject(rt route, obj runtime.Object, m metav1.Object, 
 		}
 	}
 	key := keyOf(m)
-	if _, ok := s.store.objects[r.gvr][key]; ok {
+	if _, ok := s.store.objectLocked(r.gvr, key); ok {
 		return nil, apierrors.NewAlreadyExists(r.groupResource(), m.GetName())
 	}
 	if dryRun {
 		return obj, nil
 	}
-	s.store.writeLocked(r.gvr, key, watch.Added, obj)
-	return obj.DeepCopyObject(), nil
+	return sharedObject{s.store.writeLocked(r.gvr, key, watch.Added, obj)}, nil
 }
 
 // placeIn puts m in the path's namespace, or none for a cluster-scoped kind.
@@ -122,7 +121,7 @@ func validName(r *resource, m metav1.Object) error {
 
 // namespaceOpenLocked checks that namespace exists and takes new objects.
 func (s *APIServer) namespaceOpenLocked(namespace string) error {
-	obj, ok := s.store.objects[namespacesGVR][objectKey{"", namespace}]
+	obj, ok := s.store.objectLocked(namespacesGVR, objectKey{"", namespace})
 	if !ok {
 		return apierrors.NewNotFound(namespacesGVR.GroupResource(), namespace)
 	}
@@ -153,7 +152,7 @@ func (s *APIServer) updateObject(rt route, obj runtime.Object, m metav1.Object, 
 	}
 	s.store.mu.Lock()
 	defer s.store.mu.Unlock()
-	old, ok := s.store.objects[rt.res.gvr][objectKey{rt.namespace, rt.name}]
+	old, ok := s.store.objectLocked(rt.res.gvr, objectKey{rt.namespace, rt.name})
 	if !ok {
 		return nil, apierrors.NewNotFound(rt.res.groupResource(), rt.name)
 	}
@@ -207,16 +206,16 @@ func (s *APIServer) commitLocked(rt route, old, next runtime.Object) (runtime.Ob
 	if r.spec && !apiequality.Semantic.DeepEqual(specOf(old), specOf(next)) {
 		nm.SetGeneration(om.GetGeneration() + 1)
 	}
-	if apiequality.Semantic.DeepEqual(old, next) {
-		return old.DeepCopyObject(), nil // kube-apiserver skips a write that changes nothing
-	}
 	key := keyOf(nm)
-	if nm.GetDeletionTimestamp() != nil && len(finalizersOf(next)) == 0 {
-		s.store.writeLocked(r.gvr, key, watch.Deleted, next)
-	} else {
-		s.store.writeLocked(r.gvr, key, watch.Modified, next)
+	if apiequality.Semantic.DeepEqual(old, next) {
+		v := s.store.objects[r.gvr][key]
+		return sharedObject{v}, nil // kube-apiserver skips a write that changes nothing
 	}
-	return next.DeepCopyObject(), nil
+	typ := watch.Modified
+	if nm.GetDeletionTimestamp() != nil && len(finalizersOf(next)) == 0 {
+		typ = watch.Deleted
+	}
+	return sharedObject{s.store.writeLocked(r.gvr, key, typ, next)}, nil
 }
 
 // patch applies a JSON, merge or strategic merge patch to the stored object
@@ -237,7 +236,7 @@ func (s *APIServer) patch(req *http.Request, rt route, pt types.PatchType, body 
 	}
 	s.store.mu.Lock()
 	defer s.store.mu.Unlock()
-	old, ok := s.store.objects[rt.res.gvr][objectKey{rt.namespace, rt.name}]
+	old, ok := s.store.objectLocked(rt.res.gvr, objectKey{rt.namespace, rt.name})
 	if !ok {
 		return nil, 0, apierrors.NewNotFound(rt.res.groupResource(), rt.name)
 	}
@@ -278,8 +277,10 @@ func (s *APIServer) patch(req *http.Request, rt route, pt types.PatchType, body 
 // managerOf is the field manager of a write: the fieldManager parameter, or
 // the client's user agent up to its first slash, as kube-apiserver names it.
 func managerOf(req *http.Request) string {
-	if m := req.URL.Query().Get("fieldManager"); m != "" {
-		return m
+	if strings.Contains(req.URL.RawQuery, "fieldManager") {
+		if m := req.URL.Query().Get("fieldManager"); m != "" {
+			return m
+		}
 	}
 	ua, _, _ := strings.Cut(req.UserAgent(), "/")
 	return ua
@@ -303,7 +304,7 @@ func (s *APIServer) delete(rt route, body []byte) (runtime.Object, error) {
 func (s *APIServer) deleteObject(rt route, opts *metav1.DeleteOptions) (runtime.Object, error) {
 	s.store.mu.Lock()
 	defer s.store.mu.Unlock()
-	old, ok := s.store.objects[rt.res.gvr][objectKey{rt.namespace, rt.name}]
+	old, ok := s.store.objectLocked(rt.res.gvr, objectKey{rt.namespace, rt.name})
 	if !ok {
 		return nil, apierrors.NewNotFound(rt.res.groupResource(), rt.name)
 	}
@@ -320,12 +321,10 @@ func (s *APIServer) deleteObject(rt route, opts *metav1.DeleteOptions) (runtime.
 		}
 	}
 	if len(finalizersOf(old)) == 0 {
-		gone := old.DeepCopyObject()
-		s.store.writeLocked(rt.res.gvr, keyOf(om), watch.Deleted, gone)
-		return gone.DeepCopyObject(), nil
+		return sharedObject{s.store.writeLocked(rt.res.gvr, keyOf(om), watch.Deleted, old.DeepCopyObject())}, nil
 	}
 	if om.GetDeletionTimestamp() != nil {
-		return old.DeepCopyObject(), nil
+		return sharedObject{s.store.objects[rt.res.gvr][keyOf(om)]}, nil
 	}
 	next := old.DeepCopyObject()
 	nm, _ := meta.Accessor(next)
@@ -335,8 +334,7 @@ func (s *APIServer) deleteObject(rt route, opts *metav1.DeleteOptions) (runtime.
 	if ns, ok := next.(*corev1.Namespace); ok {
 		ns.Status.Phase = corev1.NamespaceTerminating
 	}
-	s.store.writeLocked(rt.res.gvr, keyOf(nm), watch.Modified, next)
-	return next.DeepCopyObject(), nil
+	return sharedObject{s.store.writeLocked(rt.res.gvr, keyOf(nm), watch.Modified, next)}, nil
 }
 
 // finalizersOf are what keeps a deleted object: its metadata.finalizers,

@@ -27,18 +27,36 @@ import (
 )
 
 // 3 candidates, default timing, no faults, the full REST path, 1 virtual hour.
+// After each run, with the timer stopped, as many requests of client-go's
+// floor (BenchmarkClientGoFloor) run on their own: "x-floor" is the ratio of
+// the two, measured side by side under the same load.
 func BenchmarkSteadyStateHour(b *testing.B) {
 	var requests int
+	var floor time.Duration
+	floorRequest := clientGoFloor(b)
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	for b.Loop() {
+		n := 0
 		ok := asTest(func(t *testing.T) {
 			rep := sim.Test(t, sim.Options{Seed: 1, Candidates: 3}, func(c *sim.Cluster) { c.Advance(time.Hour) })
-			requests += rep.Requests.Total
+			n = rep.Requests.Total
 		})
 		if !ok {
 			b.Fatal("run failed")
 		}
+		requests += n
+		b.StopTimer()
+		var f0, f1 runtime.MemStats
+		runtime.ReadMemStats(&f0)
+		start := time.Now()
+		for i := range n {
+			floorRequest(i)
+		}
+		floor += time.Since(start)
+		runtime.ReadMemStats(&f1)
+		m0.Mallocs += f1.Mallocs - f0.Mallocs // count the simulator's only
+		b.StartTimer()
 	}
 	runtime.ReadMemStats(&m1)
 	perRun := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
@@ -47,6 +65,7 @@ func BenchmarkSteadyStateHour(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(requests), "us/request")
 	b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/float64(requests), "allocs/request")
 	b.ReportMetric(float64(requests)/float64(b.N), "requests/run")
+	b.ReportMetric(float64(b.Elapsed())/float64(floor), "x-floor")
 }
 
 // 1,000 seeds of a crash failover, run as parallel bubbles (replay is not
@@ -118,6 +137,18 @@ func BenchmarkThousandCandidates10Min(b *testing.B) {
 // a RoundTripper that answers at once with a canned protobuf Lease: no
 // simulator, no latency, no goroutine switch. One op is one request.
 func BenchmarkClientGoFloor(b *testing.B) {
+	request := clientGoFloor(b)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		request(i)
+		i++
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(i)/1e3, "us/request")
+}
+
+// clientGoFloor returns the floor's request: the i-th request of a renew loop.
+func clientGoFloor(b *testing.B) func(i int) {
 	lease := &coordinationv1.Lease{
 		ObjectMeta: metav1.ObjectMeta{Name: sim.DefaultLeaseName, Namespace: sim.DefaultNamespace, ResourceVersion: "7", UID: "uid-1"},
 		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To("c0"), LeaseDurationSeconds: ptr.To[int32](15),
@@ -147,9 +178,8 @@ func BenchmarkClientGoFloor(b *testing.B) {
 	ctx := context.Background()
 	record := resourcelock.LeaderElectionRecord{HolderIdentity: "c0", LeaseDurationSeconds: 15,
 		AcquireTime: metav1.NewTime(time.Unix(0, 0)), RenewTime: metav1.NewTime(time.Unix(1, 0))}
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
+	return func(i int) {
+		var err error
 		if i%2 == 0 {
 			_, _, err = lock.Get(ctx)
 		} else {
@@ -158,9 +188,7 @@ func BenchmarkClientGoFloor(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		i++
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(i)/1e3, "us/request")
 }
 
 // cannedLease answers every request at once with the same protobuf Lease.

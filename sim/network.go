@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"time"
 
@@ -216,10 +217,22 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if drop {
 		return r.wait(req, nil)
 	}
-	r.serve = func() response { return r.serveWith(t.n.srvRT, req) }
+	r.server = t.n
 	r.ev = event{at: r.sent.Add(r.plan.reqLeg), cand: t.p.cand.idx, req: r}
 	t.n.push(&r.ev)
 	return r.wait(req, r.reply)
+}
+
+// serve serves a request on the in-memory API server: a plain one through
+// its handler, into the request's own recorder; a watch through its
+// RoundTripper, whose body streams.
+func (n *network) serve(r *request) response {
+	if r.route.Verb == VerbWatch {
+		return r.roundTrip(n.srvRT)
+	}
+	r.written = httptest.ResponseRecorder{HeaderMap: make(http.Header, 1), Body: &r.writtenBody, Code: http.StatusOK}
+	n.srv.ServeHTTP(&r.written, r.outgoing())
+	return decodeAnswer(r, r.written.Code, r.written.HeaderMap.Get("Content-Type"), r.writtenBody.Bytes())
 }
 
 // CancelRequest exists so that client-go's transport wrappers, which forward

@@ -204,12 +204,15 @@ func (t *liveTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if drop {
 		return r.wait(req, nil)
 	}
-	r.serve = func() response { return r.serveWith(t.next, req) }
+	r.server = t
 	if !t.sleep(req, r.plan.reqLeg) || !r.arrive() || !t.sleep(req, r.plan.respLeg) || !r.answer() {
 		return r.wait(req, nil) // the request's context or the process ends it
 	}
 	return r.deliver(req)
 }
+
+// serve sends the request to the real server.
+func (t *liveTransport) serve(r *request) response { return r.roundTrip(t.next) }
 
 // WrappedRoundTripper lets client-go reach the transport below (to close
 // idle connections, for example).

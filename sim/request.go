@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"time"
 
@@ -31,10 +32,11 @@ type request struct {
 	body   []byte // the request's body, until it is served
 	accept string
 	plan   plan
-	serve  func() response // the backend's server, at arrival
-	stream *stream         // a watch's body on its way to the client
-	ev     event           // the simulated network's queue entry
-	served bool            // the arrival has run; the next step is the answer
+	req    *http.Request // the client's request (its body is in body)
+	server server        // the backend's server, at arrival
+	stream *stream       // a watch's body on its way to the client
+	ev     event         // the simulated network's queue entry
+	served bool          // the arrival has run; the next step is the answer
 
 	// rep is written before reply is signalled (or, on a real server, by the
 	// goroutine that reads it).
@@ -50,6 +52,9 @@ type request struct {
 	resp        http.Response
 	respBody    responseBody
 	contentType [1]string
+	reqBody     responseBody              // the body as the server reads it
+	written     httptest.ResponseRecorder // the in-memory server's answer
+	writtenBody bytes.Buffer
 }
 
 // reply is what a RoundTrip waits for: a response, or a transport error.
@@ -80,7 +85,7 @@ func newRequest(p *process, req *http.Request) (r *request, drop bool, err error
 	if err != nil {
 		return nil, false, err
 	}
-	r = &request{p: p, sent: time.Now(), reply: make(chan struct{}, 1), lost: make(chan struct{}), body: body, accept: req.Header.Get("Accept"), route: parseRoute(req)}
+	r = &request{p: p, req: req, sent: time.Now(), reply: make(chan struct{}, 1), lost: make(chan struct{}), body: body, accept: req.Header.Get("Accept"), route: parseRoute(req)}
 	c.rec.countRequest(r.route.Verb)
 	partitioned, outage := c.rules.admit(p.cand.name)
 	if partitioned {
@@ -138,7 +143,7 @@ func (r *request) arrive() bool {
 		c.rec.countInjected()
 		r.trace("answered %d (injected)", r.rep.resp.Code)
 	default:
-		r.rep.resp = r.serve()
+		r.rep.resp = r.server.serve(r)
 		c.observe(r)
 		if src := r.rep.resp.Stream; src != nil {
 			r.stream = newStream(r, src, p.nextStream())
@@ -283,7 +288,8 @@ func (r *request) deliver(req *http.Request) (*http.Response, error) {
 	return &r.resp, nil
 }
 
-// responseBody is a response's body: the server's encoded answer.
+// responseBody is a body held in memory: the server's encoded answer, or
+// the client's request as the server reads it.
 type responseBody struct{ bytes.Reader }
 
 func (*responseBody) Close() error { return nil }

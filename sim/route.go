@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"bytes"
 	"io"
 	"net/http"
 	"strings"
@@ -81,14 +80,14 @@ type response struct {
 	Lease       *coordinationv1.Lease
 }
 
-// serveWith sends the request to the server behind next and reads the
-// answer: whole, except a watch's, whose stream the network carries on.
-func (r *request) serveWith(next http.RoundTripper, req *http.Request) response {
-	out := req.Clone(req.Context())
-	out.Body = io.NopCloser(bytes.NewReader(r.body))
-	out.ContentLength = int64(len(r.body))
+// server is a backend's API server as a request meets it on arrival.
+type server interface{ serve(r *request) response }
+
+// roundTrip sends the request through next and reads the answer: whole,
+// except a watch's, whose stream the network carries on.
+func (r *request) roundTrip(next http.RoundTripper) response {
 	start := time.Now()
-	resp, err := next.RoundTrip(out)
+	resp, err := next.RoundTrip(r.outgoing())
 	if err != nil {
 		r.rep.err = err
 		return response{}
@@ -105,22 +104,32 @@ func (r *request) serveWith(next http.RoundTripper, req *http.Request) response 
 	if r.p.c.t == nil {
 		r.p.c.rec.roundTrip(r.route.Verb, time.Since(start))
 	}
-	return decodeAnswer(r, resp, body)
+	return decodeAnswer(r, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+}
+
+// outgoing is the client's request as the server gets it: a shallow copy
+// (a RoundTripper must not change the request it is given) that carries
+// the body read off the original.
+func (r *request) outgoing() *http.Request {
+	out := *r.req
+	r.reqBody.Reset(r.body)
+	out.Body, out.ContentLength = &r.reqBody, int64(len(r.body))
+	return &out
 }
 
 // decodeAnswer reads what the report needs from an answer: the status error
 // of a failure, the lease of a successful lease write.
-func decodeAnswer(r *request, resp *http.Response, body []byte) response {
-	out := response{Code: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: body}
-	leaseWrite := resp.StatusCode < 300 && r.route.Resource == "leases" && (r.route.Verb == VerbCreate || r.route.Verb == VerbUpdate || r.route.Verb == VerbPatch)
-	if resp.StatusCode < 300 && !leaseWrite {
+func decodeAnswer(r *request, code int, contentType string, body []byte) response {
+	out := response{Code: code, ContentType: contentType, Body: body}
+	leaseWrite := code < 300 && r.route.Resource == "leases" && (r.route.Verb == VerbCreate || r.route.Verb == VerbUpdate || r.route.Verb == VerbPatch)
+	if code < 300 && !leaseWrite {
 		return out
 	}
 	obj, _, err := scheme.Codecs.UniversalDeserializer().Decode(body, nil, nil)
 	if err != nil {
 		return out
 	}
-	if st, ok := obj.(*metav1.Status); ok && resp.StatusCode >= 300 {
+	if st, ok := obj.(*metav1.Status); ok && code >= 300 {
 		out.Err = apierrors.FromObject(st)
 	} else if lease, ok := obj.(*coordinationv1.Lease); ok && leaseWrite {
 		out.Lease = lease
