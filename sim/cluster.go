@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"regexp"
 	"sort"
 	"strings"
@@ -12,10 +13,13 @@ import (
 	"testing/synctest"
 	"time"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	"github.com/leaderlab/leaderlab/internal/gotest"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes/scheme"
 )
 
 // Test runs one simulated cluster in a testing/synctest bubble: it starts
@@ -91,6 +95,10 @@ type Cluster struct {
 	holderMu    sync.Mutex
 	holder      string // lease holder identity as last stored
 	holderKnown bool
+
+	clientOnce sync.Once
+	client     client.Client
+	clientErr  error
 }
 
 // candidate is a named replica; each start makes a new process.
@@ -476,4 +484,26 @@ func optionsString(o Options) string {
 // server it is an error: read it with a client.
 func (c *Cluster) Object(gvr schema.GroupVersionResource, namespace, name string) (runtime.Object, error) {
 	return c.api.object(gvr, namespace, name)
+}
+
+// Client is an actor outside the election, like kubectl: a
+// controller-runtime client (with Options.Scheme) that reaches the API server
+// directly, with no latency, faults or partitions, to create, update and
+// delete the objects the candidates' controllers reconcile. Its writes are in
+// Report.Writes as Outside's.
+func (c *Cluster) Client() client.Client {
+	c.helper()()
+	c.clientOnce.Do(func() {
+		cfg := c.api.outside()
+		cfg.Wrap(func(next http.RoundTripper) http.RoundTripper { return outsideWrites{c: c, next: next} })
+		s := c.opts.Scheme
+		if s == nil {
+			s = scheme.Scheme
+		}
+		c.client, c.clientErr = client.New(cfg, client.Options{Scheme: s})
+	})
+	if c.clientErr != nil {
+		c.fatalf("sim: Client: %v", c.clientErr)
+	}
+	return c.client
 }

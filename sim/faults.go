@@ -69,8 +69,11 @@ type Fault struct {
 	// Candidate names the candidate ("c0", ..., or Leader); empty means all
 	// where the kind allows it (latency, slow-response, errors).
 	Candidate string `json:"candidate,omitempty"`
-	// Verb restricts latency, slow-response and errors to one verb.
-	Verb string `json:"verb,omitempty"`
+	// Verb restricts latency, slow-response and errors to one verb, and
+	// Resource to one resource as the path names it ("configmaps", "leases",
+	// "deployments/status"): slow data writes while the leases are fast.
+	Verb     string `json:"verb,omitempty"`
+	Resource string `json:"resource,omitempty"`
 	// Request and Response are the legs' latency (FaultLatency); zero means
 	// Options.Latency.
 	Request  Dist `json:"request,omitzero"`
@@ -92,9 +95,9 @@ var fields = map[FaultKind]string{
 	FaultStop:           "Candidate AfterWrites",
 	FaultStart:          "Candidate Identity",
 	FaultPartition:      "Candidate AfterWrites For",
-	FaultLatency:        "Candidate AfterWrites Verb Request Response For",
-	FaultSlowResponse:   "Candidate Verb Delay",
-	FaultErrors:         "Candidate Verb Code Rate RetryAfter For",
+	FaultLatency:        "Candidate AfterWrites Verb Resource Request Response For",
+	FaultSlowResponse:   "Candidate Verb Resource Delay",
+	FaultErrors:         "Candidate Verb Resource Code Rate RetryAfter For",
 	FaultOutage:         "For",
 	FaultBlackHole:      "For",
 	FaultDeleteLease:    "",
@@ -118,11 +121,11 @@ func (f Fault) validate(n int) error {
 func (f Fault) check(n int) error {
 	allowed := fields[f.Kind]
 	set := map[string]bool{
-		"Candidate": f.Candidate != "", "AfterWrites": f.AfterWrites != 0, "For": f.For != 0, "Verb": f.Verb != "",
+		"Candidate": f.Candidate != "", "AfterWrites": f.AfterWrites != 0, "For": f.For != 0, "Verb": f.Verb != "", "Resource": f.Resource != "",
 		"Request": !f.Request.isZero(), "Response": !f.Response.isZero(), "Delay": f.Delay != 0, "Code": f.Code != 0,
 		"Rate": f.Rate != 0, "RetryAfter": f.RetryAfter != 0, "Identity": f.Identity != "",
 	}
-	for _, name := range []string{"Candidate", "AfterWrites", "For", "Verb", "Request", "Response", "Delay", "Code", "Rate", "RetryAfter", "Identity"} {
+	for _, name := range []string{"Candidate", "AfterWrites", "For", "Verb", "Resource", "Request", "Response", "Delay", "Code", "Rate", "RetryAfter", "Identity"} {
 		if set[name] && !strings.Contains(" "+allowed+" ", " "+name+" ") {
 			return fmt.Errorf("%s must be zero: the %s fault does not use it", name, f.Kind)
 		}
@@ -257,11 +260,11 @@ func (c *Cluster) inject(f Fault) error {
 		c.breakStreams(f.Candidate, HealthCheck)
 		c.after(f.For, func() { c.heal(f.Candidate) })
 	case FaultLatency:
-		rule := latencyRule{scope: scope{f.Candidate, f.Verb}, req: f.Request, resp: f.Response}
+		rule := latencyRule{scope: scope{f.Candidate, f.Verb, f.Resource}, req: f.Request, resp: f.Response}
 		r.mu.Lock()
 		r.latency = append(r.latency, rule)
 		r.mu.Unlock()
-		key := fmt.Sprintf("latency/%s/%s/%d", f.Candidate, f.Verb, c.Now())
+		key := fmt.Sprintf("latency/%s/%s/%s/%d", f.Candidate, f.Verb, f.Resource, c.Now())
 		c.rec.faultStarted(key, span)
 		c.after(f.For, func() {
 			r.mu.Lock()
@@ -272,11 +275,11 @@ func (c *Cluster) inject(f Fault) error {
 	case FaultSlowResponse:
 		c.rec.add("sim", string(f.Kind)+" armed "+span.Detail)
 		r.mu.Lock()
-		r.slow = append(r.slow, slowRule{scope: scope{f.Candidate, f.Verb}, delay: f.Delay, fire: func() { c.rec.faultStarted("", span) }})
+		r.slow = append(r.slow, slowRule{scope: scope{f.Candidate, f.Verb, f.Resource}, delay: f.Delay, fire: func() { c.rec.faultStarted("", span) }})
 		r.mu.Unlock()
 	case FaultErrors:
-		sc := scope{f.Candidate, f.Verb}
-		key := "errors/" + f.Candidate + "/" + f.Verb
+		sc := scope{f.Candidate, f.Verb, f.Resource}
+		key := "errors/" + f.Candidate + "/" + f.Verb + "/" + f.Resource
 		drop := func() {
 			r.mu.Lock()
 			r.errs = removeFirst(r.errs, func(e errorRule) bool { return e.scope == sc })
@@ -358,6 +361,9 @@ func faultDetail(f Fault) string {
 	}
 	if f.Verb != "" {
 		add("verb=%s", f.Verb)
+	}
+	if f.Resource != "" {
+		add("resource=%s", f.Resource)
 	}
 	if f.AfterWrites > 0 {
 		add("afterWrites=%d", f.AfterWrites)

@@ -30,6 +30,9 @@ type backend interface {
 	schedule(at time.Time, cand int, fn func())
 	// minLeg is the shortest leg the backend gives a request.
 	minLeg() time.Duration
+	// outside is the rest config of an actor outside the election: the
+	// server's, with no rules in front.
+	outside() *rest.Config
 	deleteLease() error
 	overwriteLease(holder string) error
 	addObject(obj runtime.Object) error
@@ -91,7 +94,11 @@ type network struct {
 }
 
 func newNetwork(c *Cluster) *network {
-	srv := fake.NewAPIServer()
+	var opts []fake.APIServerOption
+	if c.opts.Scheme != nil {
+		opts = append(opts, fake.WithScheme(c.opts.Scheme))
+	}
+	srv := fake.NewAPIServer(opts...)
 	srv.OnUnserved(func(method, path, why string) {
 		c.rec.violation("the API server could not serve %s %s: %s", method, path, why)
 	})
@@ -249,6 +256,8 @@ func (n *network) deleteLease() error {
 func (n *network) overwriteLease(holder string) error {
 	return overwriteLease(context.Background(), n.admin, n.c.opts, holder)
 }
+
+func (n *network) outside() *rest.Config { return n.srv.Config() }
 
 func (n *network) addObject(obj runtime.Object) error { return n.srv.Add(obj) }
 

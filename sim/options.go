@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/leaderelection"
 
 	"github.com/leaderlab/leaderlab/internal/lockrules"
@@ -137,6 +138,10 @@ type Options struct {
 	// your own candidate"): it runs once per process start and must return
 	// when ctx is done. Nil runs client-go's LeaderElector.
 	Run func(ctx context.Context, p *Process) `json:"-"`
+	// Scheme is the scheme of the simulated API server, of Cluster.Client
+	// and of the managers sim.Manager builds: client-go's by default; add
+	// your own types to serve them.
+	Scheme *runtime.Scheme `json:"-"`
 	// Namespace and LeaseName locate the lease; defaults "default" and
 	// "leaderlab".
 	Namespace string `json:"namespace,omitempty"`

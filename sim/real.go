@@ -127,6 +127,8 @@ type live struct {
 
 func (l *live) minLeg() time.Duration { return 0 }
 
+func (l *live) outside() *rest.Config { return rest.CopyConfig(l.base) }
+
 // schedule runs fn at at on a timer of its own; Cluster.wg waits for it.
 func (l *live) schedule(at time.Time, _ int, fn func()) {
 	l.mu.Lock()

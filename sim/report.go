@@ -158,6 +158,15 @@ type Report struct {
 	Holders          []HolderSpan  `json:"holders"`
 	Faults           []FaultSpan   `json:"faults"`
 	Requests         RequestStats  `json:"requests"`
+	// Writes are the mutating requests the server applied, in the order it
+	// applied them: the candidates' and Cluster.Client's, leases and Events
+	// included (see Write.Kind).
+	Writes []Write `json:"writes"`
+	// StaleWrites are the data writes applied when their writer did not act
+	// as leader, or after another candidate had begun to; OverlapWrites the
+	// objects both candidates of an overlap wrote while it lasted.
+	StaleWrites   []StaleWrite   `json:"staleWrites"`
+	OverlapWrites []OverlapWrite `json:"overlapWrites"`
 	// RoundTrips are the real server's round trips per verb, in the order
 	// they were answered, without the latency the faults add (Real only).
 	RoundTrips map[string][]time.Duration `json:"roundTrips,omitempty"`
@@ -181,6 +190,7 @@ type recorder struct {
 	faults     []FaultSpan
 	openFaults map[string]int
 	stats      RequestStats
+	writes     []Write
 	rtts       map[string][]time.Duration
 	violations []string
 	leaderCh   chan struct{} // closed and replaced when a term starts
@@ -351,6 +361,15 @@ func (r *recorder) count(f func(s *RequestStats)) {
 	}
 }
 
+// write notes an applied write.
+func (r *recorder) write(w Write) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.frozen {
+		r.writes = append(r.writes, w)
+	}
+}
+
 func (r *recorder) countRequest(verb string) {
 	r.count(func(s *RequestStats) { s.Total++; s.ByVerb[verb]++ })
 }
@@ -397,6 +416,10 @@ func (r *recorder) snapshot() *Report {
 	l := r.ledger.leadership(end)
 	rep.Terms, rep.Overlaps, rep.Failovers, rep.LostWithoutCrash = l.Terms, l.Overlaps, l.Failovers, l.LostWithoutCrash
 	rep.FirstLeader, rep.Leaderless = l.FirstLeader, l.Leaderless
+	rep.Writes = slices.Clone(r.writes)
+	leadWrites(rep.Writes, rep.Terms)
+	rep.StaleWrites = staleWrites(rep.Writes, rep.Terms)
+	rep.OverlapWrites = overlapWrites(rep.Writes, rep.Overlaps)
 	closeOpen(rep.Holders, end, func(h *HolderSpan) *time.Duration { return &h.End })
 	closeOpen(rep.Faults, end, func(f *FaultSpan) *time.Duration { return &f.End })
 	return rep

@@ -99,7 +99,7 @@ func newRequest(p *process, req *http.Request) (r *request, drop bool, err error
 		c.rec.countRefused()
 		return nil, false, errRefused
 	}
-	r.plan = c.rules.plan(p.cand, r.route.Verb, c.opts.Latency, c.api.minLeg())
+	r.plan = c.rules.plan(p.cand, r.route, c.opts.Latency, c.api.minLeg())
 	if r.plan.slow != nil {
 		r.plan.slow()
 	}
@@ -145,6 +145,7 @@ func (r *request) arrive() bool {
 	default:
 		r.rep.resp = r.server.serve(r)
 		c.observe(r)
+		c.recordWrite(r)
 		if src := r.rep.resp.Stream; src != nil {
 			r.stream = newStream(r, src, p.nextStream())
 			c.wg.Go(r.stream.relay)

@@ -16,7 +16,7 @@ import (
 // route is what a request addresses, for the fault rules and the trace: its
 // verb as the audit log names it, the resource and the object's name.
 type route struct {
-	Verb, Resource, Name string
+	Verb, Resource, Namespace, Name string
 }
 
 // parseRoute reads a request's route off its method and path:
@@ -32,10 +32,10 @@ func parseRoute(req *http.Request) route {
 	default:
 		return route{Verb: VerbGet, Resource: req.URL.Path}
 	}
-	if len(parts) >= 3 && parts[0] == "namespaces" {
-		parts = parts[2:]
-	}
 	var rt route
+	if len(parts) >= 3 && parts[0] == "namespaces" {
+		rt.Namespace, parts = parts[1], parts[2:]
+	}
 	if len(parts) > 0 {
 		rt.Resource = parts[0]
 	}

@@ -22,10 +22,12 @@ type rules struct {
 	triggers    []trigger
 }
 
-type scope struct{ cand, verb string }
+// scope is what a rule applies to: requests from cand, of verb, to resource
+// (each empty for all).
+type scope struct{ cand, verb, resource string }
 
-func (s scope) matches(cand, verb string) bool {
-	return (s.cand == "" || s.cand == cand) && (s.verb == "" || s.verb == verb)
+func (s scope) matches(cand string, rt route) bool {
+	return (s.cand == "" || s.cand == cand) && (s.verb == "" || s.verb == rt.Verb) && (s.resource == "" || s.resource == rt.Resource)
 }
 
 type latencyRule struct {
@@ -76,16 +78,16 @@ func draw(rng *rand.Rand, d Dist, minLeg time.Duration) time.Duration {
 
 // legs are the latency distributions of a request of verb from cand whose
 // base latency is base: the newest matching latency rule's.
-func (r *rules) legs(cand, verb string, base Dist) (req, resp Dist) {
+func (r *rules) legs(cand string, rt route, base Dist) (req, resp Dist) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.legsLocked(cand, verb, base)
+	return r.legsLocked(cand, rt, base)
 }
 
-func (r *rules) legsLocked(cand, verb string, base Dist) (req, resp Dist) {
+func (r *rules) legsLocked(cand string, rt route, base Dist) (req, resp Dist) {
 	req, resp = base, base
 	for i := len(r.latency) - 1; i >= 0; i-- {
-		if l := r.latency[i]; l.matches(cand, verb) {
+		if l := r.latency[i]; l.matches(cand, rt) {
 			if !l.req.isZero() {
 				req = l.req
 			}
@@ -100,13 +102,13 @@ func (r *rules) legsLocked(cand, verb string, base Dist) (req, resp Dist) {
 
 // plan draws the legs and the forged answer, if any, of a request of verb
 // from cand, whose base latency is base.
-func (r *rules) plan(c *candidate, verb string, base Dist, minLeg time.Duration) plan {
+func (r *rules) plan(c *candidate, rt route, base Dist, minLeg time.Duration) plan {
 	r.mu.Lock()
-	req, resp := r.legsLocked(c.name, verb, base)
+	req, resp := r.legsLocked(c.name, rt, base)
 	slow := time.Duration(-1)
 	var fire func()
 	for i, s := range r.slow {
-		if s.matches(c.name, verb) {
+		if s.matches(c.name, rt) {
 			slow, fire = s.delay, s.fire
 			r.slow = append(r.slow[:i:i], r.slow[i+1:]...)
 			break
@@ -114,7 +116,7 @@ func (r *rules) plan(c *candidate, verb string, base Dist, minLeg time.Duration)
 	}
 	var rule *errorRule
 	for i := len(r.errs) - 1; i >= 0; i-- {
-		if e := r.errs[i]; e.matches(c.name, verb) {
+		if e := r.errs[i]; e.matches(c.name, rt) {
 			rule = &e
 			break
 		}

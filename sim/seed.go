@@ -1,17 +1,22 @@
 package sim
 
 import (
+	"context"
 	cryptorand "crypto/rand"
 	"encoding/binary"
 	"math/rand"
 	"os"
 	"sync"
+
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/klog/v2"
 )
 
 // client-go's wait.Jitter draws from the global math/rand, so exact replay
 // needs that source seeded. Since Go 1.24 rand.Seed is a no-op unless GODEBUG
 // has randseednop=0, and GODEBUG set at run time takes effect. The simulator
-// keeps this side effect as narrow as it can: GODEBUG gets randseednop=0 only
+// keeps this side effect (and the one on apimachinery's error handlers, see
+// logHandledError) as narrow as it can: GODEBUG gets randseednop=0 only
 // while at least one simulation runs (the caller's other settings kept, the
 // old value restored after the last), and when the last simulation ends the
 // global source is seeded again from crypto/rand, so code outside the
@@ -20,10 +25,20 @@ import (
 // runs tracks the simulations running in this process: they share the global
 // math/rand, so two at once cannot replay exactly.
 var runs struct {
-	mu      sync.Mutex
-	active  map[*activeRun]bool
-	godebug string // GODEBUG before the first active run
-	hadEnv  bool
+	mu       sync.Mutex
+	active   map[*activeRun]bool
+	godebug  string // GODEBUG before the first active run
+	hadEnv   bool
+	handlers []utilruntime.ErrorHandler // apimachinery's, before the first active run
+}
+
+// apimachinery's error handlers rate-limit with a timestamp of the real
+// clock taken at package init; in a bubble, whose clock starts in 2000, the
+// first error a controller hands them would wait about 26 virtual years and
+// never return. While simulations run, errors go to the logger of their
+// context instead: a candidate's trace.
+func logHandledError(ctx context.Context, err error, msg string, keysAndValues ...any) {
+	klog.FromContext(ctx).Error(err, msg, keysAndValues...)
 }
 
 type activeRun struct {
@@ -45,6 +60,8 @@ func beginRun(seed int64) *activeRun {
 			env = runs.godebug + "," + env
 		}
 		_ = os.Setenv("GODEBUG", env)
+		runs.handlers = utilruntime.ErrorHandlers
+		utilruntime.ErrorHandlers = []utilruntime.ErrorHandler{logHandledError}
 	}
 	r := &activeRun{}
 	for other := range runs.active {
@@ -83,6 +100,7 @@ func (r *activeRun) end() (bool, string) {
 		} else {
 			_ = os.Unsetenv("GODEBUG")
 		}
+		utilruntime.ErrorHandlers = runs.handlers
 	}
 	switch {
 	case r.seedNote != "":

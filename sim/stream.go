@@ -68,7 +68,7 @@ func (s *stream) relay() {
 	c, cand := s.r.p.c, s.r.p.cand
 	c.streams.Store(s, cand.name)
 	defer c.streams.Delete(s)
-	_, resp := c.rules.legs(cand.name, VerbWatch, c.opts.Latency)
+	_, resp := c.rules.legs(cand.name, s.r.route, c.opts.Latency)
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := s.src.Read(buf)

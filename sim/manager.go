@@ -1,0 +1,138 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"k8s.io/klog/v2"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+)
+
+// Manager is an Options.Run that makes every candidate process a real
+// controller-runtime manager: built on the candidate's Config and Lock, with
+// the run's timing and ReleaseOnCancel, its logger writing into the trace
+// under the candidate's name, and what a bubble needs filled in (no metrics,
+// health-probe or pprof listener; controller name validation skipped, since
+// every manager of the run shares one process). Each opt then adjusts the
+// options (a scheme, a cache restricted to namespaces, ...); setup adds the
+// user's reconcilers and runnables; then the manager starts.
+//
+// The candidate acts as leader exactly while the manager's leader-election
+// runnables run: from their start, when the manager has won the lease, until
+// their context is done. When Start returns (the manager lost the lease, or
+// its context ended) the process exits, as a Deployment's container does.
+//
+// Options that cannot work here are an error before the manager is built,
+// recorded as a violation of the run that names the option: a metrics,
+// health-probe or pprof bind address (a listening socket), a webhook server,
+// leader election switched off, or another lock. So are a setup that returns
+// an error or panics.
+func Manager(setup func(manager.Manager) error, opts ...func(*manager.Options)) func(context.Context, *Process) {
+	return func(ctx context.Context, p *Process) {
+		if err := runManager(ctx, p, setup, opts); err != nil {
+			p.p.c.rec.violation("%s: sim.Manager: %v", p.Name, err)
+		}
+	}
+}
+
+func runManager(ctx context.Context, p *Process, setup func(manager.Manager) error, opts []func(*manager.Options)) error {
+	if setup == nil {
+		return errors.New("setup is nil")
+	}
+	o, err := managerOptions(p, klog.FromContext(ctx), opts)
+	if err != nil {
+		return err
+	}
+	mgr, err := manager.New(p.Config, o)
+	if err != nil {
+		return fmt.Errorf("building the manager: %w", err)
+	}
+	if err := mgr.Add(actingLeader{p.p}); err != nil {
+		return fmt.Errorf("adding the simulator's runnable: %w", err)
+	}
+	if err := callSetup(setup, mgr); err != nil {
+		return err
+	}
+	err = mgr.Start(ctx)
+	switch {
+	case err == nil || ctx.Err() != nil:
+		// stopped or crashed: the process ends as its context did
+	default:
+		p.p.c.rec.add(p.Name, "manager exited: "+err.Error())
+	}
+	return nil
+}
+
+// managerOptions are the options of p's manager: the simulator's, then the
+// caller's adjustments, checked for what cannot run in a bubble.
+func managerOptions(p *Process, logger klog.Logger, opts []func(*manager.Options)) (manager.Options, error) {
+	o := manager.Options{
+		Logger:                              logger,
+		LeaderElection:                      true,
+		LeaderElectionResourceLockInterface: p.Lock,
+		LeaderElectionID:                    p.p.c.opts.LeaseName,
+		LeaderElectionNamespace:             p.p.c.opts.Namespace,
+		LeaseDuration:                       new(p.Timing.LeaseDuration),
+		RenewDeadline:                       new(p.Timing.RenewDeadline),
+		RetryPeriod:                         new(p.Timing.RetryPeriod),
+		LeaderElectionReleaseOnCancel:       p.ReleaseOnCancel,
+		Metrics:                             metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress:              "0",
+		PprofBindAddress:                    "0",
+		Controller:                          config.Controller{SkipNameValidation: new(true)},
+	}
+	if s := p.p.c.opts.Scheme; s != nil {
+		o.Scheme = s
+	}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	listens := func(addr string) bool { return addr != "" && addr != "0" }
+	switch {
+	case listens(o.Metrics.BindAddress):
+		return o, fmt.Errorf("option Metrics.BindAddress %q: a listening socket never blocks durably, so virtual time could not pass; leave it \"0\"", o.Metrics.BindAddress)
+	case listens(o.HealthProbeBindAddress):
+		return o, fmt.Errorf("option HealthProbeBindAddress %q: a listening socket never blocks durably, so virtual time could not pass; leave it \"0\"", o.HealthProbeBindAddress)
+	case listens(o.PprofBindAddress):
+		return o, fmt.Errorf("option PprofBindAddress %q: a listening socket never blocks durably, so virtual time could not pass; leave it \"0\"", o.PprofBindAddress)
+	case o.WebhookServer != nil:
+		return o, errors.New("option WebhookServer: a webhook server listens on a socket, and nothing in the simulation would call it; test webhooks apart")
+	case !o.LeaderElection:
+		return o, errors.New("option LeaderElection is false: every candidate of the run takes part in the election")
+	case o.LeaderElectionResourceLockInterface != p.Lock:
+		return o, errors.New("option LeaderElectionResourceLockInterface: the candidate's lock is the run's (Process.Lock); replacing it takes the manager out of the simulated election")
+	}
+	return o, nil
+}
+
+// callSetup runs the user's setup, turning a panic into an error.
+func callSetup(setup func(manager.Manager) error, mgr manager.Manager) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("setup panicked: %v", v)
+		}
+	}()
+	if err := setup(mgr); err != nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+	return nil
+}
+
+// actingLeader is a leader-election runnable of every simulated manager: it
+// runs exactly while the manager's other leader-election runnables do, and
+// tells the simulator so.
+type actingLeader struct{ p *process }
+
+func (a actingLeader) NeedLeaderElection() bool { return true }
+
+func (a actingLeader) Start(ctx context.Context) error {
+	a.p.startedLeading()
+	<-ctx.Done()
+	a.p.stoppedLeading("")
+	return nil
+}

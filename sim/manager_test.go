@@ -1,0 +1,250 @@
+package sim_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/leaderlab/leaderlab/scenarios"
+	"github.com/leaderlab/leaderlab/sim"
+)
+
+// copier is a small real operator: it copies the data of ConfigMap "in" to
+// ConfigMap "out" in the same namespace, with a merge patch (no
+// resourceVersion precondition, as many controllers write).
+func copier(mgr manager.Manager) error {
+	c := mgr.GetClient()
+	return ctrl.NewControllerManagedBy(mgr).For(&corev1.ConfigMap{}).Complete(reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+		if req.Name != "in" {
+			return reconcile.Result{}, nil
+		}
+		var in corev1.ConfigMap
+		if err := c.Get(ctx, req.NamespacedName, &in); err != nil {
+			return reconcile.Result{}, client.IgnoreNotFound(err)
+		}
+		var out corev1.ConfigMap
+		err := c.Get(ctx, types.NamespacedName{Namespace: req.Namespace, Name: "out"}, &out)
+		switch {
+		case apierrors.IsNotFound(err):
+			out = corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "out", Namespace: req.Namespace}, Data: in.Data}
+			return reconcile.Result{}, c.Create(ctx, &out)
+		case err != nil:
+			return reconcile.Result{}, err
+		}
+		patch := client.MergeFrom(out.DeepCopy())
+		out.Data = in.Data
+		return reconcile.Result{}, c.Patch(ctx, &out, patch)
+	}))
+}
+
+var inKey = types.NamespacedName{Namespace: "default", Name: "in"}
+
+// setInput creates or updates ConfigMap "in" through the outside client.
+func setInput(c *sim.Cluster, v string) {
+	cl := c.Client()
+	var in corev1.ConfigMap
+	err := cl.Get(context.Background(), inKey, &in)
+	if apierrors.IsNotFound(err) {
+		in = corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "in", Namespace: "default"}, Data: map[string]string{"v": v}}
+		err = cl.Create(context.Background(), &in)
+	} else if err == nil {
+		in.Data = map[string]string{"v": v}
+		err = cl.Update(context.Background(), &in)
+	}
+	if err != nil {
+		c.T().Fatalf("writing ConfigMap in: %v", err)
+	}
+}
+
+// outputIs reports whether ConfigMap "out" holds v.
+func outputIs(c *sim.Cluster, v string) bool {
+	var out corev1.ConfigMap
+	err := c.Client().Get(context.Background(), types.NamespacedName{Namespace: "default", Name: "out"}, &out)
+	return err == nil && out.Data["v"] == v
+}
+
+// dataWriters are the candidates that wrote ConfigMap "out".
+func dataWriters(rep *sim.Report) map[string]int {
+	m := map[string]int{}
+	for _, w := range rep.Writes {
+		if w.Kind == sim.WriteData && w.Name == "out" {
+			m[w.Candidate]++
+		}
+	}
+	return m
+}
+
+// Three replicas of a real controller-runtime manager: one leads and
+// reconciles; after it crashes, another takes over within the crash bound of
+// client-go's arithmetic and reconciles what changed meanwhile. The same
+// seed gives the same trace, byte for byte.
+func TestManagersFailOverAndReconcile(t *testing.T) {
+	opts := sim.Options{Seed: 3, Candidates: 3, Run: sim.Manager(copier)}
+	var first, second string
+	body := func(c *sim.Cluster) {
+		setInput(c, "1")
+		first = c.AwaitLeader(ld + 2*rp)
+		c.Advance(5 * time.Second)
+		if !outputIs(c, "1") {
+			t.Fatalf("the leader %s did not reconcile: ConfigMap out does not hold v=1", first)
+		}
+		c.Crash(first)
+		setInput(c, "2")
+		second = c.AwaitLeader(scenarios.BoundsFor(c.Report().Options).Crash().Hi)
+		c.Advance(5 * time.Second)
+		if !outputIs(c, "2") {
+			t.Fatalf("the new leader %s did not reconcile the change made while no one led", second)
+		}
+	}
+	rep := sim.Test(t, opts, body)
+	if first == second {
+		t.Fatalf("the crashed leader %s led again", first)
+	}
+	if len(rep.Failovers) != 1 || rep.Failovers[0].Cause != sim.EndCrash {
+		t.Fatalf("failovers = %+v, want one after the crash", rep.Failovers)
+	}
+	if win := scenarios.BoundsFor(rep.Options).Crash(); !win.Contains(rep.Failovers[0].Duration) {
+		t.Errorf("crash failover took %v, outside client-go's bound %v", rep.Failovers[0].Duration, win)
+	}
+	writers := dataWriters(rep)
+	if writers[first] == 0 || writers[second] == 0 || len(writers) != 2 {
+		t.Errorf("ConfigMap out written by %v, want by %s and by %s only", writers, first, second)
+	}
+	if len(rep.StaleWrites) != 0 || len(rep.OverlapWrites) != 0 {
+		t.Errorf("stale writes %v, overlap writes %v, want none", rep.StaleWrites, rep.OverlapWrites)
+	}
+	var outside int
+	for _, w := range rep.Writes {
+		if w.Candidate == sim.Outside {
+			outside++
+		}
+	}
+	if outside != 2 {
+		t.Errorf("%d outside writes recorded, want 2 (the create and the update of in)", outside)
+	}
+	again := sim.Test(t, opts, body)
+	if again.TraceText() != rep.TraceText() {
+		t.Errorf("same seed, different traces:\n--- first\n%s\n--- second\n%s", rep.TraceText(), again.TraceText())
+	}
+}
+
+// A stale write, constructed: the leader's lease updates take 20 s to
+// arrive, so its renewals time out and it loses the lease, and so does the
+// patch it sends to ConfigMap out during its term: that patch is applied
+// after its term ended and after the next leader began, and overwrites what
+// the next leader wrote since. The same run without the slow writes has no
+// stale write and the output is current.
+func TestManagerStaleWriteAcrossTermEnd(t *testing.T) {
+	const slow = 20 * time.Second
+	run := func(t *testing.T, fault bool) (*sim.Report, string, bool) {
+		var leader string
+		current := false
+		rep := sim.Test(t, sim.Options{Seed: 5, Candidates: 3, Run: sim.Manager(copier)}, func(c *sim.Cluster) {
+			setInput(c, "1")
+			leader = c.AwaitLeader(ld + 2*rp)
+			c.Advance(5 * time.Second)
+			if !outputIs(c, "1") {
+				t.Fatalf("the leader %s did not reconcile", leader)
+			}
+			if fault {
+				c.Inject(sim.Fault{Kind: sim.FaultLatency, Candidate: leader, Verb: sim.VerbUpdate, Resource: "leases", Request: sim.Fixed(slow)})
+				c.Inject(sim.Fault{Kind: sim.FaultLatency, Candidate: leader, Verb: sim.VerbPatch, Resource: "configmaps", Request: sim.Fixed(slow)})
+			}
+			setInput(c, "2")
+			if fault {
+				// The leader gives up after RenewDeadline; another takes
+				// over once the lease has expired.
+				for deadline := c.Now() + rd + ld + 2*rp; c.Leader() == leader || c.Leader() == ""; c.Advance(100 * time.Millisecond) {
+					if c.Now() > deadline {
+						t.Fatalf("no other candidate took over from %s", leader)
+					}
+				}
+			}
+			setInput(c, "3")
+			c.Advance(time.Minute)
+			current = outputIs(c, "3")
+		})
+		return rep, leader, current
+	}
+	t.Run("slow writes", func(t *testing.T) {
+		rep, leader, current := run(t, true)
+		if current {
+			t.Errorf("ConfigMap out holds the current input: the late patch did not land")
+		}
+		var stale []sim.StaleWrite
+		for _, s := range rep.StaleWrites {
+			if s.Write.Candidate == leader && s.Write.Name == "out" {
+				stale = append(stale, s)
+			}
+		}
+		if len(stale) != 1 {
+			t.Fatalf("stale writes of out by %s: %v, want 1 (all: %v)", leader, stale, rep.StaleWrites)
+		}
+		s := stale[0]
+		if s.Cause != sim.StaleInFlight || !s.Write.LeaderAtSend || s.Write.LeaderAtApply {
+			t.Errorf("stale write %v: want cause %q, sent as leader, applied not", s, sim.StaleInFlight)
+		}
+		if s.Write.Applied-s.Write.Sent != slow {
+			t.Errorf("applied %v after it was sent, want the %v request leg", s.Write.Applied-s.Write.Sent, slow)
+		}
+		if s.NewLeader == "" || s.NewLeader == leader || s.NewLeaderStart > s.Write.Applied || s.TermEnd > s.Write.Applied {
+			t.Errorf("stale write %v: want a new leader acting when it was applied", s)
+		}
+	})
+	t.Run("no fault", func(t *testing.T) {
+		rep, _, current := run(t, false)
+		if len(rep.StaleWrites) != 0 {
+			t.Errorf("stale writes without a fault: %v", rep.StaleWrites)
+		}
+		if !current {
+			t.Errorf("ConfigMap out does not hold the current input")
+		}
+	})
+}
+
+// A setup that fails, or panics, is a violation of the run that says so.
+func TestManagerBadSetup(t *testing.T) {
+	for name, tc := range map[string]struct {
+		setup func(manager.Manager) error
+		opt   func(*manager.Options)
+		want  string
+	}{
+		"error":   {setup: func(manager.Manager) error { return errors.New("no CRD") }, want: "c0: sim.Manager: setup: no CRD"},
+		"panic":   {setup: func(manager.Manager) error { panic("boom") }, want: "c0: sim.Manager: setup panicked: boom"},
+		"nil":     {want: "c0: sim.Manager: setup is nil"},
+		"metrics": {setup: copier, opt: func(o *manager.Options) { o.Metrics.BindAddress = ":8080" }, want: `c0: sim.Manager: option Metrics.BindAddress ":8080": a listening socket never blocks durably, so virtual time could not pass; leave it "0"`},
+		"probes":  {setup: copier, opt: func(o *manager.Options) { o.HealthProbeBindAddress = ":8081" }, want: `c0: sim.Manager: option HealthProbeBindAddress ":8081": a listening socket never blocks durably, so virtual time could not pass; leave it "0"`},
+		"no election": {setup: copier, opt: func(o *manager.Options) { o.LeaderElection = false },
+			want: "c0: sim.Manager: option LeaderElection is false: every candidate of the run takes part in the election"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var rep *sim.Report
+			ok := asTest(func(t *testing.T) {
+				rep = sim.Test(t, sim.Options{Seed: 1, Candidates: 1, Run: sim.Manager(tc.setup, tc.opt)}, func(c *sim.Cluster) { c.Advance(time.Second) })
+			})
+			if ok {
+				t.Fatal("the run passed")
+			}
+			if rep == nil || len(rep.Violations) != 1 {
+				t.Fatalf("violations = %v, want one", rep)
+			}
+			// A violation is "at OFFSET: MESSAGE"; the offset is the
+			// process's start, a few drawn milliseconds into the run.
+			at, msg, _ := strings.Cut(rep.Violations[0], ": ")
+			if !strings.HasPrefix(at, "at 0.00") || msg != tc.want {
+				t.Errorf("violation = %q, want %q at the process's start", rep.Violations[0], tc.want)
+			}
+		})
+	}
+}

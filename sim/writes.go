@@ -1,0 +1,318 @@
+package sim
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/scheme"
+)
+
+// Outside is the Candidate of a write made through Cluster.Client: an actor
+// outside the election, like kubectl.
+const Outside = "outside"
+
+// WriteKind says what a write is for.
+type WriteKind string
+
+const (
+	// WriteData is a write of the objects the controllers own: the writes a
+	// deposed leader must not make.
+	WriteData WriteKind = "data"
+	// WriteLease is a write of the run's lease: the election itself.
+	WriteLease WriteKind = "lease"
+	// WriteEvent is a write of an Event: bookkeeping, not state.
+	WriteEvent WriteKind = "event"
+)
+
+// Write is one mutating request that reached the store: a create, update,
+// patch or delete (status included) that the server applied.
+type Write struct {
+	// Candidate wrote it (Outside for Cluster.Client); Start is which start
+	// of the candidate's process (1 for the first).
+	Candidate string `json:"candidate"`
+	Start     int    `json:"start,omitempty"`
+	Verb      string `json:"verb"`
+	// Resource is the resource as the path names it, with its subresource
+	// ("configmaps", "deployments/status").
+	Resource  string    `json:"resource"`
+	Namespace string    `json:"namespace,omitempty"`
+	Name      string    `json:"name"`
+	Kind      WriteKind `json:"kind"`
+	// Sent and Applied are virtual offsets: when the writer sent it and when
+	// the server applied it. On a real API server Applied is -1 (the instant
+	// is not observable from outside).
+	Sent    time.Duration `json:"sent"`
+	Applied time.Duration `json:"applied"`
+	// LeaderAtSend and LeaderAtApply say whether the writer acted as leader
+	// at those instants: inside one of its terms, from the term's start up
+	// to (not including) its end. Within one virtual instant the order of
+	// goroutines is not observable, so the terms decide, not the moment a
+	// goroutine happened to run.
+	LeaderAtSend  bool `json:"leaderAtSend"`
+	LeaderAtApply bool `json:"leaderAtApply"`
+}
+
+// Object is the written object as "resource namespace/name".
+func (w Write) Object() string {
+	if w.Namespace == "" {
+		return w.Resource + " " + w.Name
+	}
+	return w.Resource + " " + w.Namespace + "/" + w.Name
+}
+
+func (w Write) String() string {
+	applied := formatOffset(w.Applied)
+	if w.Applied < 0 {
+		applied = "(unobserved)"
+	}
+	return fmt.Sprintf("%s %s %s, sent %s (leader: %v), applied %s (leader: %v)",
+		w.Candidate, w.Verb, w.Object(), strings.TrimSpace(formatOffset(w.Sent)), w.LeaderAtSend, strings.TrimSpace(applied), w.LeaderAtApply)
+}
+
+// The causes of a stale write.
+const (
+	// StaleInFlight: sent while the writer acted as leader, applied after its
+	// term had ended.
+	StaleInFlight = "in flight across the end of its term"
+	// StaleAfterTerm: sent after the writer's term had ended.
+	StaleAfterTerm = "sent after its term ended"
+	// StaleNeverLed: sent by a candidate that had not acted as leader yet.
+	StaleNeverLed = "sent by a candidate that had not led"
+	// StaleAfterNewLeader: applied while the writer still acted as leader,
+	// but after another candidate had begun to act as leader.
+	StaleAfterNewLeader = "applied after another candidate began to lead"
+)
+
+// StaleWrite is a data write by a candidate that was applied when that
+// candidate did not act as leader, or after another candidate had begun to:
+// what leader election does not prevent (it gives no fencing).
+type StaleWrite struct {
+	Write Write  `json:"write"`
+	Cause string `json:"cause"`
+	// TermEnd is when the writer's term (the one the write belongs to) ended,
+	// -1 if it had not; NewLeader is the candidate acting as leader when the
+	// write was applied, and NewLeaderStart when it began.
+	TermEnd        time.Duration `json:"termEnd"`
+	NewLeader      string        `json:"newLeader,omitempty"`
+	NewLeaderStart time.Duration `json:"newLeaderStart,omitempty"`
+}
+
+func (s StaleWrite) String() string {
+	msg := s.Write.String() + ": " + s.Cause
+	if s.TermEnd >= 0 {
+		msg += fmt.Sprintf(" (its term ended at %s)", strings.TrimSpace(formatOffset(s.TermEnd)))
+	}
+	if s.NewLeader != "" {
+		msg += fmt.Sprintf(" (%s acts as leader since %s)", s.NewLeader, strings.TrimSpace(formatOffset(s.NewLeaderStart)))
+	}
+	return msg
+}
+
+// OverlapWrite is one object written by both candidates of an overlap while
+// both acted as leader.
+type OverlapWrite struct {
+	Overlap Overlap `json:"overlap"`
+	Object  string  `json:"object"`
+	Writes  []Write `json:"writes"`
+}
+
+// isWriteVerb reports whether verb changes the store.
+func isWriteVerb(verb string) bool {
+	switch verb {
+	case VerbCreate, VerbUpdate, VerbPatch, VerbDelete:
+		return true
+	}
+	return false
+}
+
+// writeKind classifies a write of resource namespace/name.
+func (c *Cluster) writeKind(resource, namespace, name string) WriteKind {
+	switch {
+	case resource == "leases" && namespace == c.opts.Namespace && name == c.opts.LeaseName:
+		return WriteLease
+	case resource == "events":
+		return WriteEvent
+	}
+	return WriteData
+}
+
+// recordWrite notes a served request that changed the store.
+func (c *Cluster) recordWrite(r *request) {
+	code := r.rep.resp.Code
+	if r.rep.err != nil || code >= 300 || !isWriteVerb(r.route.Verb) {
+		return
+	}
+	name := r.route.Name
+	if name == "" {
+		name = createdName(r.rep.resp.ContentType, r.rep.resp.Body)
+	}
+	p := r.p
+	applied := c.rec.now()
+	if c.t == nil {
+		applied = -1
+	}
+	c.rec.write(Write{
+		Candidate: p.cand.name, Start: p.start, Verb: r.route.Verb,
+		Resource: r.route.Resource, Namespace: r.route.Namespace, Name: name,
+		Kind: c.writeKind(r.route.Resource, r.route.Namespace, name),
+		Sent: r.sent.Sub(c.start), Applied: applied,
+	})
+}
+
+// createdName is the name of the object a create answered with.
+func createdName(contentType string, body []byte) string {
+	if obj, _, err := scheme.Codecs.UniversalDeserializer().Decode(body, nil, nil); err == nil {
+		if m, err := meta.Accessor(obj); err == nil {
+			return m.GetName()
+		}
+	}
+	var partial metav1.PartialObjectMetadata
+	if strings.HasPrefix(contentType, "application/json") && json.Unmarshal(body, &partial) == nil {
+		return partial.Name
+	}
+	return ""
+}
+
+// outsideWrites records the writes of Cluster.Client as they are answered.
+type outsideWrites struct {
+	c    *Cluster
+	next http.RoundTripper
+}
+
+func (o outsideWrites) RoundTrip(req *http.Request) (*http.Response, error) {
+	sent := o.c.rec.now()
+	resp, err := o.next.RoundTrip(req)
+	if err != nil || resp.StatusCode >= 300 {
+		return resp, err
+	}
+	rt := parseRoute(req)
+	if !isWriteVerb(rt.Verb) {
+		return resp, nil
+	}
+	name := rt.Name
+	if name == "" {
+		name = "(created)"
+	}
+	o.c.rec.write(Write{Candidate: Outside, Verb: rt.Verb, Resource: rt.Resource, Namespace: rt.Namespace, Name: name,
+		Kind: o.c.writeKind(rt.Resource, rt.Namespace, name), Sent: sent, Applied: o.c.rec.now()})
+	return resp, nil
+}
+
+// leadWrites sets each write's LeaderAtSend and LeaderAtApply from terms.
+func leadWrites(writes []Write, terms []Term) {
+	for i := range writes {
+		w := &writes[i]
+		w.LeaderAtSend = termAt(terms, w.Candidate, w.Sent) != nil
+		w.LeaderAtApply = w.Applied >= 0 && termAt(terms, w.Candidate, w.Applied) != nil
+	}
+}
+
+// staleWrites finds the stale data writes among writes, given the terms.
+func staleWrites(writes []Write, terms []Term) []StaleWrite {
+	var out []StaleWrite
+	for _, w := range writes {
+		if w.Kind != WriteData || w.Candidate == Outside {
+			continue
+		}
+		own := termAt(terms, w.Candidate, w.Sent)
+		s := StaleWrite{Write: w, TermEnd: -1}
+		switch {
+		case !w.LeaderAtSend:
+			s.Cause = StaleNeverLed
+			if prev := lastTermBefore(terms, w.Candidate, w.Sent); prev != nil {
+				s.Cause, s.TermEnd = StaleAfterTerm, prev.End
+			}
+		case !w.LeaderAtApply && w.Applied >= 0:
+			s.Cause = StaleInFlight
+			if own != nil {
+				s.TermEnd = own.End
+			}
+		}
+		at := w.Applied
+		if at < 0 {
+			at = w.Sent
+		}
+		if other := newerLeader(terms, w.Candidate, own, at); other != nil {
+			if s.Cause == "" {
+				s.Cause = StaleAfterNewLeader
+			}
+			s.NewLeader, s.NewLeaderStart = other.Candidate, other.Start
+		}
+		if s.Cause != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// termAt is cand's term open at t: started at or before t, ended after it.
+func termAt(terms []Term, cand string, t time.Duration) *Term {
+	for i := range terms {
+		if tm := &terms[i]; tm.Candidate == cand && tm.Start <= t && (tm.End < 0 || tm.End > t) {
+			return tm
+		}
+	}
+	return nil
+}
+
+// lastTermBefore is cand's last term that ended at or before t.
+func lastTermBefore(terms []Term, cand string, t time.Duration) *Term {
+	var last *Term
+	for i := range terms {
+		if tm := &terms[i]; tm.Candidate == cand && tm.End >= 0 && tm.End <= t {
+			last = tm
+		}
+	}
+	return last
+}
+
+// newerLeader is a term of another candidate, acting at t, that began after
+// own began (or at all, when own is nil).
+func newerLeader(terms []Term, cand string, own *Term, t time.Duration) *Term {
+	for i := range terms {
+		tm := &terms[i]
+		if tm.Candidate == cand || tm.Start > t || (tm.End >= 0 && tm.End <= t) {
+			continue
+		}
+		if own == nil || tm.Start > own.Start {
+			return tm
+		}
+	}
+	return nil
+}
+
+// overlapWrites finds the objects both candidates of an overlap wrote while
+// it lasted.
+func overlapWrites(writes []Write, overlaps []Overlap) []OverlapWrite {
+	var out []OverlapWrite
+	for _, o := range overlaps {
+		byObject := map[string][]Write{}
+		var order []string
+		for _, w := range writes {
+			if w.Kind != WriteData || (w.Candidate != o.Old && w.Candidate != o.New) || w.Applied < o.Start || (o.End >= 0 && w.Applied > o.End) {
+				continue
+			}
+			if _, seen := byObject[w.Object()]; !seen {
+				order = append(order, w.Object())
+			}
+			byObject[w.Object()] = append(byObject[w.Object()], w)
+		}
+		for _, obj := range order {
+			ws := byObject[obj]
+			old, nw := false, false
+			for _, w := range ws {
+				old = old || w.Candidate == o.Old
+				nw = nw || w.Candidate == o.New
+			}
+			if old && nw {
+				out = append(out, OverlapWrite{Overlap: o, Object: obj, Writes: ws})
+			}
+		}
+	}
+	return out
+}
