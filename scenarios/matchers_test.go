@@ -46,6 +46,17 @@ func splitBrain() *sim.Report {
 	return r
 }
 
+// staleWrite is healthy with a patch c0 sent at 19s that a slow network
+// applied at 40s, after its crash and after c1 began to lead.
+func staleWrite() *sim.Report {
+	r := healthy()
+	w := sim.Write{Candidate: "c0", Start: 1, Verb: sim.VerbPatch, Resource: "configmaps", Namespace: "default", Name: "out",
+		Kind: sim.WriteData, Sent: 19 * sec, Applied: 40 * sec, LeaderAtSend: true}
+	r.Writes = []sim.Write{w}
+	r.StaleWrites = []sim.StaleWrite{{Write: w, Cause: sim.StaleInFlight, TermEnd: 20 * sec, NewLeader: "c1", NewLeaderStart: 36 * sec}}
+	return r
+}
+
 var _ = Describe("the report matchers", func() {
 	DescribeTable("succeed on a run that meets them and fail with the evidence on one that does not",
 		func(m types.GomegaMatcher, good, bad *sim.Report, evidence ...string) {
@@ -90,6 +101,20 @@ var _ = Describe("the report matchers", func() {
 		Entry("step-down within a bound: how long after the last renew",
 			scenarios.HaveSteppedDownWithin(13*sec), healthy(), splitBrain(),
 			"c0 acted until 27s, 13.5s after last renew sent 9.000000s"),
+		Entry("no stale writes: the write, its times and cause, the terms and the trace",
+			scenarios.HaveNoStaleWrites(), healthy(), staleWrite(),
+			"c0 patch configmaps default/out, sent 19.000000s (leader: true), applied 40.000000s (leader: false): in flight across the end of its term (its term ended at 20.000000s) (c1 acts as leader since 36.000000s)",
+			"c0 1s .. 20s (crash)", "c1 36s .. 1m0s (running)", "36.000000s c1   started leading"),
+		Entry("no stale writes: an object both candidates of an overlap wrote",
+			scenarios.HaveNoStaleWrites(), healthy(), func() *sim.Report {
+				r := splitBrain()
+				r.OverlapWrites = []sim.OverlapWrite{{Overlap: r.Overlaps[0], Object: "configmaps default/out", Writes: make([]sim.Write, 2)}}
+				return r
+			}(),
+			"configmaps default/out was written by both c0 and c1 while both acted as leader (25s .. 27s): 2 writes"),
+		Entry("written only as leader: the write applied outside its writer's term",
+			scenarios.HaveWrittenOnlyAsLeader(), healthy(), staleWrite(),
+			"c0 patch configmaps default/out, sent 19.000000s (leader: true), applied 40.000000s (leader: false)", "terms of c0:", "c0 1s .. 20s (crash)", "20.000000s sim  crash c0"),
 		Entry("overlaps within a window: the overlap longer than allowed",
 			scenarios.HaveOverlapsWithin(scenarios.Window{Hi: sec}), healthy(), splitBrain(),
 			"c0 and c1 both acted as leader for 2s"),

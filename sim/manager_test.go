@@ -3,6 +3,9 @@ package sim_test
 import (
 	"context"
 	"errors"
+	"html"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -200,6 +203,15 @@ func TestManagerStaleWriteAcrossTermEnd(t *testing.T) {
 		}
 		if s.NewLeader == "" || s.NewLeader == leader || s.NewLeaderStart > s.Write.Applied || s.TermEnd > s.Write.Applied {
 			t.Errorf("stale write %v: want a new leader acting when it was applied", s)
+		}
+		if !strings.Contains(rep.Text(), "\n  "+s.String()+"\n") {
+			t.Errorf("the report's text does not list the stale write %q", s)
+		}
+		if svg := string(rep.SVG()); !strings.Contains(svg, "<title>stale: "+html.EscapeString(s.Write.String())+"</title>") {
+			t.Errorf("the timeline does not mark the stale write %q", s.Write)
+		}
+		if os.Getenv("LEADERLAB_SVG_DIR") != "" {
+			_ = os.WriteFile(filepath.Join(os.Getenv("LEADERLAB_SVG_DIR"), "timeline-stale-write.svg"), rep.SVG(), 0o644)
 		}
 	})
 	t.Run("no fault", func(t *testing.T) {

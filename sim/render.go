@@ -41,6 +41,15 @@ func (r *Report) Text() string {
 			fmt.Fprintf(&b, "  %s and %s both acting for %v (%s .. %s): %s\n", o.Old, o.New, o.Duration, formatOffset(o.Start), formatOffset(o.End), o.Cause)
 		}
 	}
+	if n := r.dataWrites(); n > 0 || len(r.StaleWrites) > 0 {
+		fmt.Fprintf(&b, "\ndata writes %d, stale writes (%d):\n", n, len(r.StaleWrites))
+		for _, s := range r.StaleWrites {
+			fmt.Fprintf(&b, "  %s\n", s)
+		}
+		for _, o := range r.OverlapWrites {
+			fmt.Fprintf(&b, "  %s written by %s and %s inside their overlap (%s .. %s)\n", o.Object, o.Overlap.Old, o.Overlap.New, formatOffset(o.Overlap.Start), formatOffset(o.Overlap.End))
+		}
+	}
 	if len(r.LostWithoutCrash) > 0 {
 		fmt.Fprintf(&b, "\nleadership lost without a crash (%d):\n", len(r.LostWithoutCrash))
 		for _, t := range r.LostWithoutCrash {
@@ -75,4 +84,15 @@ func offsetOrNever(d time.Duration) string {
 // JSON renders the report as indented JSON. Durations are nanoseconds.
 func (r *Report) JSON() ([]byte, error) {
 	return json.MarshalIndent(r, "", "  ")
+}
+
+// dataWrites counts the data writes of the candidates and the outside client.
+func (r *Report) dataWrites() int {
+	n := 0
+	for _, w := range r.Writes {
+		if w.Kind == WriteData {
+			n++
+		}
+	}
+	return n
 }

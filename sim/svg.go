@@ -23,9 +23,10 @@ var svgPalette = []string{"#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b",
 
 // SVG renders the run as a timeline a person can read at a glance: one lane
 // for API-wide faults, one for the stored lease holder, one per candidate
-// with its acting-leader terms (solid), partitions (hatched grey), crashes (x)
-// and stops (|); overlaps are red bands across all lanes, leaderless time is
-// shaded on the lease lane.
+// with its acting-leader terms (solid), partitions (hatched grey), crashes (x),
+// stops (|) and data writes (ticks where applied; a stale write is a red
+// diamond with a line back to its sending); overlaps are red bands across all
+// lanes, leaderless time is shaded on the lease lane.
 func (r *Report) SVG() []byte {
 	cands := r.candidates()
 	lanes := 2 + len(cands)
@@ -55,8 +56,12 @@ func (r *Report) SVG() []byte {
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
 	fmt.Fprintf(&b, `<text x="10" y="18" font-size="13">%s</text>`+"\n", html.EscapeString(fmt.Sprintf("%s, seed %d, %d candidates, LD %v RD %v RP %v, %v", r.Backend, r.Seed, r.Options.Candidates,
 		r.Options.Timing.LeaseDuration, r.Options.Timing.RenewDeadline, r.Options.Timing.RetryPeriod, r.Duration.Round(time.Millisecond))))
-	fmt.Fprintf(&b, `<text x="10" y="34">%s</text>`+"\n", html.EscapeString(fmt.Sprintf("terms %d, failovers %d, overlaps %d, leaderless %v, requests %d (conflicts %d, timeouts %d)",
-		len(r.Terms), len(r.Failovers), len(r.Overlaps), r.Leaderless.Round(time.Millisecond), r.Requests.Total, r.Requests.Conflicts, r.Requests.Timeouts)))
+	summary := fmt.Sprintf("terms %d, failovers %d, overlaps %d, leaderless %v, requests %d (conflicts %d, timeouts %d)",
+		len(r.Terms), len(r.Failovers), len(r.Overlaps), r.Leaderless.Round(time.Millisecond), r.Requests.Total, r.Requests.Conflicts, r.Requests.Timeouts)
+	if n := r.dataWrites(); n > 0 {
+		summary += fmt.Sprintf(", data writes %d (stale %d)", n, len(r.StaleWrites))
+	}
+	fmt.Fprintf(&b, `<text x="10" y="34">%s</text>`+"\n", html.EscapeString(summary))
 
 	// Lane labels and backgrounds.
 	labels := append([]string{"API faults", "lease holder"}, cands...)
@@ -117,6 +122,25 @@ func (r *Report) SVG() []byte {
 		y := laneY(indexOf(cands, t.Candidate) + 2)
 		fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"><title>%s leads %s..%s (%s)</title></rect>`+"\n",
 			x(t.Start), y+4, w(t.Start, t.End), svgLaneH-8, color(t.Identity), html.EscapeString(t.Identity), shortDuration(t.Start), shortDuration(t.End), t.EndCause)
+	}
+	// Data writes: a tick on the writer's lane where the server applied it;
+	// a stale one is a red diamond there, with a red line back to its sending.
+	stale := make(map[Write]bool, len(r.StaleWrites))
+	for _, s := range r.StaleWrites {
+		stale[s.Write] = true
+	}
+	for _, wr := range r.Writes {
+		if wr.Kind != WriteData || wr.Candidate == Outside {
+			continue
+		}
+		y, at := laneY(indexOf(cands, wr.Candidate)+2), max(wr.Applied, wr.Sent)
+		title := html.EscapeString(wr.String())
+		if !stale[wr] {
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="2" height="5" fill="#222"><title>%s</title></rect>`+"\n", x(at)-1, y, title)
+			continue
+		}
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#d62728" stroke-width="2"/>`, x(wr.Sent), y+svgLaneH/2, x(at), y+svgLaneH/2)
+		fmt.Fprintf(&b, `<path d="M%.1f %d l5 5 l-5 5 l-5 -5 z" fill="#d62728" stroke="white"><title>stale: %s</title></path>`+"\n", x(at), y+svgLaneH/2-5, title)
 	}
 	// Overlaps: red bands over every lane.
 	for _, o := range r.Overlaps {
