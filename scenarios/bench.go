@@ -1,10 +1,12 @@
 package scenarios
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -51,9 +53,56 @@ type Bench struct {
 	Dir string
 	// Progress, when set, receives a line per quarter of the seeds.
 	Progress io.Writer
+	// OnRun, when set, is called after every run, for a progress bar.
+	OnRun func(s Scenario, t sim.Timing, run SeedRun)
+	// Shard, when its Count is above 1, measures only its slice of the seeds
+	// and returns partial results (no Example, nothing written): Merge
+	// combines the partials of every shard into what one Benchmark returns.
+	Shard Shard
 	// Experiment, when set, records every failover and leaderless time as
 	// gmeasure durations named "<id> <LD/RD/RP> failover" and "... leaderless".
 	Experiment *gmeasure.Experiment
+}
+
+// Shard is slice Index (1-based) of Count equal, contiguous slices of a
+// bench's seeds, so that separate processes or machines can share a sweep:
+// each seed replays exactly wherever it runs, so the merged results are the
+// same as those of one process. The zero Shard is the whole range.
+type Shard struct {
+	Index int `json:"index"`
+	Count int `json:"count"`
+}
+
+// Seeds is the shard's slice of the seeds 1..n: [lo, hi], empty when
+// lo > hi (more shards than seeds).
+func (sh Shard) Seeds(n int) (lo, hi int64) {
+	if sh.Count <= 1 {
+		return 1, int64(n)
+	}
+	return int64((sh.Index-1)*n/sh.Count) + 1, int64(sh.Index * n / sh.Count)
+}
+
+// Validate reports a shard outside 1..Count.
+func (sh Shard) Validate() error {
+	if sh == (Shard{}) {
+		return nil
+	}
+	if sh.Count < 1 || sh.Index < 1 || sh.Index > sh.Count {
+		return fmt.Errorf("scenarios: shard %d/%d: the index must lie in 1..%d", sh.Index, sh.Count, max(sh.Count, 1))
+	}
+	return nil
+}
+
+func (sh Shard) String() string { return fmt.Sprintf("%d/%d", sh.Index, sh.Count) }
+
+// SeedRun is what one run of a Result measured.
+type SeedRun struct {
+	Seed int64 `json:"seed"`
+	// Failovers in the order they happened.
+	Failovers  []time.Duration `json:"failovers"`
+	Leaderless time.Duration   `json:"leaderless"`
+	// Overlap is whether two candidates acted as leader at once.
+	Overlap bool `json:"overlap,omitempty"`
 }
 
 // Result is one scenario at one timing over all seeds.
@@ -70,7 +119,11 @@ type Result struct {
 	// Outside counts failovers outside Window; Overlaps the runs with two
 	// acting leaders at once.
 	Outside, Overlaps int
-	// Wall is the real time the runs took.
+	// Runs are the runs by seed, from which the fields above are derived.
+	Runs []SeedRun
+	// Wall is the real time the runs took in this process (the progress
+	// lines show it; the table does not, so that tables of the same seeds
+	// compare byte for byte wherever they ran).
 	Wall time.Duration
 	// Example is a representative run: the seed whose first failover is
 	// nearest the median, run again (replay is exact, so it is the same run).
@@ -119,6 +172,9 @@ func Benchmark(t *testing.T, b Bench) ([]Result, error) {
 	if list == nil {
 		list = BenchScenarios
 	}
+	if err := b.Shard.Validate(); err != nil {
+		return nil, err
+	}
 	var results []Result
 	for _, s := range list {
 		if s.Failover == nil {
@@ -133,7 +189,7 @@ func Benchmark(t *testing.T, b Bench) ([]Result, error) {
 			results = append(results, r)
 		}
 	}
-	if b.Dir != "" {
+	if b.Dir != "" && b.Shard.Count <= 1 {
 		return results, WriteReport(b.Dir, results)
 	}
 	return results, nil
@@ -146,42 +202,118 @@ func (b Bench) seeds() int {
 	return b.Seeds
 }
 
-// measure runs one scenario at one timing for every seed, in one subtest.
+// measure runs one scenario at one timing for every seed of the bench's
+// shard, in one subtest.
 func (b Bench) measure(t *testing.T, s Scenario, cfg Config) (Result, bool) {
 	p := s.Params(cfg, 0)
 	r := Result{Scenario: s, Timing: p.Timing, Candidates: p.Options.Candidates, Window: s.Failover(p)}
 	name := s.ID + " " + TimingLabel(p.Timing)
-	var firsts []time.Duration // first failover of each run, by seed - 1
 	start := time.Now()
 	ok := t.Run(s.ID+"/"+strings.ReplaceAll(TimingLabel(p.Timing), "/", "-"), func(t *testing.T) {
-		n := b.seeds()
-		for seed := int64(1); seed <= int64(n); seed++ {
-			rep := b.once(t, s, cfg, seed)
-			first := time.Duration(-1)
-			if len(rep.Failovers) > 0 {
-				first = rep.Failovers[0].Duration
-			}
-			for _, f := range rep.Failovers {
-				r.Failovers = append(r.Failovers, f.Duration)
-				r.Outside += btoi(!r.Window.Contains(f.Duration))
-				if b.Experiment != nil {
-					b.Experiment.RecordDuration(name+" failover", f.Duration, gmeasure.Precision(time.Millisecond))
-				}
-			}
-			firsts = append(firsts, first)
-			r.Leaderless = append(r.Leaderless, rep.Leaderless)
-			r.Overlaps += btoi(len(rep.Overlaps) > 0)
+		lo, hi := b.Shard.Seeds(b.seeds())
+		for seed := lo; seed <= hi; seed++ {
+			run := runOf(b.once(t, s, cfg, seed))
+			r.add(run)
 			if b.Experiment != nil {
-				b.Experiment.RecordDuration(name+" leaderless", rep.Leaderless, gmeasure.Precision(time.Millisecond))
+				for _, f := range run.Failovers {
+					b.Experiment.RecordDuration(name+" failover", f, gmeasure.Precision(time.Millisecond))
+				}
+				b.Experiment.RecordDuration(name+" leaderless", run.Leaderless, gmeasure.Precision(time.Millisecond))
 			}
-			if b.Progress != nil && seed%int64(max(1, n/4)) == 0 {
-				fmt.Fprintf(b.Progress, "%-32s %4d/%d seeds, %v\n", name, seed, n, time.Since(start).Round(time.Millisecond))
+			if b.OnRun != nil {
+				b.OnRun(s, r.Timing, run)
+			}
+			if n := hi - lo + 1; b.Progress != nil && (seed-lo+1)%max(1, n/4) == 0 {
+				fmt.Fprintf(b.Progress, "%-32s %4d/%d seeds, %v\n", name, seed-lo+1, n, time.Since(start).Round(time.Millisecond))
 			}
 		}
-		r.Example = b.once(t, s, cfg, representative(firsts, stats.Summarize(r.Failovers).Median))
+		if b.Shard.Count <= 1 {
+			r.Example = b.once(t, s, cfg, r.representative())
+		}
 	})
 	r.Wall = time.Since(start)
 	return r, ok
+}
+
+// runOf is what a bench keeps of one run.
+func runOf(rep *sim.Report) SeedRun {
+	run := SeedRun{Seed: rep.Seed, Leaderless: rep.Leaderless, Overlap: len(rep.Overlaps) > 0}
+	for _, f := range rep.Failovers {
+		run.Failovers = append(run.Failovers, f.Duration)
+	}
+	return run
+}
+
+// add counts one run into r.
+func (r *Result) add(run SeedRun) {
+	r.Runs = append(r.Runs, run)
+	for _, f := range run.Failovers {
+		r.Failovers = append(r.Failovers, f)
+		r.Outside += btoi(!r.Window.Contains(f))
+	}
+	r.Leaderless = append(r.Leaderless, run.Leaderless)
+	r.Overlaps += btoi(run.Overlap)
+}
+
+// Merge combines the partial results of a bench's shards (Bench.Shard) into
+// the results one Benchmark of the whole seed range returns: the runs of
+// each scenario and timing in seed order, then its representative run, run
+// again here. b must be the bench the shards ran, without its Shard; every
+// seed must be there exactly once. With b.Dir set it writes the report too.
+func (b Bench) Merge(t *testing.T, parts ...[]Result) ([]Result, error) {
+	type key struct {
+		id     string
+		timing sim.Timing
+	}
+	var order []key
+	runs := map[key][]SeedRun{}
+	first := map[key]Result{}
+	for _, part := range parts {
+		for _, r := range part {
+			k := key{r.Scenario.ID, r.Timing}
+			if _, seen := first[k]; !seen {
+				order = append(order, k)
+				first[k] = r
+			}
+			runs[k] = append(runs[k], r.Runs...)
+		}
+	}
+	var results []Result
+	for _, k := range order {
+		f := first[k]
+		cfg := Config{Timing: k.timing, Candidates: b.Candidates, Latency: b.Latency}
+		p := f.Scenario.Params(cfg, 0)
+		if f.Scenario.Failover == nil {
+			return nil, fmt.Errorf("scenarios: merge: %s has no Failover window to measure against", k.id)
+		}
+		all := slices.SortedFunc(slices.Values(runs[k]), func(a, b SeedRun) int { return cmp.Compare(a.Seed, b.Seed) })
+		for i, run := range all {
+			if run.Seed != int64(i+1) {
+				return nil, fmt.Errorf("scenarios: merge: %s at %s: expected seed %d, found seed %d: every seed 1..%d exactly once (a shard missing or given twice?)",
+					k.id, TimingLabel(k.timing), i+1, run.Seed, b.seeds())
+			}
+		}
+		if len(all) != b.seeds() {
+			return nil, fmt.Errorf("scenarios: merge: %s at %s: %d of %d seeds (a shard missing?)", k.id, TimingLabel(k.timing), len(all), b.seeds())
+		}
+		r := Result{Scenario: f.Scenario, Timing: p.Timing, Candidates: p.Options.Candidates, Window: f.Scenario.Failover(p)}
+		for _, run := range all {
+			r.add(run)
+		}
+		start := time.Now()
+		ok := t.Run(k.id+"/"+strings.ReplaceAll(TimingLabel(p.Timing), "/", "-")+"/example", func(t *testing.T) {
+			r.Example = b.once(t, f.Scenario, cfg, r.representative())
+		})
+		if !ok {
+			return results, fmt.Errorf("scenarios: %s at %s: the representative run failed (see the log of its subtest)", k.id, TimingLabel(k.timing))
+		}
+		r.Wall = time.Since(start)
+		results = append(results, r)
+	}
+	if b.Dir != "" {
+		return results, WriteReport(b.Dir, results)
+	}
+	return results, nil
 }
 
 // once runs one seed and fails t when the simulator cannot finish it.
@@ -194,15 +326,20 @@ func (b Bench) once(t *testing.T, s Scenario, cfg Config, seed int64) *sim.Repor
 	return rep
 }
 
-// representative is the seed whose first failover is nearest median.
-func representative(firsts []time.Duration, median time.Duration) int64 {
-	best := 0
-	for i, d := range firsts {
-		if d >= 0 && (firsts[best] < 0 || (d-median).Abs() < (firsts[best]-median).Abs()) {
+// representative is the seed whose first failover is nearest the median of
+// all failovers (the first seed when no run failed over).
+func (r Result) representative() int64 {
+	median := stats.Summarize(r.Failovers).Median
+	best := -1
+	for i, run := range r.Runs {
+		if len(run.Failovers) > 0 && (best < 0 || (run.Failovers[0]-median).Abs() < (r.Runs[best].Failovers[0]-median).Abs()) {
 			best = i
 		}
 	}
-	return int64(best + 1)
+	if best < 0 {
+		return r.Runs[0].Seed
+	}
+	return r.Runs[best].Seed
 }
 
 func btoi(b bool) int {
@@ -214,16 +351,17 @@ func btoi(b bool) int {
 
 // WriteTable writes results as a Markdown table: the failover distribution,
 // the arithmetic's window and how many fell outside it, leaderless time per
-// run, overlaps and wall time.
+// run and overlaps. It has no wall time, so that the tables of the same seeds
+// are byte-identical wherever and however they ran.
 func WriteTable(w io.Writer, results []Result) error {
 	var b strings.Builder
-	b.WriteString("| scenario | LD/RD/RP | runs | failovers | min | median | p99 | max | arithmetic window | outside | leaderless median | leaderless max | overlaps | wall |\n")
-	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| scenario | LD/RD/RP | runs | failovers | min | median | p99 | max | arithmetic window | outside | leaderless median | leaderless max | overlaps |\n")
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|\n")
 	for _, r := range results {
 		f, l := stats.Summarize(r.Failovers), stats.Summarize(r.Leaderless)
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %s | %s | %s | %s | %s .. %s | %d | %s | %s | %d | %s |\n",
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %s | %s | %s | %s | %s .. %s | %d | %s | %s | %d |\n",
 			r.Scenario.ID, TimingLabel(r.Timing), len(r.Leaderless), f.N, ms(f.Min), ms(f.Median), ms(f.P99), ms(f.Max),
-			ms(r.Window.Lo), ms(r.Window.Hi), r.Outside, ms(l.Median), ms(l.Max), r.Overlaps, r.Wall.Round(time.Millisecond))
+			ms(r.Window.Lo), ms(r.Window.Hi), r.Outside, ms(l.Median), ms(l.Max), r.Overlaps)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
