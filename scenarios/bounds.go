@@ -165,9 +165,28 @@ func (b Bounds) PartitionOverlap(leg sim.Dist, releaseOnCancel bool) Window {
 // RD, RP and latency, whose margin covers the longest late answer a client
 // accepts (the client timeout) and a pending release: LD - RD - RP > ReleaseWait
 // + L + Grain. Client-go's margin cannot be broken by either with it.
-func (b Bounds) SafeLeaseDuration() time.Duration {
-	need := b.Timing.RenewDeadline + b.Timing.RetryPeriod + b.ReleaseWait() + b.Leg() + b.Grain()
+func (b Bounds) SafeLeaseDuration() time.Duration { return b.SafeLeaseDurationWithDrift(0) }
+
+// SafeLeaseDurationWithDrift is SafeLeaseDuration when candidates' clocks
+// may disagree by up to drift about one LeaseDuration: client-go measures
+// every duration on the candidate's own clock (a follower counts LD from
+// when it saw the record change, the leader counts RP + RD from its own last
+// renew), so an offset between clocks does not matter, but a follower whose
+// clock runs fast counts LD out up to drift early, and the margin must
+// cover that too: LD - RD - RP > ReleaseWait + L + Grain + drift.
+func (b Bounds) SafeLeaseDurationWithDrift(drift time.Duration) time.Duration {
+	need := b.Timing.RenewDeadline + b.Timing.RetryPeriod + b.ReleaseWait() + b.Leg() + b.Grain() + drift
 	return need.Truncate(time.Second) + time.Second
+}
+
+// OutageKept is the longest API outage (connections refused, answered at
+// once) the leader keeps its lease through, wherever in its renew cycle the
+// outage begins: at worst it begins just before a renew starts, whose
+// attempts run every RP until RD has passed, so the first attempt after the
+// outage comes up to RP after its end and needs a Get and an Update (2 RT)
+// to succeed within RD: an outage of at most RD - RP - 2 RT.
+func (b Bounds) OutageKept() time.Duration {
+	return b.Timing.RenewDeadline - b.Timing.RetryPeriod - 2*b.RoundTrip()
 }
 
 // Overwrite bounds the failover after a foreign writer overwrites the lease at

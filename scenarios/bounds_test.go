@@ -49,6 +49,19 @@ var _ = Describe("Bounds", func() {
 		Expect(safe.PartitionOverlap(sim.Fixed(safe.ClientTimeout), false).Hi).To(BeNumerically("<", 0))
 	})
 
+	It("lengthens the safe lease by the clock drift the candidates may have", func() {
+		// RD + RP + client timeout + L + drift = 17.003s + 1.5s = 18.503s: 19s.
+		Expect(defaults.SafeLeaseDurationWithDrift(1500 * ms)).To(Equal(19 * time.Second))
+		Expect(defaults.SafeLeaseDurationWithDrift(0)).To(Equal(defaults.SafeLeaseDuration()))
+		// 17.003s + 997ms = 18s exactly: the margin must exceed it, so 19s.
+		Expect(defaults.SafeLeaseDurationWithDrift(997 * ms)).To(Equal(19 * time.Second))
+	})
+
+	It("finds the longest API outage a leader keeps its lease through", func() {
+		// RD - RP - 2 RT = 10s - 2s - 12ms.
+		Expect(defaults.OutageKept()).To(Equal(7988 * ms))
+	})
+
 	It("allows for whole-second renew times when RetryPeriod is under a second", func() {
 		// 3s/2s/500ms, legs up to 3ms: renews 500ms apart can look alike to a
 		// follower, which may then count LD from a renew up to 1s older.

@@ -34,19 +34,20 @@ func execute(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "leaderlab: %v\n", err)
 	var usage *usageError
 	if errors.As(err, &usage) {
-		fmt.Fprintf(stderr, "see 'leaderlab %s --help'\n", commandName(root, args))
+		fmt.Fprintf(stderr, "see '%s --help'\n", commandName(root, args))
 		return exitUsage
 	}
 	return exitFailed
 }
 
-// commandName is the subcommand args name, or "" for the root.
+// commandName is the command args name: "leaderlab bench", or
+// "leaderlab" for the root.
 func commandName(root *cobra.Command, args []string) string {
 	cmd, _, err := root.Find(args)
-	if err != nil || cmd == root {
-		return ""
+	if err != nil {
+		return root.Name()
 	}
-	return cmd.Name()
+	return cmd.CommandPath()
 }
 
 func newRoot() *cobra.Command {
