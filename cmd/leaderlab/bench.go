@@ -188,20 +188,31 @@ func (f benchFlags) runShard(s spec, sh scenarios.Shard, stderr io.Writer) error
 			fmt.Fprintf(stderr, "leaderlab: shard %v: %v\n", sh, err)
 			return exitFailed
 		}
+		path := filepath.Join(f.out, partialName(sh))
 		data, err := json.Marshal(partial{Kind: partialKind, Spec: s, Shard: sh, Results: results})
 		if err == nil {
-			err = os.WriteFile(filepath.Join(f.out, partialName(sh)), append(data, '\n'), 0o644)
+			err = writeAtOnce(path, append(data, '\n'))
 		}
 		if err != nil {
 			fmt.Fprintf(stderr, "leaderlab: shard %v: %v\n", sh, err)
 			return exitFailed
 		}
 		if f.progress != "ticks" {
-			fmt.Fprintf(stderr, "shard %v (seeds %d..%d) written to %s\n", sh, lo, hi, filepath.Join(f.out, partialName(sh)))
+			fmt.Fprintf(stderr, "shard %v (seeds %d..%d) written to %s\n", sh, lo, hi, path)
 		}
 		return exitOK
 	})
 	return nil
+}
+
+// writeAtOnce writes data to path through a temporary file and a rename, so
+// that a reader that waits for the file (a merge step) never sees part of it.
+func writeAtOnce(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // runShards runs every shard in a worker process of its own (the simulator
