@@ -17,6 +17,7 @@ import (
 
 	"github.com/leaderlab/leaderlab/internal/gotest"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -96,6 +97,12 @@ type Cluster struct {
 	holder      string // lease holder identity as last stored
 	holderKnown bool
 
+	revision int // rolling updates so far
+
+	mapperOnce sync.Once
+	mapper     meta.RESTMapper
+	mapperErr  error
+
 	clientOnce sync.Once
 	client     client.Client
 	clientErr  error
@@ -113,6 +120,7 @@ type candidate struct {
 	proc     *process
 	identity string
 	starts   int
+	backoff  time.Duration // the last restart delay (Options.Restart)
 }
 
 // current is the candidate's latest process (nil before the first start).
@@ -506,4 +514,36 @@ func (c *Cluster) Client() client.Client {
 		c.fatalf("sim: Client: %v", c.clientErr)
 	}
 	return c.client
+}
+
+// TerminationGrace is how long RollingUpdate waits for a stopped process to
+// exit before it kills it: a pod's default terminationGracePeriodSeconds.
+const TerminationGrace = 30 * time.Second
+
+// RollingUpdate replaces the candidates' processes one by one, in order, as
+// a Deployment's rolling update with maxSurge 0 and maxUnavailable 1 does:
+// each is stopped (its context cancelled, so a manager with ReleaseOnCancel
+// releases the lease) and, once its process has exited (killed after
+// TerminationGrace), started again with a new identity, its name and the
+// revision ("c0-2" for the first update); then ready passes before the next
+// one is stopped. It returns when the last new process has started and ready
+// has passed.
+func (c *Cluster) RollingUpdate(ready time.Duration) {
+	c.helper()()
+	c.revision++
+	for _, cand := range c.cands {
+		c.Stop(cand.name)
+		if p := cand.current(); p != nil {
+			grace := time.NewTimer(TerminationGrace)
+			select {
+			case <-p.exited:
+			case <-grace.C:
+				c.rec.add("sim", fmt.Sprintf("%s did not exit within %v of its stop", cand.name, TerminationGrace))
+				c.Crash(cand.name)
+			}
+			grace.Stop()
+		}
+		c.StartAs(cand.name, fmt.Sprintf("%s-%d", cand.name, c.revision+1))
+		c.Advance(ready)
+	}
 }

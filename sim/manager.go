@@ -4,7 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -19,6 +24,13 @@ import (
 // every manager of the run shares one process). Each opt then adjusts the
 // options (a scheme, a cache restricted to namespaces, ...); setup adds the
 // user's reconcilers and runnables; then the manager starts.
+//
+// The managers map kinds to resources with one RESTMapper, read once from
+// the server's discovery when the first manager starts, outside the
+// network. controller-runtime's default mapper reads discovery lazily while
+// it holds the informer cache's lock; in a bubble a goroutine waiting for a
+// lock is not durably blocked, so virtual time could not pass while that
+// request crossed the network, and the run would hang.
 //
 // The candidate acts as leader exactly while the manager's leader-election
 // runnables run: from their start, when the manager has won the lease, until
@@ -83,6 +95,7 @@ func managerOptions(p *Process, logger klog.Logger, opts []func(*manager.Options
 		HealthProbeBindAddress:              "0",
 		PprofBindAddress:                    "0",
 		Controller:                          config.Controller{SkipNameValidation: new(true)},
+		MapperProvider:                      p.p.c.restMapper,
 	}
 	if s := p.p.c.opts.Scheme; s != nil {
 		o.Scheme = s
@@ -135,4 +148,23 @@ func (a actingLeader) Start(ctx context.Context) error {
 	<-ctx.Done()
 	a.p.stoppedLeading("")
 	return nil
+}
+
+// restMapper is the managers' RESTMapper (see Manager), read from discovery
+// outside the network once per run.
+func (c *Cluster) restMapper(*rest.Config, *http.Client) (meta.RESTMapper, error) {
+	c.mapperOnce.Do(func() {
+		dc, err := discovery.NewDiscoveryClientForConfig(c.api.outside())
+		if err != nil {
+			c.mapperErr = err
+			return
+		}
+		groups, err := restmapper.GetAPIGroupResources(dc)
+		if err != nil {
+			c.mapperErr = fmt.Errorf("reading discovery: %w", err)
+			return
+		}
+		c.mapper = restmapper.NewDiscoveryRESTMapper(groups)
+	})
+	return c.mapper, c.mapperErr
 }

@@ -260,3 +260,69 @@ func TestManagerBadSetup(t *testing.T) {
 		})
 	}
 }
+
+// A rolling update replaces the three managers one by one with new
+// identities; with ReleaseOnCancel each stopped leader hands over within
+// client-go's handover bound, nothing is written stale, and the new
+// processes go on reconciling.
+func TestManagerRollingUpdate(t *testing.T) {
+	opts := sim.Options{Seed: 11, Candidates: 3, ReleaseOnCancel: true, Run: sim.Manager(copier)}
+	rep := sim.Test(t, opts, func(c *sim.Cluster) {
+		setInput(c, "1")
+		c.AwaitLeader(ld + 2*rp)
+		c.Advance(5 * time.Second)
+		c.RollingUpdate(10 * time.Second)
+		setInput(c, "2")
+		c.AwaitLeader(ld + 2*rp)
+		c.Advance(5 * time.Second)
+		if !outputIs(c, "2") {
+			t.Errorf("no new process reconciled the change made after the update")
+		}
+	})
+	last := rep.Terms[len(rep.Terms)-1]
+	if !strings.HasSuffix(last.Identity, "-2") || last.EndCause != sim.EndRunning {
+		t.Errorf("the last term is %+v, want a new process (identity ending -2) still leading", last)
+	}
+	handover := scenarios.BoundsFor(rep.Options).Handover()
+	for _, f := range rep.Failovers {
+		if f.Cause != sim.EndStop || !handover.Contains(f.Duration) {
+			t.Errorf("failover %+v: want a stop handed over within %v", f, handover)
+		}
+	}
+	if len(rep.Failovers) == 0 || len(rep.Overlaps) != 0 || len(rep.StaleWrites) != 0 {
+		t.Errorf("failovers %v, overlaps %v, stale writes %v: want handovers only", rep.Failovers, rep.Overlaps, rep.StaleWrites)
+	}
+}
+
+// With Options.Restart, a manager that exits after losing its lease is
+// started again as the kubelet would: 10 s after the first exit, 20 s after
+// the second.
+func TestManagerRestartBackOff(t *testing.T) {
+	rep := sim.Test(t, sim.Options{Seed: 2, Candidates: 1, Restart: true, Run: sim.Manager(copier)}, func(c *sim.Cluster) {
+		for range 2 {
+			c.AwaitLeader(ld + 2*rp + sim.RestartBackOffMax)
+			c.Partition("c0")
+			c.Advance(rd + 2*rp)
+			c.Heal("c0")
+		}
+		c.Advance(sim.RestartBackOffMax)
+	})
+	var exits, starts []time.Duration
+	for _, e := range rep.Trace {
+		switch {
+		case e.Who == "c0" && strings.HasPrefix(e.What, "process exited; restarting in "):
+			exits = append(exits, e.At)
+		case e.Who == "c0" && strings.HasPrefix(e.What, "process started"):
+			starts = append(starts, e.At)
+		}
+	}
+	want := []time.Duration{sim.RestartBackOff, 2 * sim.RestartBackOff}
+	if len(exits) != 2 || len(starts) != 3 {
+		t.Fatalf("exits at %v, starts at %v: want 2 exits and 3 starts\n%s", exits, starts, rep.TraceText())
+	}
+	for i, w := range want {
+		if got := starts[i+1] - exits[i]; got != w {
+			t.Errorf("restart %d came %v after the exit, want %v", i+1, got, w)
+		}
+	}
+}

@@ -126,6 +126,13 @@ type Options struct {
 	// leadership, as a controller-runtime manager exits. By default it joins
 	// the election again at once.
 	ExitOnLoss bool `json:"exitOnLoss,omitempty"`
+	// Restart starts a process that exited on its own (its Run returned while
+	// its context was live, as a manager's does when it loses the lease)
+	// again, as the kubelet restarts a Deployment's container: after
+	// RestartBackOff, doubled at each restart up to RestartBackOffMax, and
+	// back to RestartBackOff once a process ran RestartBackOffReset. By
+	// default an exited process stays down.
+	Restart bool `json:"restart,omitempty"`
 	// TraceRequests puts every request in the trace; by default only failed,
 	// dropped, timed-out and conflicting ones are there.
 	TraceRequests bool `json:"traceRequests,omitempty"`

@@ -25,9 +25,11 @@ type process struct {
 	cancel        context.CancelFunc
 
 	mu          sync.Mutex
-	start       int           // which start of the candidate this is
+	start       int // which start of the candidate this is
+	started     time.Time
 	streams     uint64        // watch streams opened, for their random streams
 	gone        chan struct{} // closed on crash and at the end of the run
+	exited      chan struct{} // closed when its Run has returned
 	goneClosed  bool
 	stopping    bool
 	leading     bool
@@ -43,9 +45,12 @@ func (p *process) nextStream() uint64 {
 	return uint64(p.start)<<20 | p.streams
 }
 
-func (p *process) isGone() bool {
+func (p *process) isGone() bool { return chanClosed(p.gone) }
+
+// chanClosed reports whether ch is closed, without blocking.
+func chanClosed(ch <-chan struct{}) bool {
 	select {
-	case <-p.gone:
+	case <-ch:
 		return true
 	default:
 		return false
@@ -120,7 +125,7 @@ func (p *process) stoppedLeading(cause string) {
 
 func (c *Cluster) startProcess(cand *candidate, identity string) {
 	cand.mu.Lock()
-	if cand.proc != nil && !cand.proc.isGone() && !ctxDone(cand.proc.ctx) {
+	if p := cand.proc; p != nil && !p.isGone() && !ctxDone(p.ctx) && !chanClosed(p.exited) {
 		cand.mu.Unlock()
 		c.rec.add("sim", "start "+cand.name+": already running")
 		return
@@ -129,7 +134,7 @@ func (c *Cluster) startProcess(cand *candidate, identity string) {
 		cand.identity = identity
 	}
 	cand.starts++
-	p := &process{c: c, cand: cand, identity: cand.identity, start: cand.starts, gone: make(chan struct{})}
+	p := &process{c: c, cand: cand, identity: cand.identity, start: cand.starts, started: time.Now(), gone: make(chan struct{}), exited: make(chan struct{})}
 	cand.proc = p
 	cand.mu.Unlock()
 
@@ -149,6 +154,7 @@ func (c *Cluster) startProcess(cand *candidate, identity string) {
 	if err != nil {
 		c.rec.add(cand.name, "cannot build lock: "+err.Error())
 		p.kill()
+		close(p.exited)
 		return
 	}
 	c.rec.add(cand.name, fmt.Sprintf("process started (identity %s)", p.identity))
@@ -161,10 +167,42 @@ func (c *Cluster) startProcess(cand *candidate, identity string) {
 	c.wg.Go(func() {
 		run(p.ctx, proc)
 		p.stoppedLeading("")
-		if !p.isGone() {
-			c.rec.add(cand.name, "process exited")
+		defer close(p.exited)
+		if p.isGone() {
+			return
 		}
+		if !c.opts.Restart || p.ctx.Err() != nil {
+			c.rec.add(cand.name, "process exited")
+			return
+		}
+		delay := cand.restartDelay(time.Since(p.started))
+		c.rec.add(cand.name, fmt.Sprintf("process exited; restarting in %v (back-off)", delay))
+		c.api.schedule(time.Now().Add(delay), -1, func() {
+			if cand.current() == p { // not started again meanwhile
+				c.startProcess(cand, "")
+			}
+		})
 	})
+}
+
+// The kubelet's restart back-off for a container that exits (CrashLoopBackOff).
+const (
+	RestartBackOff      = 10 * time.Second // the first delay, doubled at each restart
+	RestartBackOffMax   = 5 * time.Minute
+	RestartBackOffReset = 10 * time.Minute // a run this long resets the delay
+)
+
+// restartDelay is how long the kubelet waits to start the candidate again
+// after a process that ran for ran exited.
+func (cand *candidate) restartDelay(ran time.Duration) time.Duration {
+	cand.mu.Lock()
+	defer cand.mu.Unlock()
+	if ran >= RestartBackOffReset || cand.backoff == 0 {
+		cand.backoff = RestartBackOff
+	} else {
+		cand.backoff = min(2*cand.backoff, RestartBackOffMax)
+	}
+	return cand.backoff
 }
 
 // runElector is the built-in candidate: client-go's LeaderElector, joining the
