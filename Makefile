@@ -25,7 +25,7 @@ test:
 	  $(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/scenarios/realapi$$'); \
 	  $(GO) test -race -count=1 -timeout 20m $(REALTIME_PKG)
 
-## bench: failover-timing benchmarks over many seeds; table and SVGs in report/
+## bench: failover-timing benchmarks over many seeds (leaderlab bench); table, SVGs and index.html in report/
 bench:
 	bash hack/bench.sh
 

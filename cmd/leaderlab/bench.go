@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -235,7 +236,7 @@ func (f benchFlags) runShards(s spec, stdout, stderr io.Writer) error {
 		args := []string{"bench", "--shard", sh.String(), "--out", tmp, "--progress", "ticks",
 			"--timing", timingLabels(s.Timings), "--candidates", strconv.Itoa(s.Candidates),
 			"--latency", s.Latency.String(), "--scenarios", strings.Join(s.Scenarios, ","), "--seeds", strconv.Itoa(s.Seeds)}
-		wg.Go(func() { errs[i] = worker(exe, args, sh, prog, stderr) })
+		wg.Go(func() { errs[i] = worker(exe, args, sh, f.shards, prog, stderr) })
 	}
 	wg.Wait()
 	prog.done()
@@ -258,8 +259,9 @@ func (f benchFlags) runShards(s spec, stdout, stderr io.Writer) error {
 
 // worker runs one shard's process, counting its ticks into prog and passing
 // its other lines of standard error on, prefixed with the shard.
-func worker(exe string, args []string, sh scenarios.Shard, prog *progress, stderr io.Writer) error {
+func worker(exe string, args []string, sh scenarios.Shard, shards int, prog *progress, stderr io.Writer) error {
 	cmd := exec.Command(exe, args...)
+	cmd.Env = workerEnv(os.Environ(), shards)
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		return err
@@ -280,6 +282,19 @@ func worker(exe string, args []string, sh scenarios.Shard, prog *progress, stder
 		return fmt.Errorf("shard %v: worker %s: %w", sh, exe, err)
 	}
 	return nil
+}
+
+// workerEnv is the environment of a worker: env, with GOMAXPROCS set to the
+// worker's share of the CPUs unless env sets it. A run keeps about 1.2
+// cores busy (its goroutines, the collector); workers that each spread over
+// every core contend for them, while workers that keep to their share do not.
+func workerEnv(env []string, shards int) []string {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "GOMAXPROCS=") {
+			return env
+		}
+	}
+	return append(env, "GOMAXPROCS="+strconv.Itoa(max(1, runtime.NumCPU()/shards)))
 }
 
 // readPartial reads a shard's partial result.
