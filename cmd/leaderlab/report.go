@@ -101,9 +101,9 @@ A bar outside the green band would be a failover the arithmetic does not explain
 `, id, id)
 		if ex := exampleOf(results, id); ex != nil {
 			fmt.Fprintf(&b, `<p class="how">Timeline of a representative run (the seed whose first failover is nearest the median):
-time runs left to right; the top lanes show API-wide faults and the lease holder as stored, then one lane per candidate
-with its terms as acting leader (solid bars), partitions (hatched), crashes (x) and stops (|); a red band across all lanes
-would be two leaders at once. Replay it with <code>%s</code>.</p>
+time runs left to right; the top lanes show API-wide faults and the lease holder as stored (leaderless time marked red
+on it), then one lane per candidate with its terms as acting leader (solid bars), partitions (hatched), crashes (x) and
+stops (|); a red band across all lanes would be two leaders at once. Replay it with <code>%s</code>.</p>
 <p><img src="timeline-%s.svg" alt="timeline of a representative %s run"></p>
 `, html.EscapeString(runCommand(id, ex.Seed, ex.Options.Timing, s.Candidates, s.Latency)), id, id)
 		}
