@@ -155,8 +155,8 @@ func labelDuration(d time.Duration) string {
 }
 
 // Benchmark runs the bench with t (one subtest per scenario and timing) and
-// returns its results; with Bench.Dir set it also writes the table and the
-// pictures there. It is the one call a downstream suite needs to measure its
+// returns its results; with Bench.Dir set (and no Bench.Shard) it also
+// writes the table and the pictures there. It is the one call a downstream suite needs to measure its
 // own timing and latency model:
 //
 //	results, err := scenarios.Benchmark(t, scenarios.Bench{

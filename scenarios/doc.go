@@ -98,7 +98,10 @@
 //     start with a new identity); it does not model surge pods running
 //     beside the old ones.
 //   - Benchmarks run seeds one after another in one process, so that every
-//     run can be replayed exactly; they do not use the second core.
+//     run can be replayed exactly; they do not use the second core. To use
+//     more, split the seeds with Bench.Shard across processes or machines
+//     and combine the partial results with Bench.Merge (the leaderlab
+//     command's --shards and --shard do).
 //   - go test's -run flag filters the subtests of the runs: a spec whose
 //     run was filtered out is skipped with a message saying so.
 //   - On a real server a plan takes its length in real time: a catalog entry

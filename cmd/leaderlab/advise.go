@@ -85,7 +85,8 @@ func newAdvise() *cobra.Command {
 			"under --outage keeps the leader; crash failovers within --max-failover; no overlap in the two\n" +
 			"scenarios that break the margin) and shows the well-known presets under the same analysis.\n" +
 			"--timing analyses and verifies a timing of yours instead.\n\n" +
-			"Exit status 1 when the simulator contradicts the arithmetic, 2 when a requirement cannot be met.",
+			"Exit status 1 when the timing does not meet the requirements (a --timing of yours) or the simulator\n" +
+			"contradicts the arithmetic, 2 when a requirement cannot be met.",
 		Example: "  leaderlab advise --outage 8s --max-failover 30s\n  leaderlab advise --timing default",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -41,7 +41,8 @@ func newProgress(w io.Writer, mode string, total int) (*progress, error) {
 	switch mode {
 	case "bar":
 		p.bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("runs"),
-			progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionClearOnFinish())
+			progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionClearOnFinish(),
+			progressbar.OptionThrottle(100*time.Millisecond))
 	case "lines", "ticks", "none":
 	default:
 		return nil, usagef("--progress %q: want auto, bar, lines or none", mode)
