@@ -2,6 +2,7 @@ package fake_test
 
 import (
 	"context"
+	"net/http"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -9,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -228,4 +230,42 @@ func TestAPIServerSendsBookmarks(t *testing.T) {
 			t.Errorf("bookmark after %v, want %v", waited, fake.BookmarkInterval)
 		}
 	})
+}
+
+// After Compact a watch from an older version is answered 410 Expired (the
+// client must list again), while one from the current version goes on.
+func TestAPIServerCompact(t *testing.T) {
+	srv := fake.NewAPIServer()
+	cs := kubernetes.NewForConfigOrDie(srv.Config())
+	ctx := context.Background()
+	cm, err := cs.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "a"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := cm.ResourceVersion
+	if cm, err = cs.CoreV1().ConfigMaps("default").Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Compact()
+	w, err := cs.CoreV1().ConfigMaps("default").Watch(ctx, metav1.ListOptions{ResourceVersion: old})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := <-w.ResultChan()
+	w.Stop()
+	if st, ok := ev.Object.(*metav1.Status); ev.Type != watch.Error || !ok || st.Code != http.StatusGone || st.Reason != metav1.StatusReasonExpired {
+		t.Fatalf("watch from %s after Compact: %s %+v, want ERROR 410 Expired", old, ev.Type, ev.Object)
+	}
+	w, err = cs.CoreV1().ConfigMaps("default").Watch(ctx, metav1.ListOptions{ResourceVersion: cm.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	cm.Data = map[string]string{"k": "v"}
+	if _, err := cs.CoreV1().ConfigMaps("default").Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if ev := <-w.ResultChan(); ev.Type != watch.Modified {
+		t.Fatalf("watch from the current version after Compact: %s %+v, want MODIFIED", ev.Type, ev.Object)
+	}
 }

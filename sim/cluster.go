@@ -444,6 +444,22 @@ func (c *Cluster) Inject(f Fault) {
 	}
 }
 
+// Overload limits the API server to inFlight requests at once, each served
+// for service, with a queue in which a request waits at most queueWait
+// before it is answered 429, for d (0: until the end of the run); see
+// FaultOverload.
+func (c *Cluster) Overload(inFlight int, service, queueWait, d time.Duration) {
+	c.helper()()
+	c.Inject(Fault{Kind: FaultOverload, InFlight: inFlight, Service: service, QueueWait: queueWait, For: d})
+}
+
+// RestartAPIServer breaks every open watch at once and makes the server
+// forget its watch history, so that clients list again; see FaultAPIRestart.
+func (c *Cluster) RestartAPIServer() {
+	c.helper()()
+	c.Inject(Fault{Kind: FaultAPIRestart})
+}
+
 // StartTime is the wall-clock instant the run started at (virtual in the
 // simulator).
 func (c *Cluster) StartTime() time.Time { return c.start }

@@ -41,6 +41,20 @@ const (
 	FaultOutage FaultKind = "outage"
 	// FaultBlackHole answers nothing for For: requests and responses vanish.
 	FaultBlackHole FaultKind = "black-hole"
+	// FaultOverload makes the API server serve at most InFlight requests at
+	// once, each for Service; a request that finds every seat taken waits in
+	// a queue, in arrival order, for at most QueueWait and is then answered
+	// 429 with RetryAfter (1 s when zero): kube-apiserver's max-in-flight and
+	// priority-and-fairness limits in miniature, for For. Watches take no
+	// seat (long-running requests are exempt). A flood of lists or writes
+	// then delays lease renewals behind it.
+	FaultOverload FaultKind = "overload"
+	// FaultAPIRestart restarts the API server: every open watch breaks at
+	// once and the server forgets its watch history, so clients that watch
+	// again from the version they had are answered 410 Expired and list
+	// again. On a real API server the streams break in the candidates'
+	// transports and the server's history stays.
+	FaultAPIRestart FaultKind = "api-restart"
 	// FaultDeleteLease deletes the lease, as a foreign writer would.
 	FaultDeleteLease FaultKind = "delete-lease"
 	// FaultOverwriteLease writes Identity as the lease holder, unconditionally.
@@ -80,6 +94,11 @@ type Fault struct {
 	Response Dist `json:"response,omitzero"`
 	// Delay is the response leg of FaultSlowResponse.
 	Delay time.Duration `json:"delay,omitempty"`
+	// InFlight, Service and QueueWait configure FaultOverload (with
+	// RetryAfter).
+	InFlight  int           `json:"inFlight,omitempty"`
+	Service   time.Duration `json:"service,omitempty"`
+	QueueWait time.Duration `json:"queueWait,omitempty"`
 	// Code, Rate and RetryAfter configure FaultErrors.
 	Code       int           `json:"code,omitempty"`
 	Rate       float64       `json:"rate,omitempty"`
@@ -98,6 +117,8 @@ var fields = map[FaultKind]string{
 	FaultLatency:        "Candidate AfterWrites Verb Resource Request Response For",
 	FaultSlowResponse:   "Candidate Verb Resource Delay",
 	FaultErrors:         "Candidate Verb Resource Code Rate RetryAfter For",
+	FaultOverload:       "InFlight Service QueueWait RetryAfter For",
+	FaultAPIRestart:     "",
 	FaultOutage:         "For",
 	FaultBlackHole:      "For",
 	FaultDeleteLease:    "",
@@ -124,8 +145,9 @@ func (f Fault) check(n int) error {
 		"Candidate": f.Candidate != "", "AfterWrites": f.AfterWrites != 0, "For": f.For != 0, "Verb": f.Verb != "", "Resource": f.Resource != "",
 		"Request": !f.Request.isZero(), "Response": !f.Response.isZero(), "Delay": f.Delay != 0, "Code": f.Code != 0,
 		"Rate": f.Rate != 0, "RetryAfter": f.RetryAfter != 0, "Identity": f.Identity != "",
+		"InFlight": f.InFlight != 0, "Service": f.Service != 0, "QueueWait": f.QueueWait != 0,
 	}
-	for _, name := range []string{"Candidate", "AfterWrites", "For", "Verb", "Resource", "Request", "Response", "Delay", "Code", "Rate", "RetryAfter", "Identity"} {
+	for _, name := range []string{"Candidate", "AfterWrites", "For", "Verb", "Resource", "Request", "Response", "Delay", "Code", "Rate", "RetryAfter", "InFlight", "Service", "QueueWait", "Identity"} {
 		if set[name] && !strings.Contains(" "+allowed+" ", " "+name+" ") {
 			return fmt.Errorf("%s must be zero: the %s fault does not use it", name, f.Kind)
 		}
@@ -170,6 +192,17 @@ func (f Fault) check(n int) error {
 		}
 	case FaultErrors:
 		return checkErrorRule(f.Code, f.Rate, f.RetryAfter)
+	case FaultOverload:
+		switch {
+		case f.InFlight < 1:
+			return fmt.Errorf("InFlight (%d) must be at least 1", f.InFlight)
+		case f.Service <= 0:
+			return fmt.Errorf("Service (%v) must be positive", f.Service)
+		case f.QueueWait < 0:
+			return fmt.Errorf("QueueWait (%v) must not be negative", f.QueueWait)
+		case f.RetryAfter < 0:
+			return fmt.Errorf("RetryAfter (%v) must not be negative", f.RetryAfter)
+		}
 	case FaultOverwriteLease:
 		if f.Identity == "" {
 			return errors.New("Identity (the foreign holder) must not be empty")
@@ -257,7 +290,7 @@ func (c *Cluster) inject(f Fault) error {
 			return nil
 		}
 		c.rec.faultStarted("partition/"+f.Candidate, span)
-		c.breakStreams(f.Candidate, HealthCheck)
+		c.breakStreams(f.Candidate, HealthCheck, "")
 		c.after(f.For, func() { c.heal(f.Candidate) })
 	case FaultLatency:
 		rule := latencyRule{scope: scope{f.Candidate, f.Verb, f.Resource}, req: f.Request, resp: f.Response}
@@ -306,9 +339,9 @@ func (c *Cluster) inject(f Fault) error {
 		key := fmt.Sprintf("%s/%d", f.Kind, c.Now())
 		c.rec.faultStarted(key, span)
 		if f.Kind == FaultOutage {
-			c.breakStreams("", 0)
+			c.breakStreams("", 0, "API outage")
 		} else {
-			c.breakStreams("", HealthCheck)
+			c.breakStreams("", HealthCheck, "")
 		}
 		c.after(f.For, func() {
 			r.mu.Lock()
@@ -316,6 +349,29 @@ func (c *Cluster) inject(f Fault) error {
 			r.mu.Unlock()
 			c.rec.faultEnded(key, string(f.Kind)+" ended")
 		})
+	case FaultOverload:
+		retryAfter := f.RetryAfter
+		if retryAfter == 0 {
+			retryAfter = time.Second
+		}
+		rule := &overloadRule{seats: make([]time.Time, f.InFlight), service: f.Service, queueWait: f.QueueWait, retryAfter: retryAfter}
+		r.mu.Lock()
+		r.overload = rule
+		r.mu.Unlock()
+		key := fmt.Sprintf("overload/%d", c.Now())
+		c.rec.faultStarted(key, span)
+		c.after(f.For, func() {
+			r.mu.Lock()
+			if r.overload == rule {
+				r.overload = nil
+			}
+			r.mu.Unlock()
+			c.rec.faultEnded(key, "overload ended")
+		})
+	case FaultAPIRestart:
+		c.rec.faultStarted("", span)
+		c.api.restart()
+		c.breakStreams("", 0, "API server restart")
 	case FaultDeleteLease:
 		c.rec.faultStarted("", span)
 		if err := c.api.deleteLease(); err != nil {
@@ -373,6 +429,11 @@ func faultDetail(f Fault) string {
 		add("request=%v response=%v", f.Request, f.Response)
 	case FaultSlowResponse:
 		add("delay=%v", f.Delay)
+	case FaultOverload:
+		add("inFlight=%d service=%v queueWait=%v", f.InFlight, f.Service, f.QueueWait)
+		if f.RetryAfter > 0 {
+			add("retryAfter=%v", f.RetryAfter)
+		}
 	case FaultErrors:
 		add("code=%d rate=%v", f.Code, f.Rate)
 		if f.RetryAfter > 0 {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -324,5 +325,93 @@ func TestManagerRestartBackOff(t *testing.T) {
 		if got := starts[i+1] - exits[i]; got != w {
 			t.Errorf("restart %d came %v after the exit, want %v", i+1, got, w)
 		}
+	}
+}
+
+// flooder is a runnable of every manager, leader or not, that lists
+// ConfigMaps every 50 ms from workers goroutines through the candidate's own
+// API reader: the list traffic of a busy controller.
+type flooder struct {
+	mgr     manager.Manager
+	workers int
+}
+
+func (f flooder) NeedLeaderElection() bool { return false }
+
+func (f flooder) Start(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for range f.workers {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				var list corev1.ConfigMapList
+				_ = f.mgr.GetAPIReader().List(ctx, &list)
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	return nil
+}
+
+// An overloaded API server (one seat, a second per request, a queue of 30 s)
+// behind a flood of lists: the lease renewals wait behind the flood longer
+// than client-go's client timeout, fail, and the leader loses its lease
+// without any crash (kubernetes/kubernetes#49472); some requests are turned
+// away with 429. The same flood on a server without the limit loses nothing.
+func TestManagerOverloadDelaysRenewals(t *testing.T) {
+	flooding := func(mgr manager.Manager) error {
+		if err := copier(mgr); err != nil {
+			return err
+		}
+		return mgr.Add(flooder{mgr: mgr, workers: 2})
+	}
+	run := func(t *testing.T, overload bool) *sim.Report {
+		return sim.Test(t, sim.Options{Seed: 4, Candidates: 3, Run: sim.Manager(flooding)}, func(c *sim.Cluster) {
+			c.AwaitLeader(ld + 2*rp)
+			if overload {
+				c.Overload(1, time.Second, 30*time.Second, 0)
+			}
+			c.Advance(time.Minute)
+		})
+	}
+	t.Run("overloaded", func(t *testing.T) {
+		rep := run(t, true)
+		if len(rep.LostWithoutCrash) == 0 {
+			t.Errorf("no leadership lost under the flood; terms:\n%v", rep.Terms)
+		}
+		if rep.Requests.Timeouts == 0 {
+			t.Errorf("no request timed out in the queue")
+		}
+	})
+	t.Run("not overloaded", func(t *testing.T) {
+		rep := run(t, false)
+		if len(rep.LostWithoutCrash) != 0 || len(rep.Terms) != 1 {
+			t.Errorf("leadership changed without overload: %v", rep.Terms)
+		}
+	})
+}
+
+// After an API server restart every watch breaks: the leader's informer (the
+// only one: followers start no controller) watches again from scratch, and
+// the leader goes on reconciling.
+func TestManagerAPIRestart(t *testing.T) {
+	rep := sim.Test(t, sim.Options{Seed: 6, Candidates: 3, Run: sim.Manager(copier)}, func(c *sim.Cluster) {
+		setInput(c, "1")
+		c.AwaitLeader(ld + 2*rp)
+		c.Advance(5 * time.Second)
+		watches := c.Report().Requests.ByVerb[sim.VerbWatch]
+		c.RestartAPIServer()
+		c.Advance(10 * time.Second)
+		if again := c.Report().Requests.ByVerb[sim.VerbWatch] - watches; again < 1 {
+			t.Errorf("no watch after the restart: the informer did not watch again")
+		}
+		setInput(c, "2")
+		c.Advance(5 * time.Second)
+		if !outputIs(c, "2") {
+			t.Errorf("the leader did not reconcile after the API server restart")
+		}
+	})
+	if len(rep.Terms) != 1 {
+		t.Errorf("terms %v: the restart of the API server changed the leader", rep.Terms)
 	}
 }

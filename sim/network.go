@@ -37,6 +37,8 @@ type backend interface {
 	overwriteLease(holder string) error
 	addObject(obj runtime.Object) error
 	object(gvr schema.GroupVersionResource, namespace, name string) (runtime.Object, error)
+	// restart makes the server forget its watch history (FaultAPIRestart).
+	restart()
 	// stop ends the backend's own goroutines; Cluster.wg waits for them.
 	stop()
 }
@@ -189,6 +191,11 @@ func (n *network) step(r *request) {
 		}
 		return
 	}
+	if wait := r.queue(); wait > 0 {
+		r.ev.at = r.ev.at.Add(wait)
+		n.push(&r.ev)
+		return
+	}
 	r.served = true
 	if r.arrive() {
 		r.ev.at = r.arrived.Add(r.plan.respLeg)
@@ -258,6 +265,8 @@ func (n *network) overwriteLease(holder string) error {
 }
 
 func (n *network) outside() *rest.Config { return n.srv.Config() }
+
+func (n *network) restart() { n.srv.Compact() }
 
 func (n *network) addObject(obj runtime.Object) error { return n.srv.Add(obj) }
 

@@ -50,6 +50,11 @@ func TestOptionsValidate(t *testing.T) {
 		{"a field the kind does not use", fault(sim.Fault{Kind: sim.FaultCrash, Candidate: "c0", Delay: time.Second}), "sim: Faults[0]: crash: Delay must be zero: the crash fault does not use it"},
 		{"a trigger the kind does not use", fault(sim.Fault{Kind: sim.FaultErrors, Code: 500, Rate: 1, AfterWrites: 1}), "sim: Faults[0]: errors: AfterWrites must be zero: the errors fault does not use it"},
 		{"a duration an instant fault does not use", fault(sim.Fault{Kind: sim.FaultDeleteLease, For: time.Second}), "sim: Faults[0]: delete-lease: For must be zero: the delete-lease fault does not use it"},
+		{"an overload without seats", fault(sim.Fault{Kind: sim.FaultOverload, Service: time.Second}), "sim: Faults[0]: overload: InFlight (0) must be at least 1"},
+		{"an overload without service time", fault(sim.Fault{Kind: sim.FaultOverload, InFlight: 2}), "sim: Faults[0]: overload: Service (0s) must be positive"},
+		{"an overload with a negative queue", fault(sim.Fault{Kind: sim.FaultOverload, InFlight: 2, Service: time.Second, QueueWait: -time.Second}), "sim: Faults[0]: overload: QueueWait (-1s) must not be negative"},
+		{"a restart aimed at a candidate", fault(sim.Fault{Kind: sim.FaultAPIRestart, Candidate: "c0"}), "sim: Faults[0]: api-restart: Candidate must be zero: the api-restart fault does not use it"},
+		{"a resource on a fault that has no scope", fault(sim.Fault{Kind: sim.FaultCrash, Candidate: "c0", Resource: "leases"}), "sim: Faults[0]: crash: Resource must be zero: the crash fault does not use it"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.opts.Validate()

@@ -129,6 +129,9 @@ func (l *live) minLeg() time.Duration { return 0 }
 
 func (l *live) outside() *rest.Config { return rest.CopyConfig(l.base) }
 
+// restart cannot restart a real server: its history stays.
+func (l *live) restart() {}
+
 // schedule runs fn at at on a timer of its own; Cluster.wg waits for it.
 func (l *live) schedule(at time.Time, _ int, fn func()) {
 	l.mu.Lock()
@@ -207,7 +210,7 @@ func (t *liveTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return r.wait(req, nil)
 	}
 	r.server = t
-	if !t.sleep(req, r.plan.reqLeg) || !r.arrive() || !t.sleep(req, r.plan.respLeg) || !r.answer() {
+	if !t.sleep(req, r.plan.reqLeg) || !t.sleep(req, r.queue()) || !r.arrive() || !t.sleep(req, r.plan.respLeg) || !r.answer() {
 		return r.wait(req, nil) // the request's context or the process ends it
 	}
 	return r.deliver(req)

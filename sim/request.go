@@ -37,6 +37,7 @@ type request struct {
 	stream *stream       // a watch's body on its way to the client
 	ev     event         // the simulated network's queue entry
 	served bool          // the arrival has run; the next step is the answer
+	seated bool          // it has passed an overloaded server's queue
 
 	// rep is written before reply is signalled (or, on a real server, by the
 	// goroutine that reads it).
@@ -122,6 +123,29 @@ func readBody(req *http.Request) ([]byte, error) {
 	}
 	return io.ReadAll(req.Body)
 }
+
+// queue takes the request through an overloaded server's queue when it
+// reaches the API (FaultOverload): it returns how long the request waits
+// before the server serves it, or turns it away with 429; zero when it is
+// served at once. The service time is added to the response leg.
+func (r *request) queue() time.Duration {
+	if r.seated {
+		return 0
+	}
+	r.seated = true
+	now := time.Now()
+	start, service, ok := r.p.c.rules.seat(r.route, now)
+	if !ok {
+		r.plan.inject = &errorRule{code: http.StatusTooManyRequests, retryAfter: r.p.c.rules.overloadRetryAfter(), message: msgTooManyRequests}
+		r.trace("turned away after %v in the overloaded server's queue", start.Sub(now))
+	}
+	r.plan.respLeg += service
+	return start.Sub(now)
+}
+
+// msgTooManyRequests is kube-apiserver's message when priority and fairness
+// turns a request away.
+const msgTooManyRequests = "Too many requests, please try again later."
 
 // arrive serves the request, or not, when it reaches the API. It reports
 // whether an answer goes back.
@@ -325,7 +349,11 @@ func injected(rule *errorRule, accept string) response {
 	var err error
 	switch rule.code {
 	case http.StatusTooManyRequests:
-		err = apierrors.NewTooManyRequests("injected by leaderlab", secs)
+		msg := "injected by leaderlab"
+		if rule.message != "" {
+			msg = rule.message
+		}
+		err = apierrors.NewTooManyRequests(msg, secs)
 	case http.StatusServiceUnavailable:
 		se := apierrors.NewServiceUnavailable("injected by leaderlab")
 		if secs > 0 {

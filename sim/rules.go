@@ -20,6 +20,45 @@ type rules struct {
 	errs        []errorRule
 	slow        []slowRule
 	triggers    []trigger
+	overload    *overloadRule
+}
+
+// overloadRule is FaultOverload in force: the instants at which each of the
+// server's seats is free again.
+type overloadRule struct {
+	seats      []time.Time
+	service    time.Duration
+	queueWait  time.Duration
+	retryAfter time.Duration
+}
+
+// seat gives a request of rt arriving at now a seat of an overloaded server:
+// the instant its service starts (now, or later after waiting in the queue),
+// and how long its service takes; or, when it would wait longer than the
+// queue allows, ok false and the instant it is turned away. Watches, long
+// running requests, take no seat, as in kube-apiserver.
+func (r *rules) seat(rt route, now time.Time) (start time.Time, service time.Duration, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o := r.overload
+	if o == nil || rt.Verb == VerbWatch {
+		return now, 0, true
+	}
+	first := 0
+	for i, free := range o.seats {
+		if free.Before(o.seats[first]) {
+			first = i
+		}
+	}
+	start = o.seats[first]
+	if start.Before(now) {
+		start = now
+	}
+	if start.Sub(now) > o.queueWait {
+		return now.Add(o.queueWait), 0, false
+	}
+	o.seats[first] = start.Add(o.service)
+	return start, o.service, true
 }
 
 // scope is what a rule applies to: requests from cand, of verb, to resource
@@ -37,6 +76,7 @@ type latencyRule struct {
 
 type errorRule struct {
 	scope
+	message    string // the answer's message, when not the injected errors'
 	code       int
 	rate       float64
 	retryAfter time.Duration
@@ -189,4 +229,13 @@ func removeFirst[T any](s []T, match func(T) bool) []T {
 		}
 	}
 	return s
+}
+
+func (r *rules) overloadRetryAfter() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.overload == nil {
+		return time.Second
+	}
+	return r.overload.retryAfter
 }

@@ -26,17 +26,17 @@ type stream struct {
 }
 
 // breakStreams breaks the open watches of cand ("" for every candidate) that
-// the network stops: at once for an outage (the server is gone), after the
-// connection health check for a partition or black hole that still holds
-// then (dropped packets go unnoticed until the check).
-func (c *Cluster) breakStreams(cand string, after time.Duration) {
+// the network stops: at once, for why, when the server is gone (an outage, a
+// restart); after the connection health check for a partition or black hole
+// that still holds then (dropped packets go unnoticed until the check).
+func (c *Cluster) breakStreams(cand string, after time.Duration, why string) {
 	c.streams.Range(func(k, v any) bool {
 		s, name := k.(*stream), v.(string)
 		if cand != "" && name != cand {
 			return true
 		}
 		if after == 0 {
-			s.breakOff("API outage")
+			s.breakOff(why)
 			return true
 		}
 		c.api.schedule(time.Now().Add(after), -1, func() {
