@@ -202,6 +202,19 @@ func TestBenchShardsAndMergeGiveTheSameOutputAsOneProcess(t *testing.T) {
 	}
 	sameFolders(t, one, merged)
 
+	// A shard of another bench is bad usage, and both benches are named.
+	other := t.TempDir()
+	if r := leaderlab(t, "bench", "--timing", "default", "--scenarios", "crash,handover", "--seeds", "5", "--shard", "2/3", "--out", other, "--progress", "none"); r.code != exitOK {
+		t.Fatalf("--seeds 5 --shard 2/3: exit %d\n%s", r.code, r.stderr)
+	}
+	mixed := leaderlab(t, "merge", "--out", t.TempDir(), files[0], filepath.Join(other, "partial-2-of-3.json"), files[2])
+	if want := "leaderlab: merge: shard 2/3 measured another bench than shard 1/3:\n" +
+		"  leaderlab bench --timing 15s/10s/2s --candidates 3 --latency 1ms..3ms --scenarios crash,handover --seeds 5\n" +
+		"  leaderlab bench --timing 15s/10s/2s --candidates 3 --latency 1ms..3ms --scenarios crash,handover --seeds 4\n" +
+		"see 'leaderlab merge --help'\n"; mixed.code != exitUsage || mixed.stderr != want {
+		t.Errorf("merge of two benches: exit %d, stderr %q, want %q", mixed.code, mixed.stderr, want)
+	}
+
 	// A shard missing is bad usage, named.
 	missing := leaderlab(t, "merge", "--out", t.TempDir(), files[0], files[2])
 	if want := "leaderlab: merge: shard 2/3 is missing (2 of 3 shards given)\nsee 'leaderlab merge --help'\n"; missing.code != exitUsage || missing.stderr != want {
