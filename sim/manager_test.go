@@ -27,7 +27,13 @@ import (
 // copier is a small real operator: it copies the data of ConfigMap "in" to
 // ConfigMap "out" in the same namespace, with a merge patch (no
 // resourceVersion precondition, as many controllers write).
-func copier(mgr manager.Manager) error {
+func copier(mgr manager.Manager) error { return copierWith(mgr, false) }
+
+// guardedCopier is copier with the fix: its patch names the resourceVersion
+// it was based on.
+func guardedCopier(mgr manager.Manager) error { return copierWith(mgr, true) }
+
+func copierWith(mgr manager.Manager, guard bool) error {
 	c := mgr.GetClient()
 	return ctrl.NewControllerManagedBy(mgr).For(&corev1.ConfigMap{}).Complete(reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 		if req.Name != "in" {
@@ -47,6 +53,9 @@ func copier(mgr manager.Manager) error {
 			return reconcile.Result{}, err
 		}
 		patch := client.MergeFrom(out.DeepCopy())
+		if guard {
+			patch = client.MergeFromWithOptions(out.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		}
 		out.Data = in.Data
 		return reconcile.Result{}, c.Patch(ctx, &out, patch)
 	}))
@@ -151,10 +160,10 @@ func TestManagersFailOverAndReconcile(t *testing.T) {
 // stale write and the output is current.
 func TestManagerStaleWriteAcrossTermEnd(t *testing.T) {
 	const slow = 20 * time.Second
-	run := func(t *testing.T, fault bool) (*sim.Report, string, bool) {
+	run := func(t *testing.T, fault bool, setup func(manager.Manager) error) (*sim.Report, string, bool) {
 		var leader string
 		current := false
-		rep := sim.Test(t, sim.Options{Seed: 5, Candidates: 3, Run: sim.Manager(copier)}, func(c *sim.Cluster) {
+		rep := sim.Test(t, sim.Options{Seed: 5, Candidates: 3, Run: sim.Manager(setup)}, func(c *sim.Cluster) {
 			setInput(c, "1")
 			leader = c.AwaitLeader(ld + 2*rp)
 			c.Advance(5 * time.Second)
@@ -182,7 +191,7 @@ func TestManagerStaleWriteAcrossTermEnd(t *testing.T) {
 		return rep, leader, current
 	}
 	t.Run("slow writes", func(t *testing.T) {
-		rep, leader, current := run(t, true)
+		rep, leader, current := run(t, true, copier)
 		if current {
 			t.Errorf("ConfigMap out holds the current input: the late patch did not land")
 		}
@@ -196,7 +205,7 @@ func TestManagerStaleWriteAcrossTermEnd(t *testing.T) {
 			t.Fatalf("stale writes of out by %s: %v, want 1 (all: %v)", leader, stale, rep.StaleWrites)
 		}
 		s := stale[0]
-		if s.Cause != sim.StaleInFlight || !s.Write.LeaderAtSend || s.Write.LeaderAtApply {
+		if s.Cause != sim.StaleInFlight || !s.Write.LeaderAtSend || s.Write.LeaderAtApply || s.Write.Guarded {
 			t.Errorf("stale write %v: want cause %q, sent as leader, applied not", s, sim.StaleInFlight)
 		}
 		if s.Write.Applied-s.Write.Sent != slow {
@@ -215,8 +224,17 @@ func TestManagerStaleWriteAcrossTermEnd(t *testing.T) {
 			_ = os.WriteFile(filepath.Join(os.Getenv("LEADERLAB_SVG_DIR"), "timeline-stale-write.svg"), rep.SVG(), 0o644)
 		}
 	})
+	t.Run("slow writes, guarded", func(t *testing.T) {
+		// The late patch names the version it read; the next leader has
+		// written since, so the server refuses it (409) and it changes
+		// nothing.
+		rep, _, current := run(t, true, guardedCopier)
+		if len(rep.StaleWrites) != 0 || !current {
+			t.Errorf("stale writes %v, output current %v: want none, and current", rep.StaleWrites, current)
+		}
+	})
 	t.Run("no fault", func(t *testing.T) {
-		rep, _, current := run(t, false)
+		rep, _, current := run(t, false, copier)
 		if len(rep.StaleWrites) != 0 {
 			t.Errorf("stale writes without a fault: %v", rep.StaleWrites)
 		}

@@ -9,7 +9,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/yaml"
 )
 
 // Outside is the Candidate of a write made through Cluster.Client: an actor
@@ -48,6 +50,12 @@ type Write struct {
 	// is not observable from outside).
 	Sent    time.Duration `json:"sent"`
 	Applied time.Duration `json:"applied"`
+	// Guarded is true for a write that named the resourceVersion it was
+	// based on (an update or patch carrying metadata.resourceVersion, a
+	// delete with a resourceVersion precondition): the server applied it
+	// only because the object had not changed since, so it cannot have
+	// overwritten a newer write.
+	Guarded bool `json:"guarded,omitempty"`
 	// LeaderAtSend and LeaderAtApply say whether the writer acted as leader
 	// at those instants: inside one of its terms, from the term's start up
 	// to (not including) its end. Within one virtual instant the order of
@@ -110,6 +118,9 @@ func (s StaleWrite) String() string {
 	if s.NewLeader != "" {
 		msg += fmt.Sprintf(" (%s acts as leader since %s)", s.NewLeader, strings.TrimSpace(formatOffset(s.NewLeaderStart)))
 	}
+	if s.Write.Guarded {
+		msg += "; guarded by its resourceVersion, so it overwrote no newer write"
+	}
 	return msg
 }
 
@@ -156,24 +167,71 @@ func (c *Cluster) recordWrite(r *request) {
 	if c.t == nil {
 		applied = -1
 	}
-	c.rec.write(Write{
+	w := Write{
 		Candidate: p.cand.name, Start: p.start, Verb: r.route.Verb,
 		Resource: r.route.Resource, Namespace: r.route.Namespace, Name: name,
 		Kind: c.writeKind(r.route.Resource, r.route.Namespace, name),
 		Sent: r.sent.Sub(c.start), Applied: applied,
-	})
+	}
+	if w.Kind == WriteData {
+		w.Guarded = guarded(r.route.Verb, r.req.Header.Get("Content-Type"), r.body)
+	}
+	c.rec.write(w)
 }
 
-// createdName is the name of the object a create answered with.
-func createdName(contentType string, body []byte) string {
+// guarded reports whether a write's body names the resourceVersion it is
+// based on (see Write.Guarded).
+func guarded(verb, contentType string, body []byte) bool {
+	switch verb {
+	case VerbUpdate:
+		if m := bodyMeta(contentType, body); m != nil {
+			return m.GetResourceVersion() != ""
+		}
+	case VerbPatch:
+		if strings.HasPrefix(contentType, string(types.JSONPatchType)) {
+			var ops []struct{ Op, Path string }
+			_ = json.Unmarshal(body, &ops)
+			for _, op := range ops {
+				if op.Op == "test" && op.Path == "/metadata/resourceVersion" {
+					return true
+				}
+			}
+			return false
+		}
+		j, err := yaml.YAMLToJSON(body) // merge, strategic merge and apply patches
+		var partial metav1.PartialObjectMetadata
+		return err == nil && json.Unmarshal(j, &partial) == nil && partial.ResourceVersion != ""
+	case VerbDelete:
+		var opts metav1.DeleteOptions
+		if len(body) == 0 {
+			return false
+		}
+		if _, _, err := scheme.Codecs.UniversalDeserializer().Decode(body, nil, &opts); err != nil {
+			return false
+		}
+		return opts.Preconditions != nil && opts.Preconditions.ResourceVersion != nil
+	}
+	return false
+}
+
+// bodyMeta is the metadata of the object in a request's or answer's body.
+func bodyMeta(contentType string, body []byte) metav1.Object {
 	if obj, _, err := scheme.Codecs.UniversalDeserializer().Decode(body, nil, nil); err == nil {
 		if m, err := meta.Accessor(obj); err == nil {
-			return m.GetName()
+			return m
 		}
 	}
 	var partial metav1.PartialObjectMetadata
 	if strings.HasPrefix(contentType, "application/json") && json.Unmarshal(body, &partial) == nil {
-		return partial.Name
+		return &partial
+	}
+	return nil
+}
+
+// createdName is the name of the object a create answered with.
+func createdName(contentType string, body []byte) string {
+	if m := bodyMeta(contentType, body); m != nil {
+		return m.GetName()
 	}
 	return ""
 }
