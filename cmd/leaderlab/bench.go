@@ -152,6 +152,9 @@ func (f benchFlags) run(cmd *cobra.Command) error {
 		if err != nil {
 			return err
 		}
+		if sh.Count > s.Seeds {
+			return usagef("--shard %v: N (%d) must not exceed --seeds (%d): every shard needs a seed", sh, sh.Count, s.Seeds)
+		}
 		return f.runShard(s, sh, stderr)
 	}
 	if f.shards > 1 {

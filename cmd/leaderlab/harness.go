@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -22,7 +23,8 @@ import (
 // its results (work writes to the real one, held by the cobra command), and
 // the simulator's own log reaches standard error only when work fails.
 // testing.Main ends in os.Exit, so withT exits from inside the test once work
-// is done, after removing the file.
+// is done, after removing the file; testing's own exit statuses never reach
+// the user.
 func withT(stderr io.Writer, work func(t *testing.T) int) {
 	testing.Init()
 	// -test.v streams every test's log into the file at once: the log of a
@@ -40,14 +42,22 @@ func withT(stderr io.Writer, work func(t *testing.T) int) {
 	os.Stdout = logFile
 	all := func(string, string) (bool, error) { return true, nil }
 	testing.Main(all, []testing.InternalTest{{Name: "leaderlab", F: func(t *testing.T) {
-		code := work(t)
-		os.Stdout = stdout
-		if code != 0 {
-			writeFailures(stderr, logFile.Name())
-		}
-		_ = logFile.Close()
-		_ = os.Remove(logFile.Name())
-		os.Exit(code)
+		code := exitFailed
+		// Deferred, so that it also runs when work ends the test early
+		// (t.Fatal) or panics (a bug: said as one, with its stack).
+		defer func() {
+			if r := recover(); r != nil {
+				fmt.Fprintf(stderr, "leaderlab: internal error: %v\n%s", r, debug.Stack())
+			}
+			os.Stdout = stdout
+			if code != exitOK {
+				writeFailures(stderr, logFile.Name())
+			}
+			_ = logFile.Close()
+			_ = os.Remove(logFile.Name())
+			os.Exit(code)
+		}()
+		code = work(t)
 	}}}, nil, nil)
 }
 

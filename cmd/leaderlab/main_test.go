@@ -91,6 +91,8 @@ func TestBadInputExitsTwoWithAMessageNamingTheFlagAndTheBound(t *testing.T) {
 		{[]string{"bench", "--seeds", "0"}, "leaderlab: --seeds (0) must be at least 1\nsee 'leaderlab bench --help'\n"},
 		{[]string{"bench", "--seeds", "2", "--shards", "3"},
 			"leaderlab: --shards (3) must not exceed --seeds (2): every worker needs a seed\nsee 'leaderlab bench --help'\n"},
+		{[]string{"bench", "--shard", "5/8", "--seeds", "4"},
+			"leaderlab: --shard 5/8: N (8) must not exceed --seeds (4): every shard needs a seed\nsee 'leaderlab bench --help'\n"},
 		{[]string{"bench", "--shard", "3/2"}, "leaderlab: --shard \"3/2\": I must lie in 1..N and N must be at least 1\nsee 'leaderlab bench --help'\n"},
 		{[]string{"bench", "--latency", "3ms..1ms"},
 			"leaderlab: --latency \"3ms..1ms\": the upper end (1ms) must not be less than the lower (3ms)\nsee 'leaderlab bench --help'\n"},
