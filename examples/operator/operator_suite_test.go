@@ -1,0 +1,44 @@
+// The downstream suite of a controller project: its own operator, run by
+// three real controller-runtime managers in the simulator, through the
+// manager catalog (leader crash, handover, rolling restart, partitions, slow
+// writes, overload, API server restarts). The guarded operator passes every
+// spec; the unguarded one is caught writing stale data.
+package operator_test
+
+import (
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/leaderlab/leaderlab/examples/operator"
+	"github.com/leaderlab/leaderlab/scenarios"
+	"github.com/leaderlab/leaderlab/sim"
+)
+
+var suiteT *testing.T
+
+func TestOperator(t *testing.T) {
+	suiteT = t // the simulator needs the suite's *testing.T
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "The mirror operator under leader election")
+}
+
+func controller(m operator.Mirror) scenarios.Controller {
+	return scenarios.Controller{Setup: m.Setup, Change: operator.Change}
+}
+
+// Every scenario of the manager catalog, for the fixed operator.
+var _ = scenarios.DescribeManagerCatalog(func() *testing.T { return suiteT }, controller(operator.Mirror{Guarded: true}), scenarios.Config{Seeds: []int64{1, 2}})
+
+var _ = Describe("the unguarded operator", func() {
+	It("is caught writing stale data when its leader's writes are slow", func() {
+		rep, _ := scenarios.SlowDataWritesOf(controller(operator.Mirror{})).Run(suiteT, scenarios.Config{}, 1)
+		Expect(rep).NotTo(scenarios.HaveNoStaleWrites())
+		Expect(rep.StaleWrites).To(ContainElement(And(
+			HaveField("Write.Name", operator.MirrorOf(operator.Source).Name),
+			HaveField("Write.Guarded", false),
+			HaveField("Cause", sim.StaleInFlight),
+		)))
+	})
+})
