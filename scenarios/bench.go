@@ -257,8 +257,9 @@ func (r *Result) add(run SeedRun) {
 
 // Merge combines the partial results of a bench's shards (Bench.Shard) into
 // the results one Benchmark of the whole seed range returns: the runs of
-// each scenario and timing in seed order, then its representative run, run
-// again here. b must be the bench the shards ran, without its Shard; every
+// each scenario and timing in seed order, and the representative runs that
+// a report draws (Drawn), run again here; the other results have no
+// Example. b must be the bench the shards ran, without its Shard; every
 // seed must be there exactly once. With b.Dir set it writes the report too.
 func (b Bench) Merge(t *testing.T, parts ...[]Result) ([]Result, error) {
 	type key struct {
@@ -300,15 +301,21 @@ func (b Bench) Merge(t *testing.T, parts ...[]Result) ([]Result, error) {
 		for _, run := range all {
 			r.add(run)
 		}
+		results = append(results, r)
+	}
+	// Only the examples a report draws run again: they are what the merge
+	// must do alone, after every shard, so they are kept few.
+	for _, i := range Drawn(results) {
+		r := &results[i]
 		start := time.Now()
-		ok := t.Run(k.id+"/"+strings.ReplaceAll(TimingLabel(p.Timing), "/", "-")+"/example", func(t *testing.T) {
-			r.Example = b.once(t, f.Scenario, cfg, r.representative())
+		ok := t.Run(r.Scenario.ID+"/"+strings.ReplaceAll(TimingLabel(r.Timing), "/", "-")+"/example", func(t *testing.T) {
+			cfg := Config{Timing: r.Timing, Candidates: b.Candidates, Latency: b.Latency}
+			r.Example = b.once(t, r.Scenario, cfg, r.representative())
 		})
 		if !ok {
-			return results, fmt.Errorf("scenarios: %s at %s: the representative run failed (see the log of its subtest)", k.id, TimingLabel(k.timing))
+			return results, fmt.Errorf("scenarios: %s at %s: the representative run failed (see the log of its subtest)", r.Scenario.ID, TimingLabel(r.Timing))
 		}
 		r.Wall = time.Since(start)
-		results = append(results, r)
 	}
 	if b.Dir != "" {
 		return results, WriteReport(b.Dir, results)
@@ -327,8 +334,11 @@ func (b Bench) once(t *testing.T, s Scenario, cfg Config, seed int64) *sim.Repor
 }
 
 // representative is the seed whose first failover is nearest the median of
-// all failovers (the first seed when no run failed over).
+// all failovers (the first seed when no run failed over; 0 without runs).
 func (r Result) representative() int64 {
+	if len(r.Runs) == 0 {
+		return 0
+	}
 	median := stats.Summarize(r.Failovers).Median
 	best := -1
 	for i, run := range r.Runs {
@@ -370,6 +380,26 @@ func WriteTable(w io.Writer, results []Result) error {
 // ms prints a duration rounded to the millisecond.
 func ms(d time.Duration) string { return d.Round(time.Millisecond).String() }
 
+// Drawn returns the indexes of the results whose representative run
+// WriteReport draws as a timeline, one per scenario in the order of results:
+// the result at the default timing when it was measured, else the
+// scenario's first.
+func Drawn(results []Result) []int {
+	var out []int
+	at := map[string]int{} // scenario ID -> its place in out
+	for i, r := range results {
+		k, seen := at[r.Scenario.ID]
+		switch {
+		case !seen:
+			at[r.Scenario.ID] = len(out)
+			out = append(out, i)
+		case r.Timing == (sim.Timing{}).WithDefaults():
+			out[k] = i
+		}
+	}
+	return out
+}
+
 // WriteReport writes the table, a histogram per scenario and a timeline per
 // scenario into dir, creating it.
 func WriteReport(dir string, results []Result) error {
@@ -390,17 +420,11 @@ func WriteReport(dir string, results []Result) error {
 		byID[r.Scenario.ID] = append(byID[r.Scenario.ID], r)
 	}
 	for _, id := range order {
-		rs := byID[id]
-		files["histogram-"+id+".svg"] = HistogramSVG(rs)
-		// The timeline of the default timing when measured, else the first.
-		ex := rs[0]
-		for _, r := range rs {
-			if r.Timing == (sim.Timing{}).WithDefaults() {
-				ex = r
-			}
-		}
-		if ex.Example != nil {
-			files["timeline-"+id+".svg"] = ex.Example.SVG()
+		files["histogram-"+id+".svg"] = HistogramSVG(byID[id])
+	}
+	for _, i := range Drawn(results) {
+		if ex := results[i].Example; ex != nil {
+			files["timeline-"+results[i].Scenario.ID+".svg"] = ex.SVG()
 		}
 	}
 	for name, data := range files {

@@ -35,17 +35,14 @@ type resultJSON struct {
 	Runs       []SeedRun  `json:"runs"`
 }
 
-// MarshalJSON writes r without its Example report (its seed only) and
-// without Wall, so that the JSON of the same seeds is the same wherever they
-// ran.
+// MarshalJSON writes r without its Example report (the seed of the
+// representative run instead, whether it ran again or not) and without
+// Wall, so that the JSON of the same seeds is the same wherever they ran.
 func (r Result) MarshalJSON() ([]byte, error) {
 	j := resultJSON{
 		Scenario: r.Scenario.ID, Label: TimingLabel(r.Timing), Timing: r.Timing, Candidates: r.Candidates,
 		Window: r.Window, Failovers: stats.Summarize(r.Failovers), Leaderless: stats.Summarize(r.Leaderless),
-		Outside: r.Outside, Overlaps: r.Overlaps, Runs: r.Runs,
-	}
-	if r.Example != nil {
-		j.Example = r.Example.Seed
+		Outside: r.Outside, Overlaps: r.Overlaps, Runs: r.Runs, Example: r.representative(),
 	}
 	return json.Marshal(j)
 }

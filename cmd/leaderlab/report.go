@@ -86,45 +86,26 @@ the leaderless time per run and the runs in which two candidates acted as leader
 The same table: <a href="` + tableMD + `">` + tableMD + `</a>, <a href="` + tableJSON + `">` + tableJSON + `</a> (with every run).</p>
 `)
 	b.WriteString(markdownTableHTML(table))
-	seen := map[string]bool{}
-	for _, r := range results {
+	for _, i := range scenarios.Drawn(results) {
+		r := results[i]
 		id := r.Scenario.ID
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
 		fmt.Fprintf(&b, "<h2>%s</h2>\n<p>%s</p>\n", html.EscapeString(id), html.EscapeString(r.Scenario.Description))
 		fmt.Fprintf(&b, `<p class="how">Histogram: one row per timing, each on its own scale. The bars count the failovers of all seeds by their
 virtual duration; the green band is the window the arithmetic allows, the dashed lines are the median (black) and p99 (red).
 A bar outside the green band would be a failover the arithmetic does not explain.</p>
 <p><img src="histogram-%s.svg" alt="histogram of %s failovers"></p>
 `, id, id)
-		if ex := exampleOf(results, id); ex != nil {
+		if ex := r.Example; ex != nil {
 			fmt.Fprintf(&b, `<p class="how">Timeline of a representative run (the seed whose first failover is nearest the median):
 time runs left to right; the top lanes show API-wide faults and the lease holder as stored (leaderless time marked red
 on it), then one lane per candidate with its terms as acting leader (solid bars), partitions (hatched), crashes (x) and
 stops (|); a red band across all lanes would be two leaders at once. Replay it with <code>%s</code>.</p>
 <p><img src="timeline-%s.svg" alt="timeline of a representative %s run"></p>
-`, html.EscapeString(runCommand(id, ex.Seed, ex.Options.Timing, s.Candidates, s.Latency)), id, id)
+`, html.EscapeString(runCommand(id, ex.Seed, r.Timing, s.Candidates, s.Latency)), id, id)
 		}
 	}
 	b.WriteString("</body></html>\n")
 	return []byte(b.String())
-}
-
-// exampleOf is the representative run WriteReport draws for scenario id:
-// that of the default timing when measured, else of the first.
-func exampleOf(results []scenarios.Result, id string) *sim.Report {
-	var ex *sim.Report
-	for _, r := range results {
-		if r.Scenario.ID != id {
-			continue
-		}
-		if ex == nil || r.Timing == (sim.Timing{}).WithDefaults() {
-			ex = r.Example
-		}
-	}
-	return ex
 }
 
 // markdownTableHTML turns the Markdown table WriteTable writes into an HTML
