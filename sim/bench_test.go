@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/utils/ptr"
 
+	"github.com/leaderlab/leaderlab/examples/operator"
 	lab "github.com/leaderlab/leaderlab/leaderelection"
 	"github.com/leaderlab/leaderlab/sim"
 )
@@ -94,26 +95,7 @@ func BenchmarkCrashFailover1000Seeds(b *testing.B) {
 
 // 1,000 candidates for 10 virtual minutes: wall time and peak heap.
 func BenchmarkThousandCandidates10Min(b *testing.B) {
-	var peak atomic.Uint64
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var m runtime.MemStats
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			runtime.ReadMemStats(&m)
-			if m.HeapInuse > peak.Load() {
-				peak.Store(m.HeapInuse)
-			}
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
+	peak, stop := watchPeakHeap()
 	for b.Loop() {
 		if !asTest(func(t *testing.T) {
 			rep := sim.Test(t, sim.Options{Seed: 1, Candidates: 1000}, func(c *sim.Cluster) { c.Advance(10 * time.Minute) })
@@ -124,10 +106,9 @@ func BenchmarkThousandCandidates10Min(b *testing.B) {
 			b.Fatal("run failed")
 		}
 	}
-	close(stop)
-	<-done
+	stop()
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/run")
-	b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MiB")
+	b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MiB")
 }
 
 // The floor under BenchmarkSteadyStateHour: client-go's own cost per request.
@@ -210,4 +191,65 @@ func (c cannedLease) RoundTrip(req *nethttp.Request) (*nethttp.Response, error) 
 		ContentLength: int64(len(c)),
 		Request:       req,
 	}, nil
+}
+
+// 3 controller-runtime managers with one reconciler each (the examples'
+// mirror operator), 10 virtual minutes, one outside write per minute.
+func BenchmarkManagers3TenMinutes(b *testing.B) { benchManagers(b, 3) }
+
+// 20 such managers for 10 virtual minutes: wall time and peak heap.
+func BenchmarkManagers20TenMinutes(b *testing.B) { benchManagers(b, 20) }
+
+func benchManagers(b *testing.B, candidates int) {
+	peak, stop := watchPeakHeap()
+	var requests int
+	for b.Loop() {
+		ok := asTest(func(t *testing.T) {
+			rep := sim.Test(t, sim.Options{Seed: 1, Candidates: candidates, Run: sim.Manager(operator.Mirror{Guarded: true}.Setup)}, func(c *sim.Cluster) {
+				for i := range 10 {
+					if err := operator.Change(c, i); err != nil {
+						t.Fatal(err)
+					}
+					c.Advance(time.Minute)
+				}
+				if !operator.Mirrored(c) {
+					t.Error("the operator did not mirror the last change")
+				}
+			})
+			requests += rep.Requests.Total
+		})
+		if !ok {
+			b.Fatal("run failed")
+		}
+	}
+	stop()
+	perRun := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+	b.ReportMetric(600e9/perRun, "x-realtime")
+	b.ReportMetric(perRun/1e6, "ms/run")
+	b.ReportMetric(float64(requests)/float64(b.N), "requests/run")
+	b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MiB")
+}
+
+// watchPeakHeap samples the heap in use every 20 ms until stop is called.
+func watchPeakHeap() (peak func() uint64, stop func()) {
+	var max atomic.Uint64
+	done, ended := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(ended)
+		var m runtime.MemStats
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > max.Load() {
+				max.Store(m.HeapInuse)
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return max.Load, func() { close(done); <-ended }
 }
