@@ -99,6 +99,9 @@ type Cluster struct {
 
 	revision int // rolling updates so far
 
+	procsMu sync.Mutex
+	procs   []*process // every process started, for the end of the run
+
 	mapperOnce sync.Once
 	mapper     meta.RESTMapper
 	mapperErr  error
@@ -173,6 +176,10 @@ func (c *Cluster) finish() *Report {
 		}
 	}
 	c.api.stop()
+	if stuck := c.awaitExits(); len(stuck) > 0 {
+		c.reportStuck(stuck)
+		return c.Report()
+	}
 	c.wg.Wait()
 	rep := c.Report()
 	if c.run != nil {

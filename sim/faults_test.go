@@ -235,6 +235,15 @@ func TestFailingChild(t *testing.T) {
 		}
 	case "unknown":
 		sim.Test(t, sim.Options{Seed: 1, Candidates: 2}, func(c *sim.Cluster) { c.Crash("c9") })
+	case "stuck":
+		opts := sim.Options{Seed: 1, Candidates: 2}
+		opts.Run = func(ctx context.Context, p *sim.Process) {
+			if p.Name == "c1" {
+				waitForever(make(chan struct{}))
+			}
+			<-ctx.Done()
+		}
+		sim.Test(t, opts, func(c *sim.Cluster) { c.Advance(time.Second) })
 	case "unserved":
 		opts := sim.Options{Seed: 1, Candidates: 1}
 		opts.Run = func(ctx context.Context, p *sim.Process) {
@@ -257,5 +266,22 @@ func TestFailingChild(t *testing.T) {
 		if len(rep.Violations) != 0 {
 			t.Errorf("violations: %v", rep.Violations)
 		}
+	}
+}
+
+// waitForever is a Run's bug: it waits on a channel nobody closes.
+func waitForever(never chan struct{}) { <-never }
+
+// A Run that does not return after its context ends is named, with where it
+// is blocked, before testing/synctest's own deadlock report.
+func TestStuckRunIsNamed(t *testing.T) {
+	out := runChild(t, "stuck")
+	want := "sim: the Run of c1 (start 1, identity c1) did not return within 30s after its context ended; its goroutines are blocked here:\ngoroutine "
+	if !strings.Contains(out, want) {
+		t.Fatalf("output lacks %q:\n%s", want, out)
+	}
+	report := out[strings.Index(out, want):]
+	if !strings.Contains(report, "sim_test.waitForever(") || strings.Contains(report[:strings.Index(report, "\n\n")+1], "Run of c0") {
+		t.Errorf("the report does not show c1's goroutine in waitForever alone:\n%s", report)
 	}
 }

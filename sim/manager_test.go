@@ -244,6 +244,9 @@ func TestManagerStaleWriteAcrossTermEnd(t *testing.T) {
 	})
 }
 
+// unregistered is a kind no scheme knows.
+type unregistered struct{ corev1.ConfigMap }
+
 // A setup that fails, or panics, is a violation of the run that says so.
 func TestManagerBadSetup(t *testing.T) {
 	for name, tc := range map[string]struct {
@@ -251,9 +254,13 @@ func TestManagerBadSetup(t *testing.T) {
 		opt   func(*manager.Options)
 		want  string
 	}{
-		"error":   {setup: func(manager.Manager) error { return errors.New("no CRD") }, want: "c0: sim.Manager: setup: no CRD"},
-		"panic":   {setup: func(manager.Manager) error { panic("boom") }, want: "c0: sim.Manager: setup panicked: boom"},
-		"nil":     {want: "c0: sim.Manager: setup is nil"},
+		"error": {setup: func(manager.Manager) error { return errors.New("no CRD") }, want: "c0: sim.Manager: setup: no CRD"},
+		"panic": {setup: func(manager.Manager) error { panic("boom") }, want: "c0: sim.Manager: setup panicked: boom"},
+		"nil":   {want: "c0: sim.Manager: setup is nil"},
+		// client-go's scheme is named after the line that made it.
+		"a type missing from the scheme": {setup: func(mgr manager.Manager) error {
+			return ctrl.NewControllerManagedBy(mgr).For(&unregistered{}).Complete(reconcile.Func(nil))
+		}, want: `c0: sim.Manager: setup: no kind is registered for the type sim_test.unregistered in scheme "pkg/runtime/scheme.go:111"`},
 		"metrics": {setup: copier, opt: func(o *manager.Options) { o.Metrics.BindAddress = ":8080" }, want: `c0: sim.Manager: option Metrics.BindAddress ":8080": a listening socket never blocks durably, so virtual time could not pass; leave it "0"`},
 		"probes":  {setup: copier, opt: func(o *manager.Options) { o.HealthProbeBindAddress = ":8081" }, want: `c0: sim.Manager: option HealthProbeBindAddress ":8081": a listening socket never blocks durably, so virtual time could not pass; leave it "0"`},
 		"no election": {setup: copier, opt: func(o *manager.Options) { o.LeaderElection = false },

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -30,6 +31,7 @@ type process struct {
 	streams     uint64        // watch streams opened, for their random streams
 	gone        chan struct{} // closed on crash and at the end of the run
 	exited      chan struct{} // closed when its Run has returned
+	goid        atomic.Uint64 // the goroutine its Run runs on
 	goneClosed  bool
 	stopping    bool
 	leading     bool
@@ -164,7 +166,11 @@ func (c *Cluster) startProcess(cand *candidate, identity string) {
 	if run == nil {
 		run = c.runElector
 	}
+	c.procsMu.Lock()
+	c.procs = append(c.procs, p)
+	c.procsMu.Unlock()
 	c.wg.Go(func() {
+		p.goid.Store(goroutineID())
 		run(p.ctx, proc)
 		p.stoppedLeading("")
 		defer close(p.exited)
