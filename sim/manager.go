@@ -11,9 +11,11 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/klog/v2"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 )
 
 // Manager is an Options.Run that makes every candidate process a real
@@ -65,7 +67,7 @@ func runManager(ctx context.Context, p *Process, setup func(manager.Manager) err
 	if err := mgr.Add(actingLeader{p.p}); err != nil {
 		return fmt.Errorf("adding the simulator's runnable: %w", err)
 	}
-	if err := callSetup(setup, mgr); err != nil {
+	if err := callSetup(setup, unledManager{mgr}); err != nil {
 		return err
 	}
 	err = mgr.Start(ctx)
@@ -168,3 +170,46 @@ func (c *Cluster) restMapper(*rest.Config, *http.Client) (meta.RESTMapper, error
 	})
 	return c.mapper, c.mapperErr
 }
+
+// unledManager is the manager setup sees: its Add marks the runnables that
+// run without leader election (NeedLeaderElection false), so that the writes
+// they make with the context they are started with are attributed to them
+// and never counted stale.
+type unledManager struct{ manager.Manager }
+
+func (m unledManager) Add(r manager.Runnable) error {
+	le, ok := r.(manager.LeaderElectionRunnable)
+	if !ok || le.NeedLeaderElection() {
+		return m.Manager.Add(r)
+	}
+	switch r.(type) {
+	case *manager.Server, interface{ GetCache() cache.Cache }, webhook.Server:
+		return m.Manager.Add(r) // grouped by what they are; they write nothing of the user's
+	}
+	u := unled{Runnable: r, name: fmt.Sprintf("%T", r)}
+	if w, ok := r.(interface{ Warmup(context.Context) error }); ok {
+		return m.Manager.Add(unledWarmup{u, w})
+	}
+	return m.Manager.Add(u)
+}
+
+// unledKey marks the context of a runnable without leader election.
+type unledKey struct{}
+
+type unled struct {
+	manager.Runnable
+	name string
+}
+
+func (u unled) NeedLeaderElection() bool { return false }
+
+func (u unled) Start(ctx context.Context) error {
+	return u.Runnable.Start(context.WithValue(ctx, unledKey{}, u.name))
+}
+
+type unledWarmup struct {
+	unled
+	w interface{ Warmup(context.Context) error }
+}
+
+func (u unledWarmup) Warmup(ctx context.Context) error { return u.w.Warmup(ctx) }

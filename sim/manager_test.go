@@ -6,8 +6,10 @@ import (
 	"html"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -439,4 +442,84 @@ func TestManagerAPIRestart(t *testing.T) {
 	if len(rep.Terms) != 1 {
 		t.Errorf("terms %v: the restart of the API server changed the leader", rep.Terms)
 	}
+}
+
+// heartbeat is a runnable of every replica, leader or not: it writes its own
+// ConfigMap every 5 s, with the context it was started with or, when
+// detached, with a context of its own.
+type heartbeat struct {
+	mgr      manager.Manager
+	id       int64 // which process's
+	detached bool
+}
+
+func (h heartbeat) NeedLeaderElection() bool { return false }
+
+func (h heartbeat) Start(ctx context.Context) error {
+	writeCtx := ctx
+	if h.detached {
+		writeCtx = context.Background()
+	}
+	name := "heartbeat-" + strconv.FormatInt(h.id, 10)
+	for i := 0; ; i++ {
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}}
+		_, _ = controllerutil.CreateOrUpdate(writeCtx, h.mgr.GetClient(), cm, func() error {
+			cm.Data = map[string]string{"beat": strconv.Itoa(i)}
+			return nil
+		})
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(5 * time.Second):
+		}
+	}
+}
+
+// The writes of a runnable that does not need leader election are exempt
+// from staleness: a follower's heartbeat is not a stale write. A write such
+// a runnable makes with a context of its own cannot be attributed to it; it
+// is stale unless its object is named in Options.WritesWithoutLeadership.
+func TestManagerWritesWithoutLeadership(t *testing.T) {
+	run := func(detached bool, allowed []string) *sim.Report {
+		var processes atomic.Int64
+		setup := func(mgr manager.Manager) error {
+			if err := copier(mgr); err != nil {
+				return err
+			}
+			return mgr.Add(heartbeat{mgr: mgr, id: processes.Add(1), detached: detached})
+		}
+		return sim.Test(t, sim.Options{Seed: 8, Candidates: 3, WritesWithoutLeadership: allowed, Run: sim.Manager(setup)}, func(c *sim.Cluster) {
+			c.AwaitLeader(ld + 2*rp)
+			c.Advance(30 * time.Second)
+		})
+	}
+	followerBeats := func(rep *sim.Report) (exempt, all int) {
+		for _, w := range rep.Writes {
+			if strings.HasPrefix(w.Name, "heartbeat-") && !w.LeaderAtSend {
+				all++
+				if w.Exempt != "" {
+					exempt++
+				}
+			}
+		}
+		return exempt, all
+	}
+	t.Run("attributed to the runnable", func(t *testing.T) {
+		rep := run(false, nil)
+		if exempt, all := followerBeats(rep); all == 0 || exempt != all || len(rep.StaleWrites) != 0 {
+			t.Errorf("%d of %d follower heartbeats exempt, stale writes %v: want all exempt, none stale", exempt, all, rep.StaleWrites)
+		}
+	})
+	t.Run("detached, not named", func(t *testing.T) {
+		rep := run(true, nil)
+		if _, all := followerBeats(rep); all == 0 || len(rep.StaleWrites) < all {
+			t.Errorf("%d follower heartbeats, stale writes %v: want each one stale (%s)", all, rep.StaleWrites, sim.StaleNeverLed)
+		}
+	})
+	t.Run("detached, named", func(t *testing.T) {
+		rep := run(true, []string{"configmaps default/heartbeat-*"})
+		if exempt, all := followerBeats(rep); all == 0 || exempt != all || len(rep.StaleWrites) != 0 {
+			t.Errorf("%d of %d follower heartbeats exempt, stale writes %v: want all exempt, none stale", exempt, all, rep.StaleWrites)
+		}
+	})
 }

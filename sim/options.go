@@ -145,6 +145,12 @@ type Options struct {
 	// your own candidate"): it runs once per process start and must return
 	// when ctx is done. Nil runs client-go's LeaderElector.
 	Run func(ctx context.Context, p *Process) `json:"-"`
+	// WritesWithoutLeadership are the objects the candidates may write
+	// without acting as leader (a heartbeat, a per-replica status), as
+	// path.Match patterns of Write.Object: "configmaps default/heartbeat-*".
+	// Writes from a manager's runnables that do not need leader election are
+	// exempt without being named.
+	WritesWithoutLeadership []string `json:"writesWithoutLeadership,omitempty"`
 	// Scheme is the scheme of the simulated API server, of Cluster.Client
 	// and of the managers sim.Manager builds: client-go's by default; add
 	// your own types to serve them.

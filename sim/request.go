@@ -46,7 +46,8 @@ type request struct {
 	lost  chan struct{} // closed when the request or its answer is lost
 
 	sent, arrived, answered time.Time
-	leaseWrite              bool // a successful write of the lease naming this process
+	leaseWrite              bool   // a successful write of the lease naming this process
+	unled                   string // the runnable without leader election that sent it, if any
 
 	// resp, body and contentType are the HTTP response handed to the
 	// client, kept here so that a request costs one allocation, not four.
@@ -88,6 +89,9 @@ func newRequest(p *process, req *http.Request) (r *request, drop bool, err error
 	}
 	r = &request{p: p, req: req, sent: time.Now(), reply: make(chan struct{}, 1), lost: make(chan struct{}), body: body, accept: req.Header.Get("Accept"), route: parseRoute(req)}
 	c.rec.countRequest(r.route.Verb)
+	if isWriteVerb(r.route.Verb) {
+		r.unled, _ = req.Context().Value(unledKey{}).(string)
+	}
 	partitioned, outage := c.rules.admit(p.cand.name)
 	if partitioned {
 		r.trace("dropped: %s is partitioned", p.cand.name)

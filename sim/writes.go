@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
@@ -50,6 +51,10 @@ type Write struct {
 	// is not observable from outside).
 	Sent    time.Duration `json:"sent"`
 	Applied time.Duration `json:"applied"`
+	// Exempt says why the write may be made without leadership: it came
+	// from a runnable that does not need leader election, or its object
+	// matches Options.WritesWithoutLeadership. An exempt write is never stale.
+	Exempt string `json:"exempt,omitempty"`
 	// Guarded is true for a write that named the resourceVersion it was
 	// based on (an update or patch carrying metadata.resourceVersion, a
 	// delete with a resourceVersion precondition): the server applied it
@@ -175,8 +180,22 @@ func (c *Cluster) recordWrite(r *request) {
 	}
 	if w.Kind == WriteData {
 		w.Guarded = guarded(r.route.Verb, r.req.Header.Get("Content-Type"), r.body)
+		w.Exempt = c.exempt(w, r.unled)
 	}
 	c.rec.write(w)
+}
+
+// exempt is why w may be made without leadership ("" when it may not).
+func (c *Cluster) exempt(w Write, runnable string) string {
+	if runnable != "" {
+		return "from " + runnable + ", which runs without leader election"
+	}
+	for _, pattern := range c.opts.WritesWithoutLeadership {
+		if ok, _ := path.Match(pattern, w.Object()); ok {
+			return "matches " + pattern + " in Options.WritesWithoutLeadership"
+		}
+	}
+	return ""
 }
 
 // guarded reports whether a write's body names the resourceVersion it is
@@ -274,7 +293,7 @@ func leadWrites(writes []Write, terms []Term) {
 func staleWrites(writes []Write, terms []Term) []StaleWrite {
 	var out []StaleWrite
 	for _, w := range writes {
-		if w.Kind != WriteData || w.Candidate == Outside {
+		if w.Kind != WriteData || w.Candidate == Outside || w.Exempt != "" {
 			continue
 		}
 		own := termAt(terms, w.Candidate, w.Sent)
