@@ -49,11 +49,27 @@
 // on that subtest. A failing spec prints the evidence, the seed and the go
 // test command that runs that spec alone.
 //
+// # Your own controller
+//
+// DescribeManagerCatalog runs a Controller (your setup function, the outside
+// changes that give it work) as three controller-runtime managers
+// (sim.Manager) through leader crash, graceful handover, rolling restart,
+// partitioned leader with and without ReleaseOnCancel, slow data writes
+// across the end of a term, an overloaded API server and API server
+// restarts, and expects what the election scenarios expect plus no stale
+// write:
+//
+//	var _ = scenarios.DescribeManagerCatalog(func() *testing.T { return suiteT }, scenarios.Controller{
+//		Setup:  (&MyReconciler{}).SetupWithManager,
+//		Change: func(c *sim.Cluster, i int) error { return c.Client().Update(ctx, nextVersionOf(obj, i)) },
+//	}, scenarios.Config{})
+//
 // # Matchers
 //
 // HaveNoSplitBrain, HaveOneLeaderAtEnd, HaveFailoversWithin,
 // HaveNoLossWithoutCrash, HaveLossesWithoutCrash, HaveLeaderlessTimeAtMost,
-// HaveLeaderWithin, HaveSteppedDownWithin and HaveOverlapsWithin take a
+// HaveLeaderWithin, HaveSteppedDownWithin, HaveOverlapsWithin,
+// HaveNoStaleWrites and HaveWrittenOnlyAsLeader take a
 // *sim.Report and fail with the evidence: the overlapping terms and their
 // cause, the failover out of bounds, the last renew of a lost term, the
 // trace lines around them, the seed and the replay hint. They compose with

@@ -46,15 +46,17 @@
 // c0, c1, ...), Timing{LeaseDuration, RenewDeadline, RetryPeriod} (15s/10s/2s),
 // ReleaseOnCancel, Latency (per leg, default uniform 1ms..3ms; added to a
 // real server's own round trip, default nothing), NoClientTimeout,
-// AllowOverlap, SameInstantStart, ExitOnLoss, TraceRequests, LogVerbosity,
-// Faults (a schedule of Fault values), Run (bring your own candidate),
-// Namespace, LeaseName. Options.Validate reports bad input before anything
+// AllowOverlap, SameInstantStart, ExitOnLoss, Restart, TraceRequests,
+// LogVerbosity, Faults (a schedule of Fault values), Run (bring your own
+// candidate, or Manager), WritesWithoutLeadership, Scheme, Namespace,
+// LeaseName. Options.Validate reports bad input before anything
 // runs.
 //
 // Cluster (only from the body): Now, Advance, AwaitLeader, Leader, Leaders,
-// Holder, Crash, Stop, Start, StartAs, Partition, Heal, SetLatency,
-// SlowNextResponse, SetErrors, Outage, BlackHole, DeleteLease, OverwriteLease,
-// Inject (any Fault, now), Object and AddObjects (the simulated store), T,
+// Holder, Crash, Stop, Start, StartAs, RollingUpdate, Partition, Heal,
+// SetLatency, SlowNextResponse, SetErrors, Outage, BlackHole, Overload,
+// RestartAPIServer, DeleteLease, OverwriteLease, Inject (any Fault, now),
+// Client (an outside actor), Object and AddObjects (the simulated store), T,
 // StartTime, Report. A call that fails (a bad fault, no leader in time) ends
 // the body: in the simulator it fails the test, and Real returns the error.
 //
@@ -77,6 +79,49 @@
 // candidate's Name, Identity, *rest.Config, lock and timing, and a Callbacks
 // method that wraps client-go LeaderCallbacks so that the run sees when the
 // user's code starts and stops acting as leader.
+//
+// # Your controller as a candidate
+//
+// Manager(setup, opts...) is an Options.Run that makes every candidate a real
+// controller-runtime manager, built on the candidate's config and lock with
+// the run's timing, its logger in the trace, and what a bubble needs (no
+// metrics, health-probe or pprof listener, controller name validation off,
+// one RESTMapper read from discovery outside the network); setup adds the
+// user's reconcilers. The candidate acts as leader while the manager's
+// leader-election runnables run. When Start returns the process exits; with
+// Options.Restart it is started again after the kubelet's back-off (10 s
+// doubling to 5 min, reset after 10 min of running). Cluster.RollingUpdate
+// replaces the processes one by one with new identities. Cluster.Client is an
+// actor outside the election, like kubectl, with no latency or faults, that
+// creates and changes what the controllers reconcile.
+//
+//	rep := sim.Test(t, sim.Options{Seed: 1, Candidates: 3, Run: sim.Manager(mirror.Setup)}, func(c *sim.Cluster) {
+//		_ = c.Client().Create(ctx, source)
+//		c.Crash(c.AwaitLeader(time.Minute))
+//		c.Advance(time.Minute)
+//	})
+//	// rep.StaleWrites: what the deposed leader wrote after its term
+//
+// Report.Writes lists every create, update, patch and delete the server
+// applied (status included), the outside actor's too: who sent it, the
+// object, the instants it was sent and applied, whether its writer acted as
+// leader at each (from the terms: within one virtual instant goroutine order
+// is not observable), whether it named the resourceVersion it was based on
+// (Guarded), and why it may be made without leadership (Exempt: a runnable
+// with NeedLeaderElection false, whose writes carry the context it was
+// started with, or an object named in Options.WritesWithoutLeadership).
+// Lease writes and Events have their own Kind. Report.StaleWrites are the
+// data writes applied when their writer did not act as leader, or after
+// another candidate had begun to, each with its cause (StaleInFlight,
+// StaleAfterTerm, StaleNeverLed, StaleAfterNewLeader); OverlapWrites are the
+// objects both candidates of an overlap wrote. Leader election gives no
+// fencing: only a guarded write is refused once the next leader has written.
+//
+// Faults that matter once a controller runs: FaultOverload (a server with a
+// few seats, a queue and 429, so a flood of lists delays lease renewals),
+// FaultAPIRestart (every watch breaks and the history is gone), and Resource
+// on latency, slow-response and error faults (slow writes of one kind while
+// the leases are fast).
 //
 // # Acting leader, terms, failovers, overlaps
 //
@@ -143,7 +188,16 @@
 //   - In the simulator each leg takes at least one microsecond, so that the
 //     order of events at one instant is always defined.
 //   - A Run function's goroutines must all end when its context is cancelled;
-//     the run cannot end otherwise.
+//     the run cannot end otherwise. One still blocked ExitGrace (30 s of
+//     virtual time) after the end is named, with its goroutines' stacks,
+//     before testing/synctest reports the deadlock.
+//   - A goroutine waiting for a sync.Mutex is not durably blocked: if user
+//     code holds a lock across an API request while another goroutine waits
+//     for it, virtual time cannot pass and the run hangs (the reason the
+//     managers' RESTMapper is read before the run).
+//   - Write attribution sees requests, not reconcilers: a write is the
+//     candidate process's; a runnable without leader election is known only
+//     through the context it was started with.
 //   - Only one bubble may run per test (testing/synctest has no nesting), and
 //     Test must not be called from inside a bubble.
 //   - A request whose context has already expired when it reaches the network
