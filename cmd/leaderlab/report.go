@@ -89,7 +89,7 @@ The same table: <a href="` + tableMD + `">` + tableMD + `</a>, <a href="` + tabl
 	for _, i := range scenarios.Drawn(results) {
 		r := results[i]
 		id := r.Scenario.ID
-		fmt.Fprintf(&b, "<h2>%s</h2>\n<p>%s</p>\n", html.EscapeString(id), html.EscapeString(r.Scenario.Description))
+		fmt.Fprintf(&b, "<h2 id=\"%s\">%s</h2>\n<p>%s</p>\n", html.EscapeString(id), html.EscapeString(id), html.EscapeString(r.Scenario.Description))
 		fmt.Fprintf(&b, `<p class="how">Histogram: one row per timing, each on its own scale. The bars count the failovers of all seeds by their
 virtual duration; the green band is the window the arithmetic allows, the dashed lines are the median (black) and p99 (red).
 A bar outside the green band would be a failover the arithmetic does not explain.</p>
