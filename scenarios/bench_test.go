@@ -14,7 +14,8 @@ import (
 )
 
 // The failover benchmarks exist only when a label filter selects them
-// (make bench: -ginkgo.label-filter=benchmark); go test ./... neither runs
+// (-ginkgo.label-filter=benchmark; make bench measures the same with the
+// leaderlab command); go test ./... neither runs
 // nor lists them. LEADERLAB_BENCH_SEEDS sets the seeds per scenario and
 // timing (default 200), LEADERLAB_REPORT_DIR the report folder (default
 // report/ at the module root).

@@ -84,7 +84,9 @@
 // arithmetic's window. With Bench.Dir set it writes a Markdown table, an SVG
 // histogram per scenario and the timeline (sim's Report.SVG) of one
 // representative run. The module's own benchmarks are ginkgo specs labelled
-// "benchmark" that exist only when a label filter selects them (make bench).
+// "benchmark" that exist only when a label filter selects them (go test
+// ./scenarios -run TestScenarios -ginkgo.label-filter=benchmark); make bench
+// runs the same measurement through the leaderlab command (cmd/leaderlab).
 //
 // # On a real API server
 //
