@@ -46,7 +46,7 @@ func HaveWrittenOnlyAsLeader() types.GomegaMatcher {
 	return reportMatcher("have written data only as leader", func(r *sim.Report) []string {
 		var out []string
 		for _, w := range r.Writes {
-			if w.Kind != sim.WriteData || w.Candidate == sim.Outside || (w.LeaderAtSend && (w.LeaderAtApply || w.Applied < 0)) {
+			if w.Kind != sim.WriteData || w.Candidate == sim.Outside || (w.LeaderAtSend && w.LeaderAtApply) {
 				continue
 			}
 			out = append(out, fmt.Sprintf("%v\nterms of %s:\n%s\ntrace:\n%s", w, w.Candidate, termsOf(r, w.Candidate), traceBetween(r, w.Sent-time.Second, max(w.Sent, w.Applied))))

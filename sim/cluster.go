@@ -219,6 +219,13 @@ func replayHint(testName string) string {
 	return fmt.Sprintf("replay: go test %s -count=1 -run '%s'", gotest.PackageDir(), strings.ReplaceAll(strings.Join(parts, "/"), "'", `'\''`))
 }
 
+// Fatalf ends the body with a failure of the caller's: in the simulator it
+// fails the test, and Real returns it as its error.
+func (c *Cluster) Fatalf(format string, args ...any) {
+	c.helper()()
+	c.fatalf(format, args...)
+}
+
 // fatalf ends the body: it fails the simulator's test, or makes Real return
 // the error.
 func (c *Cluster) fatalf(format string, args ...any) {

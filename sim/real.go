@@ -82,7 +82,7 @@ func Real(ctx context.Context, cfg *rest.Config, opts Options, body func(c *Clus
 
 	c := newCluster(nil, opts)
 	c.ctx = ctx
-	l := &live{c: c, base: rest.CopyConfig(cfg), admin: admin, timers: make(map[*time.Timer]bool)}
+	l := &live{c: c, base: rest.CopyConfig(cfg), admin: admin, timers: make(map[*time.Timer]bool), ended: make(chan struct{})}
 	c.api = l
 	c.begin()
 	bodyErr := func() (err error) {
@@ -123,6 +123,7 @@ type live struct {
 	timers  map[*time.Timer]bool
 	stopped bool
 	nexts   []http.RoundTripper // every candidate transport, to close idle connections
+	ended   chan struct{}       // closed when the run ends: requests on their way stop
 }
 
 func (l *live) minLeg() time.Duration { return 0 }
@@ -157,6 +158,9 @@ func (l *live) schedule(at time.Time, _ int, fn func()) {
 func (l *live) stop() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if !l.stopped {
+		close(l.ended)
+	}
 	l.stopped = true
 	for t := range l.timers {
 		if t.Stop() {
@@ -188,7 +192,7 @@ func (l *live) config(p *process) *rest.Config {
 		l.mu.Lock()
 		l.nexts = append(l.nexts, next)
 		l.mu.Unlock()
-		return &liveTransport{p: p, next: next}
+		return &liveTransport{p: p, l: l, next: next}
 	})
 	return cfg
 }
@@ -198,6 +202,7 @@ func (l *live) config(p *process) *rest.Config {
 // legs slept in real time and the request served by the real server.
 type liveTransport struct {
 	p    *process
+	l    *live
 	next http.RoundTripper
 }
 
@@ -210,14 +215,50 @@ func (t *liveTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return r.wait(req, nil)
 	}
 	r.server = t
-	if !t.sleep(req, r.plan.reqLeg) || !t.sleep(req, r.queue()) || !r.arrive() || !t.sleep(req, r.plan.respLeg) || !r.answer() {
-		return r.wait(req, nil) // the request's context or the process ends it
+	if r.route.Verb == VerbWatch { // a stream lives only as long as its client
+		if !t.sleep(req, r.plan.reqLeg) || !t.sleep(req, r.queue()) || !r.arrive() || !t.sleep(req, r.plan.respLeg) || !r.answer() {
+			return r.wait(req, nil) // the request's context or the process ends it
+		}
+		return r.deliver(req)
 	}
-	return r.deliver(req)
+	// A plain request, once sent, is on its way as bytes on the wire are: it
+	// reaches the server and is applied even when its client gives up or its
+	// process dies meanwhile, as in the simulator; only the end of the run
+	// stops it.
+	t.p.c.wg.Go(func() {
+		if t.l.pause(r.plan.reqLeg) && t.l.pause(r.queue()) && r.arrive() && t.l.pause(r.plan.respLeg) && r.answer() {
+			r.reply <- struct{}{}
+		}
+	})
+	return r.wait(req, r.reply)
 }
 
-// serve sends the request to the real server.
-func (t *liveTransport) serve(r *request) response { return r.roundTrip(t.next) }
+// pause waits d; false when the run ended first.
+func (l *live) pause(d time.Duration) bool {
+	if d <= 0 {
+		return !chanClosed(l.ended)
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-l.ended:
+		return false
+	}
+}
+
+// serve sends the request to the real server. A plain request is sent with
+// a context of its own, bounded by reachBound, so that it completes after
+// its client gave up (see RoundTrip).
+func (t *liveTransport) serve(r *request) response {
+	if r.route.Verb == VerbWatch {
+		return r.roundTrip(t.next, nil)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.req.Context()), reachBound)
+	defer cancel()
+	return r.roundTrip(t.next, ctx)
+}
 
 // WrappedRoundTripper lets client-go reach the transport below (to close
 // idle connections, for example).

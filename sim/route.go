@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -83,11 +84,16 @@ type response struct {
 // server is a backend's API server as a request meets it on arrival.
 type server interface{ serve(r *request) response }
 
-// roundTrip sends the request through next and reads the answer: whole,
-// except a watch's, whose stream the network carries on.
-func (r *request) roundTrip(next http.RoundTripper) response {
+// roundTrip sends the request through next, with ctx instead of its own
+// context when ctx is not nil, and reads the answer: whole, except a watch's,
+// whose stream the network carries on.
+func (r *request) roundTrip(next http.RoundTripper, ctx context.Context) response {
 	start := time.Now()
-	resp, err := next.RoundTrip(r.outgoing())
+	out := r.outgoing()
+	if ctx != nil {
+		out = out.WithContext(ctx)
+	}
+	resp, err := next.RoundTrip(out)
 	if err != nil {
 		r.rep.err = err
 		return response{}

@@ -46,9 +46,13 @@ type Write struct {
 	Namespace string    `json:"namespace,omitempty"`
 	Name      string    `json:"name"`
 	Kind      WriteKind `json:"kind"`
-	// Sent and Applied are virtual offsets: when the writer sent it and when
-	// the server applied it. On a real API server Applied is -1 (the instant
-	// is not observable from outside).
+	// Sent and Applied are offsets from the start of the run: when the
+	// writer sent it and when the server applied it. On a real API server,
+	// where that instant is not observable, Applied is when the request
+	// reached the server (after any latency a fault added): the server
+	// applied it within the round trip that began then, so a write found
+	// stale there is stale for certain, and one applied late within its
+	// round trip can be missed.
 	Sent    time.Duration `json:"sent"`
 	Applied time.Duration `json:"applied"`
 	// Exempt says why the write may be made without leadership: it came
@@ -79,12 +83,8 @@ func (w Write) Object() string {
 }
 
 func (w Write) String() string {
-	applied := formatOffset(w.Applied)
-	if w.Applied < 0 {
-		applied = "(unobserved)"
-	}
 	return fmt.Sprintf("%s %s %s, sent %s (leader: %v), applied %s (leader: %v)",
-		w.Candidate, w.Verb, w.Object(), strings.TrimSpace(formatOffset(w.Sent)), w.LeaderAtSend, strings.TrimSpace(applied), w.LeaderAtApply)
+		w.Candidate, w.Verb, w.Object(), strings.TrimSpace(formatOffset(w.Sent)), w.LeaderAtSend, strings.TrimSpace(formatOffset(w.Applied)), w.LeaderAtApply)
 }
 
 // The causes of a stale write.
@@ -168,15 +168,11 @@ func (c *Cluster) recordWrite(r *request) {
 		name = createdName(r.rep.resp.ContentType, r.rep.resp.Body)
 	}
 	p := r.p
-	applied := c.rec.now()
-	if c.t == nil {
-		applied = -1
-	}
 	w := Write{
 		Candidate: p.cand.name, Start: p.start, Verb: r.route.Verb,
 		Resource: r.route.Resource, Namespace: r.route.Namespace, Name: name,
 		Kind: c.writeKind(r.route.Resource, r.route.Namespace, name),
-		Sent: r.sent.Sub(c.start), Applied: applied,
+		Sent: r.sent.Sub(c.start), Applied: r.arrived.Sub(c.start),
 	}
 	if w.Kind == WriteData {
 		w.Guarded = guarded(r.route.Verb, r.req.Header.Get("Content-Type"), r.body)
@@ -285,7 +281,7 @@ func leadWrites(writes []Write, terms []Term) {
 	for i := range writes {
 		w := &writes[i]
 		w.LeaderAtSend = termAt(terms, w.Candidate, w.Sent) != nil
-		w.LeaderAtApply = w.Applied >= 0 && termAt(terms, w.Candidate, w.Applied) != nil
+		w.LeaderAtApply = termAt(terms, w.Candidate, w.Applied) != nil
 	}
 }
 
@@ -304,17 +300,13 @@ func staleWrites(writes []Write, terms []Term) []StaleWrite {
 			if prev := lastTermBefore(terms, w.Candidate, w.Sent); prev != nil {
 				s.Cause, s.TermEnd = StaleAfterTerm, prev.End
 			}
-		case !w.LeaderAtApply && w.Applied >= 0:
+		case !w.LeaderAtApply:
 			s.Cause = StaleInFlight
 			if own != nil {
 				s.TermEnd = own.End
 			}
 		}
-		at := w.Applied
-		if at < 0 {
-			at = w.Sent
-		}
-		if other := newerLeader(terms, w.Candidate, own, at); other != nil {
+		if other := newerLeader(terms, w.Candidate, own, w.Applied); other != nil {
 			if s.Cause == "" {
 				s.Cause = StaleAfterNewLeader
 			}
