@@ -16,6 +16,8 @@ import (
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/klog/v2"
 
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
 	"github.com/leaderlab/leaderlab/sim"
 )
 
@@ -244,6 +246,12 @@ func TestFailingChild(t *testing.T) {
 			<-ctx.Done()
 		}
 		sim.Test(t, opts, func(c *sim.Cluster) { c.Advance(time.Second) })
+	case "setup-blocks":
+		opts := sim.Options{Seed: 1, Candidates: 1, Run: sim.Manager(func(manager.Manager) error {
+			waitForever(make(chan struct{}))
+			return nil
+		})}
+		sim.Test(t, opts, func(c *sim.Cluster) { c.Advance(time.Second) })
 	case "unserved":
 		opts := sim.Options{Seed: 1, Candidates: 1}
 		opts.Run = func(ctx context.Context, p *sim.Process) {
@@ -272,16 +280,22 @@ func TestFailingChild(t *testing.T) {
 // waitForever is a Run's bug: it waits on a channel nobody closes.
 func waitForever(never chan struct{}) { <-never }
 
-// A Run that does not return after its context ends is named, with where it
-// is blocked, before testing/synctest's own deadlock report.
+// A Run that does not return after its context ends, or a manager's setup
+// that blocks, is named with where it is blocked, before testing/synctest's
+// own deadlock report.
 func TestStuckRunIsNamed(t *testing.T) {
-	out := runChild(t, "stuck")
-	want := "sim: the Run of c1 (start 1, identity c1) did not return within 30s after its context ended; its goroutines are blocked here:\ngoroutine "
-	if !strings.Contains(out, want) {
-		t.Fatalf("output lacks %q:\n%s", want, out)
-	}
-	report := out[strings.Index(out, want):]
-	if !strings.Contains(report, "sim_test.waitForever(") || strings.Contains(report[:strings.Index(report, "\n\n")+1], "Run of c0") {
-		t.Errorf("the report does not show c1's goroutine in waitForever alone:\n%s", report)
+	for child, cand := range map[string]string{"stuck": "c1", "setup-blocks": "c0"} {
+		t.Run(child, func(t *testing.T) {
+			out := runChild(t, child)
+			want := "sim: the Run of " + cand + " (start 1, identity " + cand + ") did not return within 30s after its context ended; its goroutines are blocked here:\ngoroutine "
+			if !strings.Contains(out, want) {
+				t.Fatalf("output lacks %q:\n%s", want, out)
+			}
+			report := out[strings.Index(out, want):]
+			report = report[:strings.Index(report, "\n\n")+1]
+			if !strings.Contains(report, "sim_test.waitForever(") || strings.Count(report, "the Run of ") != 1 {
+				t.Errorf("the report does not show %s's goroutine in waitForever alone:\n%s", cand, report)
+			}
+		})
 	}
 }
