@@ -54,6 +54,11 @@
 //   - A shard's partial result records the bench it measured; merge refuses
 //     partials of different benches, a shard given twice or one missing, but
 //     it trusts their contents.
-//   - The representative runs are run again by whoever merges (one run per
-//     scenario and timing).
+//   - The representative runs that the report draws (one per scenario) are
+//     run again by whoever merges.
+//   - The command sets the collector to GOGC=400 unless GOGC is set (a heap of
+//     about 100 MB for a bench), and each --shards worker to its share of the
+//     cores through GOMAXPROCS unless GOMAXPROCS is set. One process keeps
+//     about 1.1 cores busy, so N workers on N cores come close to, but stay
+//     under, N times as fast.
 package main
