@@ -57,14 +57,16 @@ type Bench struct {
 	OnRun func(s Scenario, t sim.Timing, run SeedRun)
 	// Shard, when its Count is above 1, measures only its slice of the seeds
 	// and returns partial results (no Example, nothing written): Merge
-	// combines the partials of every shard into what one Benchmark returns.
+	// combines the partials of every shard into what one Benchmark returns,
+	// the same report included.
 	Shard Shard
 	// Experiment, when set, records every failover and leaderless time as
 	// gmeasure durations named "<id> <LD/RD/RP> failover" and "... leaderless".
 	Experiment *gmeasure.Experiment
 }
 
-// Shard is slice Index (1-based) of Count equal, contiguous slices of a
+// Shard is slice Index (1-based) of Count contiguous slices, equal within a
+// seed, of a
 // bench's seeds, so that separate processes or machines can share a sweep:
 // each seed replays exactly wherever it runs, so the merged results are the
 // same as those of one process. The zero Shard is the whole range.
