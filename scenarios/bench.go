@@ -65,11 +65,11 @@ type Bench struct {
 	Experiment *gmeasure.Experiment
 }
 
-// Shard is slice Index (1-based) of Count contiguous slices, equal within a
-// seed, of a
-// bench's seeds, so that separate processes or machines can share a sweep:
-// each seed replays exactly wherever it runs, so the merged results are the
-// same as those of one process. The zero Shard is the whole range.
+// Shard is slice Index (1-based) of Count contiguous slices of a bench's
+// seeds, equal within a seed, so that separate processes or machines can
+// share a sweep: each seed replays exactly wherever it runs, so the merged
+// results are the same as those of one process. The zero Shard is the whole
+// range.
 type Shard struct {
 	Index int `json:"index"`
 	Count int `json:"count"`
