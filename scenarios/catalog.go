@@ -228,7 +228,7 @@ var ShortOutage = Scenario{
 		c.Advance(p.Crash().Hi)
 	},
 	Expect: func(p Params) types.GomegaMatcher {
-		if shortOutage(p.Bounds)+p.Timing.RetryPeriod+2*p.RoundTrip() <= p.Timing.RenewDeadline {
+		if shortOutage(p.Bounds) <= p.OutageKept() {
 			return base(HaveNoLossWithoutCrash(), HaveLeaderlessTimeAtMost(0))
 		}
 		return base(HaveLeaderWithin(p.Crash().Hi, sim.FaultOutage))
