@@ -48,7 +48,9 @@
 //     kube-apiserver sends; a request it cannot serve is a 404 or 405 naming
 //     method and path, and is listed by Unserved. APIServer.Clientset is
 //     client-go's typed fake clientset on the same store, for code that takes
-//     a kubernetes.Interface.
+//     a kubernetes.Interface. APIServer.Compact forgets the watch history, as
+//     a restarted kube-apiserver or etcd's compaction does, so that clients
+//     watching from an older version must list again.
 //
 // An informer test on the server needs a few lines:
 //
