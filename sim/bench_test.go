@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -252,4 +253,31 @@ func watchPeakHeap() (peak func() uint64, stop func()) {
 		}
 	}()
 	return max.Load, func() { close(done); <-ended }
+}
+
+// The floor under the simulator's own share: testing/synctest's cost of one
+// virtual time step with one goroutine hand-off each way, as a request's leg
+// takes (a goroutine sleeps, then answers another over a channel). A
+// simulated request takes at least two such steps, one per leg.
+func BenchmarkBubbleStep(b *testing.B) {
+	n := b.N
+	b.ResetTimer()
+	if !asTest(func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			req, rep := make(chan int), make(chan int)
+			go func() {
+				for v := range req {
+					time.Sleep(time.Millisecond)
+					rep <- v
+				}
+			}()
+			for i := range n {
+				req <- i
+				<-rep
+			}
+			close(req)
+		})
+	}) {
+		b.Fatal("run failed")
+	}
 }
