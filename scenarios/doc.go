@@ -56,8 +56,8 @@
 // (sim.Manager) through leader crash, graceful handover, rolling restart,
 // partitioned leader with and without ReleaseOnCancel, slow data writes
 // across the end of a term, an overloaded API server and API server
-// restarts, and expects what the election scenarios expect plus no stale
-// write:
+// restarts, and expects what the election scenarios expect, no stale write,
+// and writes by the candidates (a controller that never ran fails):
 //
 //	var _ = scenarios.DescribeManagerCatalog(func() *testing.T { return suiteT }, scenarios.Controller{
 //		Setup:  (&MyReconciler{}).SetupWithManager,
@@ -69,7 +69,7 @@
 // HaveNoSplitBrain, HaveOneLeaderAtEnd, HaveFailoversWithin,
 // HaveNoLossWithoutCrash, HaveLossesWithoutCrash, HaveLeaderlessTimeAtMost,
 // HaveLeaderWithin, HaveSteppedDownWithin, HaveOverlapsWithin,
-// HaveNoStaleWrites and HaveWrittenOnlyAsLeader take a
+// HaveNoStaleWrites, HaveWrittenOnlyAsLeader and HaveWrittenData take a
 // *sim.Report and fail with the evidence: the overlapping terms and their
 // cause, the failover out of bounds, the last renew of a lost term, the
 // trace lines around them, the seed and the replay hint. They compose with

@@ -41,8 +41,9 @@ type Controller struct {
 // handover, rolling restart, partitioned leader (with and without
 // ReleaseOnCancel), slow data writes across the end of a term, an
 // overloaded API server and API server restarts. Each expects what its
-// election scenario expects, from Bounds alone, and no stale write
-// (HaveNoStaleWrites).
+// election scenario expects, from Bounds alone, no stale write
+// (HaveNoStaleWrites) and, when ctl makes changes, that the controllers
+// wrote (HaveWrittenData): a controller that never ran fails.
 func ManagerCatalog(ctl Controller) []Scenario {
 	return []Scenario{
 		ctl.scenario(LeaderCrash), ctl.scenario(GracefulHandover), ctl.scenario(RollingRestart),
@@ -91,7 +92,12 @@ func (ctl Controller) scenario(s Scenario) Scenario {
 			c.Fatalf("scenarios: an outside change of the controller's objects failed: %v", err)
 		}
 	}
-	s.Expect = func(p Params) types.GomegaMatcher { return gomega.And(expect(p), HaveNoStaleWrites()) }
+	s.Expect = func(p Params) types.GomegaMatcher {
+		if ctl.Change == nil {
+			return gomega.And(expect(p), HaveNoStaleWrites())
+		}
+		return gomega.And(expect(p), HaveNoStaleWrites(), HaveWrittenData())
+	}
 	return s
 }
 

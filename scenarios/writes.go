@@ -63,3 +63,19 @@ func describeStaleWrite(r *sim.Report, s sim.StaleWrite) string {
 	end := max(s.Write.Sent, s.Write.Applied)
 	return fmt.Sprintf("%v\nterms:\n%s\ntrace:\n%s", s, termsOf(r, who...), traceBetween(r, s.Write.Sent-time.Second, end))
 }
+
+// HaveWrittenData succeeds when the candidates wrote at least one data object
+// (not a lease, not an Event): their controllers ran and acted. Without it, a
+// controller that never reconciled writes nothing stale and passes every
+// other check.
+func HaveWrittenData() types.GomegaMatcher {
+	return reportMatcher("have candidates that wrote data", func(r *sim.Report) []string {
+		for _, w := range r.Writes {
+			if w.Kind == sim.WriteData && w.Candidate != sim.Outside {
+				return nil
+			}
+		}
+		return []string{fmt.Sprintf("no candidate wrote any object but leases and Events in %v (%d writes in all): the controllers never acted; last trace lines:\n%s",
+			r.Duration, len(r.Writes), traceTail(r, 12))}
+	})
+}

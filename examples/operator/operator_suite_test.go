@@ -10,6 +10,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/leaderlab/leaderlab/examples/operator"
 	"github.com/leaderlab/leaderlab/scenarios"
@@ -30,6 +31,16 @@ func controller(m operator.Mirror) scenarios.Controller {
 
 // Every scenario of the manager catalog, for the fixed operator.
 var _ = scenarios.DescribeManagerCatalog(func() *testing.T { return suiteT }, controller(operator.Mirror{Guarded: true}), scenarios.Config{Seeds: []int64{1, 2}})
+
+var _ = Describe("a setup that adds no reconciler", func() {
+	It("fails the catalog: nothing was reconciled", func() {
+		idle := scenarios.Controller{Setup: func(manager.Manager) error { return nil }, Change: operator.Change}
+		crash := scenarios.ManagerCatalog(idle)[0]
+		rep, p := crash.Run(suiteT, scenarios.Config{}, 1)
+		Expect(rep).NotTo(crash.Expect(p))
+		Expect(rep).NotTo(scenarios.HaveWrittenData())
+	})
+})
 
 var _ = Describe("the unguarded operator", func() {
 	It("is caught writing stale data when its leader's writes are slow", func() {
