@@ -242,7 +242,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // RoundTripper, whose body streams.
 func (n *network) serve(r *request) response {
 	if r.route.Verb == VerbWatch {
-		return r.roundTrip(n.srvRT, nil)
+		return r.roundTrip(r.req.Context(), n.srvRT)
 	}
 	r.written = httptest.ResponseRecorder{HeaderMap: make(http.Header, 1), Body: &r.writtenBody, Code: http.StatusOK}
 	n.srv.ServeHTTP(&r.written, r.outgoing())

@@ -253,11 +253,11 @@ func (l *live) pause(d time.Duration) bool {
 // its client gave up (see RoundTrip).
 func (t *liveTransport) serve(r *request) response {
 	if r.route.Verb == VerbWatch {
-		return r.roundTrip(t.next, nil)
+		return r.roundTrip(r.req.Context(), t.next)
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.req.Context()), reachBound)
 	defer cancel()
-	return r.roundTrip(t.next, ctx)
+	return r.roundTrip(ctx, t.next)
 }
 
 // WrappedRoundTripper lets client-go reach the transport below (to close

@@ -84,13 +84,13 @@ type response struct {
 // server is a backend's API server as a request meets it on arrival.
 type server interface{ serve(r *request) response }
 
-// roundTrip sends the request through next, with ctx instead of its own
-// context when ctx is not nil, and reads the answer: whole, except a watch's,
-// whose stream the network carries on.
-func (r *request) roundTrip(next http.RoundTripper, ctx context.Context) response {
+// roundTrip sends the request through next with context ctx (the client's
+// own, or one that outlives it) and reads the answer: whole, except a
+// watch's, whose stream the network carries on.
+func (r *request) roundTrip(ctx context.Context, next http.RoundTripper) response {
 	start := time.Now()
 	out := r.outgoing()
-	if ctx != nil {
+	if ctx != out.Context() {
 		out = out.WithContext(ctx)
 	}
 	resp, err := next.RoundTrip(out)
