@@ -7,20 +7,25 @@ package sim_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	nethttp "net/http"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/go-logr/logr"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
 
 	"github.com/leaderlab/leaderlab/examples/operator"
@@ -29,12 +34,16 @@ import (
 )
 
 // 3 candidates, default timing, no faults, the full REST path, 1 virtual hour.
-// After each run, with the timer stopped, as many requests of client-go's
-// floor (BenchmarkClientGoFloor) run on their own: "x-floor" is the ratio of
-// the two, measured side by side under the same load.
+// After each run, with the timer stopped, two floors run on the same
+// requests under the same load: client-go's bare request loop
+// (BenchmarkClientGoFloor), and the same three electors in a bubble with
+// nothing simulated (bubbleFloor). "x-floor" is the simulator's cost per
+// request over the first, "x-bubble-floor" over the second, and
+// "bubble-floor-x-floor" the second over the first: what client-go's electors
+// and synctest cost before the simulator does anything.
 func BenchmarkSteadyStateHour(b *testing.B) {
-	var requests int
-	var floor time.Duration
+	var requests, bubbleRequests int
+	var floor, bubble time.Duration
 	floorRequest := clientGoFloor(b)
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
@@ -56,18 +65,98 @@ func BenchmarkSteadyStateHour(b *testing.B) {
 			floorRequest(i)
 		}
 		floor += time.Since(start)
+		start = time.Now()
+		bubbleRequests += bubbleFloor(b)
+		bubble += time.Since(start)
 		runtime.ReadMemStats(&f1)
 		m0.Mallocs += f1.Mallocs - f0.Mallocs // count the simulator's only
 		b.StartTimer()
 	}
 	runtime.ReadMemStats(&m1)
 	perRun := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+	perRequest := float64(b.Elapsed()) / float64(requests)
+	floorPerRequest := float64(floor) / float64(requests)
+	bubblePerRequest := float64(bubble) / float64(bubbleRequests)
 	b.ReportMetric(perRun/3600, "ns/virtual-s")
 	b.ReportMetric(3600e9/perRun, "x-realtime")
-	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(requests), "us/request")
+	b.ReportMetric(perRequest/1e3, "us/request")
 	b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/float64(requests), "allocs/request")
 	b.ReportMetric(float64(requests)/float64(b.N), "requests/run")
-	b.ReportMetric(float64(b.Elapsed())/float64(floor), "x-floor")
+	b.ReportMetric(perRequest/floorPerRequest, "x-floor")
+	b.ReportMetric(perRequest/bubblePerRequest, "x-bubble-floor")
+	b.ReportMetric(bubblePerRequest/floorPerRequest, "bubble-floor-x-floor")
+}
+
+// bubbleFloor runs the steady state's electors with nothing simulated: three
+// client-go LeaderElectors on leaderlab's lock, default timing, one virtual
+// hour in a synctest bubble, against a transport that keeps one lease in
+// memory and answers each request after two 1 ms sleeps, its two legs. No
+// server, network loop, fault rules, trace or report: what client-go and
+// synctest cost for the steady state's requests. It returns how many requests
+// it answered.
+func bubbleFloor(b *testing.B) int {
+	n := 0
+	ok := asTest(func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			held := &heldLease{lease: encodeLease(b, "c0", time.Now())}
+			ctx, cancel := context.WithTimeout(klog.NewContext(context.Background(), logr.Discard()), time.Hour)
+			defer cancel()
+			var wg sync.WaitGroup
+			for i := range 3 {
+				id := fmt.Sprintf("c%d", i)
+				lock, err := lab.NewResourceLock(floorConfig(id, held), nil, lab.Options{
+					LeaderElection: true, LeaderElectionID: sim.DefaultLeaseName, LeaderElectionNamespace: sim.DefaultNamespace,
+					RenewDeadline: sim.DefaultRenewDeadline, Identity: id,
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+					Lock: lock, LeaseDuration: sim.DefaultLeaseDuration, RenewDeadline: sim.DefaultRenewDeadline, RetryPeriod: sim.DefaultRetryPeriod,
+					Callbacks: leaderelection.LeaderCallbacks{OnStartedLeading: func(context.Context) {}, OnStoppedLeading: func() {}},
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				wg.Go(func() { le.Run(ctx) })
+			}
+			wg.Wait()
+			n = held.requests
+		})
+	})
+	if !ok {
+		b.Fatal("bubble floor failed")
+	}
+	return n
+}
+
+// heldLease is the bubble floor's server: one lease, stored as the protobuf
+// bytes of the last update and answered to every request after two 1 ms legs.
+type heldLease struct {
+	mu       sync.Mutex
+	lease    []byte
+	requests int
+}
+
+func (h *heldLease) RoundTrip(req *nethttp.Request) (*nethttp.Response, error) {
+	var body []byte
+	if req.Body != nil {
+		var err error
+		if body, err = io.ReadAll(req.Body); err != nil {
+			return nil, err
+		}
+		_ = req.Body.Close()
+	}
+	time.Sleep(time.Millisecond)
+	h.mu.Lock()
+	h.requests++
+	if req.Method == nethttp.MethodPut {
+		h.lease = body
+	}
+	answer := h.lease
+	h.mu.Unlock()
+	time.Sleep(time.Millisecond)
+	return protobufResponse(req, answer), nil
 }
 
 // 1,000 seeds of a crash failover, run as parallel bubbles (replay is not
@@ -131,26 +220,7 @@ func BenchmarkClientGoFloor(b *testing.B) {
 
 // clientGoFloor returns the floor's request: the i-th request of a renew loop.
 func clientGoFloor(b *testing.B) func(i int) {
-	lease := &coordinationv1.Lease{
-		ObjectMeta: metav1.ObjectMeta{Name: sim.DefaultLeaseName, Namespace: sim.DefaultNamespace, ResourceVersion: "7", UID: "uid-1"},
-		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To("c0"), LeaseDurationSeconds: ptr.To[int32](15),
-			AcquireTime: &metav1.MicroTime{Time: time.Unix(0, 0)}, RenewTime: &metav1.MicroTime{Time: time.Unix(0, 0)}, LeaseTransitions: ptr.To[int32](0)},
-	}
-	info, _ := k8sruntime.SerializerInfoForMediaType(scheme.Codecs.SupportedMediaTypes(), k8sruntime.ContentTypeProtobuf)
-	canned, err := k8sruntime.Encode(scheme.Codecs.EncoderForVersion(info.Serializer, coordinationv1.SchemeGroupVersion), lease)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg := &rest.Config{
-		Host:      "http://c0.sim",
-		Transport: cannedLease(canned),
-		QPS:       -1,
-		ContentConfig: rest.ContentConfig{
-			ContentType:        k8sruntime.ContentTypeProtobuf,
-			AcceptContentTypes: k8sruntime.ContentTypeProtobuf + "," + k8sruntime.ContentTypeJSON,
-		},
-	}
-	lock, err := lab.NewResourceLock(cfg, nil, lab.Options{
+	lock, err := lab.NewResourceLock(floorConfig("c0", cannedLease(encodeLease(b, "c0", time.Unix(0, 0)))), nil, lab.Options{
 		LeaderElection: true, LeaderElectionID: sim.DefaultLeaseName, LeaderElectionNamespace: sim.DefaultNamespace,
 		RenewDeadline: sim.DefaultRenewDeadline, Identity: "c0",
 	})
@@ -173,6 +243,35 @@ func clientGoFloor(b *testing.B) func(i int) {
 	}
 }
 
+// floorConfig is a floor's rest config: the simulator's (protobuf, no
+// client-side rate limit) on transport rt.
+func floorConfig(id string, rt nethttp.RoundTripper) *rest.Config {
+	return &rest.Config{
+		Host:      "http://" + id + ".sim",
+		Transport: rt,
+		QPS:       -1,
+		ContentConfig: rest.ContentConfig{
+			ContentType:        k8sruntime.ContentTypeProtobuf,
+			AcceptContentTypes: k8sruntime.ContentTypeProtobuf + "," + k8sruntime.ContentTypeJSON,
+		},
+	}
+}
+
+// encodeLease is the default lease held by holder since at, in protobuf.
+func encodeLease(b *testing.B, holder string, at time.Time) []byte {
+	lease := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Name: sim.DefaultLeaseName, Namespace: sim.DefaultNamespace, ResourceVersion: "7", UID: "uid-1"},
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(holder), LeaseDurationSeconds: ptr.To[int32](15),
+			AcquireTime: &metav1.MicroTime{Time: at}, RenewTime: &metav1.MicroTime{Time: at}, LeaseTransitions: ptr.To[int32](0)},
+	}
+	info, _ := k8sruntime.SerializerInfoForMediaType(scheme.Codecs.SupportedMediaTypes(), k8sruntime.ContentTypeProtobuf)
+	encoded, err := k8sruntime.Encode(scheme.Codecs.EncoderForVersion(info.Serializer, coordinationv1.SchemeGroupVersion), lease)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return encoded
+}
+
 // cannedLease answers every request at once with the same protobuf Lease.
 type cannedLease []byte
 
@@ -181,6 +280,11 @@ func (c cannedLease) RoundTrip(req *nethttp.Request) (*nethttp.Response, error) 
 		_, _ = io.Copy(io.Discard, req.Body)
 		_ = req.Body.Close()
 	}
+	return protobufResponse(req, c), nil
+}
+
+// protobufResponse is a 200 answer to req with body, a protobuf object.
+func protobufResponse(req *nethttp.Request, body []byte) *nethttp.Response {
 	return &nethttp.Response{
 		Status:        "200 OK",
 		StatusCode:    nethttp.StatusOK,
@@ -188,10 +292,10 @@ func (c cannedLease) RoundTrip(req *nethttp.Request) (*nethttp.Response, error) 
 		ProtoMajor:    1,
 		ProtoMinor:    1,
 		Header:        nethttp.Header{"Content-Type": {k8sruntime.ContentTypeProtobuf}},
-		Body:          io.NopCloser(bytes.NewReader(c)),
-		ContentLength: int64(len(c)),
+		Body:          io.NopCloser(bytes.NewReader(body)),
+		ContentLength: int64(len(body)),
 		Request:       req,
-	}, nil
+	}
 }
 
 // 3 controller-runtime managers with one reconciler each (the examples'
