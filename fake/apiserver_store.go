@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/base64"
 	"encoding/json"
+	"reflect"
 	"slices"
 	"strconv"
 	"sync"
@@ -28,7 +29,7 @@ type store struct {
 	mu       sync.Mutex
 	rv       uint64
 	objects  map[schema.GroupVersionResource]map[objectKey]*revision
-	log      []*logEvent // the last logSize events, oldest first
+	log      []*logEvent // the last logSize events, oldest first, after up to logSize nils (see writeLocked)
 	logSize  int
 	dropped  uint64 // the version of the newest event dropped from the log (0: none)
 	watchers map[*watcher]struct{}
@@ -60,7 +61,7 @@ func (v *revision) encode(mt string, enc func(runtime.Object, string) ([]byte, e
 	if b, ok := v.encoded[mt]; ok {
 		return b, nil
 	}
-	b, err := enc(v.obj.DeepCopyObject(), mt)
+	b, err := enc(encodable(v.obj), mt)
 	if err != nil {
 		return nil, err
 	}
@@ -69,6 +70,20 @@ func (v *revision) encode(mt string, enc func(runtime.Object, string) ([]byte, e
 	}
 	v.encoded[mt] = b
 	return b, nil
+}
+
+// encodable is a copy of a stored object that an encoder may write to:
+// runtime's versioning encoder sets the object's TypeMeta while it encodes,
+// and others read the stored object meanwhile. Encoders write nothing else,
+// so a typed object's top-level struct is copied, not the whole object.
+func encodable(obj runtime.Object) runtime.Object {
+	v := reflect.ValueOf(obj)
+	if !isTyped(obj) || v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return obj.DeepCopyObject()
+	}
+	c := reflect.New(v.Elem().Type())
+	c.Elem().Set(v.Elem())
+	return c.Interface().(runtime.Object)
 }
 
 // logEvent is one change of one object: the object after it, and before
@@ -127,11 +142,15 @@ func (s *store) writeLocked(gvr schema.GroupVersionResource, key objectKey, typ 
 		objs[key] = v
 	}
 	ev := &logEvent{rv: s.rv, gvr: gvr, typ: typ, obj: v, prev: prev}
-	if len(s.log) == s.logSize {
-		s.dropped = s.log[0].rv
-		s.log = append(s.log[:0], s.log[1:]...)
-	}
 	s.log = append(s.log, ev)
+	if over := len(s.log) - s.logSize; over > 0 {
+		s.dropped, s.log[over-1] = s.log[over-1].rv, nil
+		if over == s.logSize {
+			// Move the window down once every logSize writes, not on each.
+			s.log = append(s.log[:0], s.log[over:]...)
+			clear(s.log[s.logSize : s.logSize+over])
+		}
+	}
 	for w := range s.watchers {
 		w.offer(ev)
 	}
@@ -242,7 +261,7 @@ func (s *store) startWatch(w *watcher, from uint64) bool {
 	if from < s.dropped {
 		return false
 	}
-	for _, ev := range s.log {
+	for _, ev := range s.log[max(0, len(s.log)-s.logSize):] {
 		if ev.rv > from {
 			w.offer(ev)
 		}

@@ -2,7 +2,10 @@ package fake_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -121,6 +124,66 @@ func TestAPIServerWatchFromExpiredVersion(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no event")
+	}
+}
+
+// A watch resumes from any version inside the event log with exactly the
+// events after it, in order, however many writes the log has dropped; from
+// one before the log it gets 410. Every resume point of up to 3 log lengths
+// of writes is tried, across the points where the log moves its window.
+func TestAPIServerWatchResumesFromTheLog(t *testing.T) {
+	const logSize = 3
+	for writes := 1; writes <= 3*logSize; writes++ {
+		srv := fake.NewAPIServer(fake.WithEventLog(logSize))
+		cms := kubernetes.NewForConfigOrDie(srv.Config()).CoreV1().ConfigMaps("default")
+		ctx := context.Background()
+		cm, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "a"}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		versions := []string{cm.ResourceVersion} // of every event, oldest first
+		for i := range writes - 1 {
+			cm.Data = map[string]string{"i": strconv.Itoa(i)}
+			if cm, err = cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			versions = append(versions, cm.ResourceVersion)
+		}
+		for from := range versions {
+			w, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: versions[from]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Events after versions[from] are versions[from+1:]; the log holds
+			// the last logSize events.
+			kept := from+1 >= len(versions)-logSize
+			var got []string
+			for len(got) < len(versions)-from-1 || !kept {
+				var ev watch.Event
+				select {
+				case ev = <-w.ResultChan():
+				case <-time.After(5 * time.Second):
+					t.Fatalf("%d writes, watch from the %d. write's version: only %v", writes, from+1, got)
+				}
+				if st, ok := ev.Object.(*metav1.Status); ok {
+					got = append(got, fmt.Sprintf("%s %d", ev.Type, st.Code))
+					break
+				}
+				got = append(got, string(ev.Type)+" "+ev.Object.(*corev1.ConfigMap).ResourceVersion)
+			}
+			w.Stop()
+			var want []string
+			if kept {
+				for _, v := range versions[from+1:] {
+					want = append(want, "MODIFIED "+v)
+				}
+			} else {
+				want = []string{"ERROR 410"}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%d writes, log of %d, watch from the %d. write's version: got %v, want %v", writes, logSize, from+1, got, want)
+			}
+		}
 	}
 }
 
