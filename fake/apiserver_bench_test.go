@@ -3,7 +3,10 @@ package fake_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"io"
+	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -135,25 +138,54 @@ func BenchmarkWatchDecodeFloor(b *testing.B) {
 }
 
 // watchDecodeFloor returns the floor's work: decoding one framed protobuf
-// watch event of a ConfigMap, as client-go's watch decoder does.
+// watch event, as client-go's watch decoder does. The frame is the one the
+// server sends the benchmark's informers for an update (managed fields
+// included): a ConfigMap updated through a typed client, read off a watch.
 func watchDecodeFloor(b *testing.B) func() {
+	one := updateFrame(b)
 	info, _ := k8sruntime.SerializerInfoForMediaType(scheme.Codecs.SupportedMediaTypes(), k8sruntime.ContentTypeProtobuf)
-	var frame bytes.Buffer
-	enc := restclientwatch.NewEncoder(streaming.NewEncoder(info.StreamSerializer.Framer.NewFrameWriter(&frame), info.StreamSerializer.Serializer),
-		scheme.Codecs.EncoderForVersion(info.Serializer, corev1.SchemeGroupVersion))
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cm-0001", Namespace: "default", ResourceVersion: "12345"}, Data: map[string]string{"v": "1"}}
-	if err := enc.Encode(&watch.Event{Type: watch.Modified, Object: cm}); err != nil {
-		b.Fatal(err)
-	}
-	one := frame.Bytes()
 	embedded := scheme.Codecs.UniversalDeserializer()
 	return func() {
 		r := streaming.NewDecoder(info.StreamSerializer.Framer.NewFrameReader(nopCloser{bytes.NewReader(one)}), info.StreamSerializer.Serializer)
 		d := restclientwatch.NewDecoder(r, embedded)
-		if _, _, err := d.Decode(); err != nil {
-			b.Fatal(err)
+		if typ, obj, err := d.Decode(); err != nil || typ != watch.Modified {
+			b.Fatalf("decoded %s %T, %v", typ, obj, err)
 		}
 	}
+}
+
+// updateFrame is the server's watch frame of one ConfigMap update: its
+// length prefix and the protobuf event.
+func updateFrame(b *testing.B) []byte {
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cm-0001", Namespace: "default"}, Data: map[string]string{"v": "0"}}
+	srv := fake.NewAPIServer(fake.WithObjects(cm))
+	cms := kubernetes.NewForConfigOrDie(srv.Config()).CoreV1().ConfigMaps("default")
+	ctx := context.Background()
+	stored, err := cms.Get(ctx, cm.Name, metav1.GetOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	stored.Data["v"] = "1"
+	if _, err := cms.Update(ctx, stored, metav1.UpdateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.Config().Host+"/api/v1/namespaces/default/configmaps?watch=true&resourceVersion="+stored.ResourceVersion, nil)
+	req.Header.Set("Accept", k8sruntime.ContentTypeProtobuf+";stream=watch")
+	resp, err := srv.Config().Transport.RoundTrip(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var size [4]byte
+	if _, err := io.ReadFull(resp.Body, size[:]); err != nil {
+		b.Fatal(err)
+	}
+	frame := make([]byte, 4+binary.BigEndian.Uint32(size[:]))
+	copy(frame, size[:])
+	if _, err := io.ReadFull(resp.Body, frame[4:]); err != nil {
+		b.Fatal(err)
+	}
+	return frame
 }
 
 type nopCloser struct{ *bytes.Reader }
