@@ -80,7 +80,7 @@ func WithObjects(objs ...runtime.Object) APIServerOption {
 func WithKind(gvk schema.GroupVersionKind, plural string, namespaced, status bool) APIServerOption {
 	return func(c *apiServerConfig) {
 		gvr, singular := metaGuess(gvk, plural)
-		c.kinds = append(c.kinds, resource{gvr: gvr, gvk: gvk, singular: singular, namespaced: namespaced, status: status, spec: true})
+		c.kinds = append(c.kinds, resource{gvr: gvr, gvk: gvk, singular: singular, namespaced: namespaced, status: status, generation: generationFromCreate})
 	}
 }
 
@@ -192,7 +192,7 @@ func (s *APIServer) stamp(r *resource, m metav1.Object) {
 	s.mu.Unlock()
 	m.SetUID(types.UID(fmt.Sprintf("00000000-0000-4000-8000-%012d", uid)))
 	m.SetCreationTimestamp(metav1.NewTime(time.Now().Truncate(time.Second)))
-	if r.spec {
+	if r.generation == generationFromCreate {
 		m.SetGeneration(1)
 	}
 	if ns, ok := m.(*corev1.Namespace); ok {

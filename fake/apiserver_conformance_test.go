@@ -23,15 +23,26 @@ import (
 
 	"github.com/leaderlab/leaderlab/fake"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	flowcontrolv1 "k8s.io/api/flowcontrol/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	resourcev1 "k8s.io/api/resource/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/discovery"
@@ -40,6 +51,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -108,6 +120,7 @@ var apiContracts = []apiContract{
 	{"JSON, merge and strategic merge patches", patchContract},
 	{"server-side apply: conflicts and force", applyContract},
 	{"status subresource and generation", statusContract},
+	{"metadata.generation by kind", generationContract},
 	{"finalizers and delete preconditions", finalizerContract},
 	{"cluster-scoped resources", clusterScopeContract},
 	{"discovery", discoveryContract},
@@ -670,6 +683,150 @@ func applyContract(t *testing.T, cfg *rest.Config, ns string) {
 		t.Fatalf("forced apply by b: data %v, managedFields %v; want key=from-b owned by b alone", forced.Data, forced.ManagedFields)
 	}
 	wantNewVersion(t, "forced apply", first.ResourceVersion, forced.ResourceVersion)
+}
+
+// generationContract: kube-apiserver keeps metadata.generation per kind.
+// Most built-in kinds keep none (0, whatever changes); the workload kinds and
+// a few others start at 1 and count spec changes; a CSIDriver starts at 0 and
+// counts them. Each object is created, its spec changed, then only its labels
+// (again after a conflict, as controllers of the real server write status).
+// The table is the in-memory server's, kind by kind.
+func generationContract(t *testing.T, cfg *rest.Config, ns string) {
+	ctx := rowContext(t)
+	c, err := client.New(cfg, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unique := "conf-" + utilrand.String(8)
+	in := func(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Name: name, Namespace: ns} }
+	cluster := func(kind string) metav1.ObjectMeta { return metav1.ObjectMeta{Name: unique + "-" + kind} }
+	selector := &metav1.LabelSelector{MatchLabels: map[string]string{"app": "a"}}
+	pod := corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "example"}}}
+	template := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: selector.MatchLabels}, Spec: pod}
+	jobTemplate := *template.DeepCopy()
+	jobTemplate.Spec.RestartPolicy = corev1.RestartPolicyNever
+	var (
+		none       = [3]int64{0, 0, 0}
+		fromCreate = [3]int64{1, 2, 2}
+		fromChange = [3]int64{0, 1, 1}
+	)
+	for _, k := range []struct {
+		obj        client.Object
+		changeSpec func(client.Object)
+		want       [3]int64 // after create, after the spec change, after a label change
+	}{
+		{&coordinationv1.Lease{ObjectMeta: in("lease")},
+			func(o client.Object) { o.(*coordinationv1.Lease).Spec.HolderIdentity = ptr.To("b") }, none},
+		{&corev1.Service{ObjectMeta: in("service"), Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}},
+			func(o client.Object) { o.(*corev1.Service).Spec.Ports[0].Port = 81 }, none},
+		{&corev1.ResourceQuota{ObjectMeta: in("quota"), Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{"pods": resource.MustParse("3")}}},
+			func(o client.Object) { o.(*corev1.ResourceQuota).Spec.Hard["pods"] = resource.MustParse("4") }, none},
+		{&corev1.LimitRange{ObjectMeta: in("limits"), Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{Type: "Container", Max: corev1.ResourceList{"cpu": resource.MustParse("1")}}}}},
+			func(o client.Object) { o.(*corev1.LimitRange).Spec.Limits[0].Max["cpu"] = resource.MustParse("2") }, none},
+		{&corev1.PersistentVolume{ObjectMeta: cluster("pv"), Spec: corev1.PersistentVolumeSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Capacity: corev1.ResourceList{"storage": resource.MustParse("1Gi")}, PersistentVolumeSource: corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/data"}}}},
+			func(o client.Object) {
+				o.(*corev1.PersistentVolume).Spec.Capacity["storage"] = resource.MustParse("2Gi")
+			}, none},
+		{&corev1.Namespace{ObjectMeta: cluster("ns")},
+			func(o client.Object) {
+				o.(*corev1.Namespace).Spec.Finalizers = []corev1.FinalizerName{"kubernetes", "example.com/f"}
+			}, none},
+		{&corev1.Node{ObjectMeta: cluster("node")},
+			func(o client.Object) { o.(*corev1.Node).Spec.Unschedulable = true }, none},
+		{&appsv1.Deployment{ObjectMeta: in("deployment"), Spec: appsv1.DeploymentSpec{Selector: selector, Template: template}},
+			func(o client.Object) { o.(*appsv1.Deployment).Spec.Replicas = ptr.To[int32](3) }, fromCreate},
+		{&appsv1.ReplicaSet{ObjectMeta: in("replicaset"), Spec: appsv1.ReplicaSetSpec{Selector: selector, Template: template}},
+			func(o client.Object) { o.(*appsv1.ReplicaSet).Spec.Replicas = ptr.To[int32](3) }, fromCreate},
+		{&appsv1.StatefulSet{ObjectMeta: in("statefulset"), Spec: appsv1.StatefulSetSpec{Selector: selector, Template: template}},
+			func(o client.Object) { o.(*appsv1.StatefulSet).Spec.Replicas = ptr.To[int32](3) }, fromCreate},
+		{&appsv1.DaemonSet{ObjectMeta: in("daemonset"), Spec: appsv1.DaemonSetSpec{Selector: selector, Template: template}},
+			func(o client.Object) { o.(*appsv1.DaemonSet).Spec.MinReadySeconds = 3 }, fromCreate},
+		{&batchv1.Job{ObjectMeta: in("job"), Spec: batchv1.JobSpec{Template: jobTemplate}},
+			func(o client.Object) { o.(*batchv1.Job).Spec.Parallelism = ptr.To[int32](3) }, fromCreate},
+		{&batchv1.CronJob{ObjectMeta: in("cronjob"), Spec: batchv1.CronJobSpec{Schedule: "* * * * *", JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: jobTemplate}}}},
+			func(o client.Object) { o.(*batchv1.CronJob).Spec.Schedule = "*/2 * * * *" }, fromCreate},
+		{&corev1.ReplicationController{ObjectMeta: in("rc"), Spec: corev1.ReplicationControllerSpec{Selector: selector.MatchLabels, Template: &template}},
+			func(o client.Object) { o.(*corev1.ReplicationController).Spec.Replicas = ptr.To[int32](3) }, fromCreate},
+		{&corev1.Pod{ObjectMeta: in("pod"), Spec: pod},
+			func(o client.Object) { o.(*corev1.Pod).Spec.Containers[0].Image = "example2" }, fromCreate},
+		{&networkingv1.NetworkPolicy{ObjectMeta: in("policy")},
+			func(o client.Object) { o.(*networkingv1.NetworkPolicy).Spec.PodSelector = *selector }, fromCreate},
+		{&networkingv1.Ingress{ObjectMeta: in("ingress"), Spec: networkingv1.IngressSpec{DefaultBackend: &networkingv1.IngressBackend{
+			Service: &networkingv1.IngressServiceBackend{Name: "s", Port: networkingv1.ServiceBackendPort{Number: 80}}}}},
+			func(o client.Object) { o.(*networkingv1.Ingress).Spec.DefaultBackend.Service.Port.Number = 81 }, fromCreate},
+		{&networkingv1.IngressClass{ObjectMeta: cluster("ingressclass"), Spec: networkingv1.IngressClassSpec{Controller: "example.com/c"}},
+			func(o client.Object) {
+				o.(*networkingv1.IngressClass).Spec.Parameters = &networkingv1.IngressClassParametersReference{Kind: "K", Name: "n", APIGroup: ptr.To("example.com"), Scope: ptr.To("Cluster")}
+			}, fromCreate},
+		{&policyv1.PodDisruptionBudget{ObjectMeta: in("pdb"), Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: ptr.To(intstr.FromInt32(1))}},
+			func(o client.Object) {
+				o.(*policyv1.PodDisruptionBudget).Spec.MinAvailable = ptr.To(intstr.FromInt32(2))
+			}, fromCreate},
+		{&autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: in("hpa"), Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "deployment"}, MaxReplicas: 3}},
+			func(o client.Object) { o.(*autoscalingv2.HorizontalPodAutoscaler).Spec.MaxReplicas = 4 }, fromCreate},
+		{&flowcontrolv1.PriorityLevelConfiguration{ObjectMeta: cluster("plc"), Spec: flowcontrolv1.PriorityLevelConfigurationSpec{Type: flowcontrolv1.PriorityLevelEnablementLimited,
+			Limited: &flowcontrolv1.LimitedPriorityLevelConfiguration{NominalConcurrencyShares: ptr.To[int32](5), LimitResponse: flowcontrolv1.LimitResponse{Type: flowcontrolv1.LimitResponseTypeReject}}}},
+			func(o client.Object) {
+				o.(*flowcontrolv1.PriorityLevelConfiguration).Spec.Limited.NominalConcurrencyShares = ptr.To[int32](6)
+			}, fromCreate},
+		{&flowcontrolv1.FlowSchema{ObjectMeta: cluster("fs"), Spec: flowcontrolv1.FlowSchemaSpec{
+			PriorityLevelConfiguration: flowcontrolv1.PriorityLevelConfigurationReference{Name: unique + "-plc"}, MatchingPrecedence: 500}},
+			func(o client.Object) { o.(*flowcontrolv1.FlowSchema).Spec.MatchingPrecedence = 600 }, fromCreate},
+		{&admissionregistrationv1.ValidatingAdmissionPolicy{ObjectMeta: cluster("vap"), Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+				Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+				Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"configmaps"}}}}}},
+			Validations: []admissionregistrationv1.Validation{{Expression: "true"}}}},
+			func(o client.Object) {
+				o.(*admissionregistrationv1.ValidatingAdmissionPolicy).Spec.Validations[0].Expression = "1 == 1"
+			}, fromCreate},
+		{&admissionregistrationv1.ValidatingAdmissionPolicyBinding{ObjectMeta: cluster("vapb"), Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
+			PolicyName: unique + "-vap", ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Warn}}},
+			func(o client.Object) {
+				o.(*admissionregistrationv1.ValidatingAdmissionPolicyBinding).Spec.ValidationActions = []admissionregistrationv1.ValidationAction{admissionregistrationv1.Audit}
+			}, fromCreate},
+		{&resourcev1.DeviceClass{ObjectMeta: cluster("deviceclass")},
+			func(o client.Object) {
+				o.(*resourcev1.DeviceClass).Spec.Selectors = []resourcev1.DeviceSelector{{CEL: &resourcev1.CELDeviceSelector{Expression: "true"}}}
+			}, fromCreate},
+		{&storagev1.CSIDriver{ObjectMeta: metav1.ObjectMeta{Name: unique + ".example.com"}},
+			func(o client.Object) {
+				o.(*storagev1.CSIDriver).Spec.NodeAllocatableUpdatePeriodSeconds = ptr.To[int64](20)
+			}, fromChange},
+	} {
+		o := k.obj
+		if err := c.Create(ctx, o); err != nil {
+			t.Fatalf("%T: create: %v", o, err)
+		}
+		if o.GetNamespace() == "" {
+			t.Cleanup(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
+				defer cancel()
+				if err := c.Delete(ctx, o); err != nil {
+					t.Errorf("delete %T %s: %v", o, o.GetName(), err)
+				}
+			})
+		}
+		var got [3]int64
+		got[0] = o.GetGeneration()
+		for i, change := range []func(client.Object){k.changeSpec, func(o client.Object) { o.SetLabels(map[string]string{"changed": "label"}) }} {
+			if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+				if err := c.Get(ctx, client.ObjectKeyFromObject(o), o); err != nil {
+					return err
+				}
+				change(o)
+				return c.Update(ctx, o)
+			}); err != nil {
+				t.Fatalf("%T: update %d: %v", o, i+1, err)
+			}
+			got[i+1] = o.GetGeneration()
+		}
+		if got != k.want {
+			t.Errorf("%T: generation after create, spec change, label change %v, want %v", o, got, k.want)
+		}
+	}
 }
 
 // statusContract: for a resource with a status subresource, an update of the

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
 	apiversion "k8s.io/apimachinery/pkg/version"
+	"k8s.io/client-go/kubernetes/scheme"
 )
 
 // resource is what the server knows about one resource of one group version.
@@ -21,8 +22,8 @@ type resource struct {
 	// status is true for kinds with a status subresource: a Status field
 	// beside Spec, as kube-apiserver registers them.
 	status bool
-	// spec is true for kinds whose generation counts spec changes.
-	spec bool
+	// generation is how metadata.generation of the kind's objects moves.
+	generation generation
 	// typed is false for kinds known only by GVK: stored as unstructured.
 	typed bool
 }
@@ -44,6 +45,54 @@ var clusterScoped = sets.New(
 	"DeviceClass", "ResourceSlice", "DeviceTaintRule", "StorageVersion", "StorageVersionMigration",
 	"CustomResourceDefinition", "APIService",
 )
+
+// generation is how kube-apiserver's registry keeps metadata.generation of
+// a kind. Most built-in kinds leave it at 0; the workload kinds and a few
+// others set 1 on create and add 1 on each change of spec, as custom
+// resources do.
+type generation int
+
+const (
+	noGeneration         generation = iota
+	generationFromCreate            // 1 on create, +1 on each spec change
+	generationFromChange            // 0 on create, +1 on each spec change
+)
+
+// builtinGeneration are the built-in kinds of client-go's scheme that keep a
+// generation, each as kube-apiserver v1.37 does; every other built-in kind
+// keeps none. The conformance suite checks every kind named here, and seven
+// built-in kinds that keep none, against kube-apiserver.
+var builtinGeneration = func() map[schema.GroupKind]generation {
+	m := map[schema.GroupKind]generation{{Group: "storage.k8s.io", Kind: "CSIDriver"}: generationFromChange}
+	for group, kinds := range map[string][]string{
+		"":                             {"Pod", "ReplicationController"},
+		"apps":                         {"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"},
+		"batch":                        {"Job", "CronJob"},
+		"networking.k8s.io":            {"NetworkPolicy", "Ingress", "IngressClass"},
+		"policy":                       {"PodDisruptionBudget"},
+		"autoscaling":                  {"HorizontalPodAutoscaler"},
+		"flowcontrol.apiserver.k8s.io": {"FlowSchema", "PriorityLevelConfiguration"},
+		"admissionregistration.k8s.io": {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"},
+		"resource.k8s.io":              {"DeviceClass"},
+	} {
+		for _, kind := range kinds {
+			m[schema.GroupKind{Group: group, Kind: kind}] = generationFromCreate
+		}
+	}
+	return m
+}()
+
+// generationOf is kind's generation rule: the built-in table for client-go's
+// kinds, custom resources' rule for every other kind with a spec.
+func generationOf(gvk schema.GroupVersionKind, hasSpec bool) generation {
+	if scheme.Scheme.Recognizes(gvk) {
+		return builtinGeneration[gvk.GroupKind()]
+	}
+	if hasSpec {
+		return generationFromCreate
+	}
+	return noGeneration
+}
 
 // noStatus are kinds with a Status field that kube-apiserver serves without
 // a status subresource.
@@ -77,7 +126,7 @@ func newResources(scheme *runtime.Scheme, extra []resource) *resources {
 		_, hasStatus := typ.FieldByName("Status")
 		_, hasSpec := typ.FieldByName("Spec")
 		rs.add(&resource{gvr: plural, gvk: gvk, singular: singular.Resource, namespaced: !clusterScoped.Has(gvk.Kind),
-			status: hasStatus && hasSpec && !noStatus.Has(gvk.Kind), spec: hasSpec, typed: true})
+			status: hasStatus && hasSpec && !noStatus.Has(gvk.Kind), generation: generationOf(gvk, hasSpec), typed: true})
 	}
 	for i := range extra {
 		r := extra[i]

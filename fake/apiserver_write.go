@@ -203,7 +203,7 @@ func (s *APIServer) commitLocked(rt route, old, next runtime.Object) (runtime.Ob
 	if len(nm.GetManagedFields()) == 0 {
 		nm.SetManagedFields(om.GetManagedFields())
 	}
-	if r.spec && !apiequality.Semantic.DeepEqual(specOf(old), specOf(next)) {
+	if r.generation != noGeneration && !apiequality.Semantic.DeepEqual(specOf(old), specOf(next)) {
 		nm.SetGeneration(om.GetGeneration() + 1)
 	}
 	key := keyOf(nm)

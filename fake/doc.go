@@ -41,8 +41,10 @@
 //     stale resourceVersion, unconditional when empty, no-op writes skipped),
 //     JSON, merge and strategic merge patches, server-side apply with field
 //     managers and conflicts, delete (preconditions; finalizers keep the object
-//     with a deletionTimestamp), the status subresource and metadata.generation,
-//     for namespaced and cluster-scoped kinds of a runtime.Scheme (client-go's by
+//     with a deletionTimestamp), the status subresource, metadata.generation
+//     as kube-apiserver keeps it per kind (1 on create and one more per spec
+//     change for the workload kinds and your own kinds, 0 for most built-in
+//     kinds such as Lease and Service), for namespaced and cluster-scoped kinds of a runtime.Scheme (client-go's by
 //     default; WithScheme for your own types, WithKind for kinds known only by
 //     GVK), in JSON and protobuf. Every failure is the status error
 //     kube-apiserver sends; a request it cannot serve is a 404 or 405 naming
@@ -135,6 +137,16 @@
 //     that were applied at least once; kube-apiserver records every update.
 //     Computing field ownership on every write would cost each write many
 //     times what the rest of it costs.
+//   - metadata.generation follows a table of the built-in kinds that keep one
+//     (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob,
+//     ReplicationController, Pod, NetworkPolicy, Ingress, IngressClass,
+//     PodDisruptionBudget, HorizontalPodAutoscaler, FlowSchema,
+//     PriorityLevelConfiguration, ValidatingAdmissionPolicy and its binding,
+//     DeviceClass; CSIDriver from 0), each checked against kube-apiserver v1.37;
+//     the registry's strategies are not importable, and a built-in kind not in
+//     the table keeps 0. Your own kinds count changes of spec only, where
+//     kube-apiserver counts every change but metadata (and status, with a
+//     status subresource).
 //   - Namespaces are finalized by no one: a deleted namespace stays
 //     Terminating, as on an envtest server without a controller manager, and
 //     its objects stay too.
