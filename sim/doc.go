@@ -215,10 +215,10 @@
 //     are errors (use a client); the candidates share this machine's clock,
 //     so clock skew is out of reach.
 //   - The simulator's speed is bounded by client-go's own cost per request:
-//     three electors with a network that costs nothing already take 1.3-1.6
-//     times client-go's bare request loop in a bubble, and the simulator adds
-//     about half as much again (about 2 times in all). BENCHMARKS.md in this
-//     package's directory has the measurements.
+//     three electors with a network that costs nothing already take 1.1-1.6
+//     times client-go's bare request loop in a bubble (the more, the more
+//     cores), and the simulator adds about half as much again (about 2 times
+//     in all). BENCHMARKS.md in this package's directory has the measurements.
 //
 // # Benchmarks
 //
