@@ -17,13 +17,16 @@ envtest-assets:
 # rest, so that CPU-heavy packages running beside it do not skew its timings.
 REALTIME_PKG := ./scenarios/realapi
 
-## test: go vet, then every test (ginkgo suites included) with -race against envtest
+## test: go vet, then every test (ginkgo suites included) with -race against envtest, then every benchmark once
+# The benchmarks run once each so that none breaks unnoticed; their figures
+# are measurements (sim/BENCHMARKS.md), not checked here.
 test:
 	@assets="$$(bash hack/envtest-assets.sh)"; \
 	  $(GO) vet ./...; \
 	  export KUBEBUILDER_ASSETS="$$assets"; \
 	  $(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/scenarios/realapi$$'); \
-	  $(GO) test -race -count=1 -timeout 20m $(REALTIME_PKG)
+	  $(GO) test -race -count=1 -timeout 20m $(REALTIME_PKG); \
+	  $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x ./sim/ ./fake/ ./cmd/leaderlab/
 
 ## bench: failover-timing benchmarks over many seeds (leaderlab bench); table, SVGs and index.html in report/
 bench:
