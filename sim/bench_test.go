@@ -98,7 +98,7 @@ func bubbleFloor(b *testing.B) int {
 	n := 0
 	ok := asTest(func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			held := &heldLease{lease: encodeLease(b, "c0", time.Now())}
+			held := &heldLease{lease: encodeLease(t, "c0", time.Now())}
 			ctx, cancel := context.WithTimeout(klog.NewContext(context.Background(), logr.Discard()), time.Hour)
 			defer cancel()
 			var wg sync.WaitGroup
@@ -258,7 +258,7 @@ func floorConfig(id string, rt nethttp.RoundTripper) *rest.Config {
 }
 
 // encodeLease is the default lease held by holder since at, in protobuf.
-func encodeLease(b *testing.B, holder string, at time.Time) []byte {
+func encodeLease(tb testing.TB, holder string, at time.Time) []byte {
 	lease := &coordinationv1.Lease{
 		ObjectMeta: metav1.ObjectMeta{Name: sim.DefaultLeaseName, Namespace: sim.DefaultNamespace, ResourceVersion: "7", UID: "uid-1"},
 		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(holder), LeaseDurationSeconds: ptr.To[int32](15),
@@ -267,7 +267,7 @@ func encodeLease(b *testing.B, holder string, at time.Time) []byte {
 	info, _ := k8sruntime.SerializerInfoForMediaType(scheme.Codecs.SupportedMediaTypes(), k8sruntime.ContentTypeProtobuf)
 	encoded, err := k8sruntime.Encode(scheme.Codecs.EncoderForVersion(info.Serializer, coordinationv1.SchemeGroupVersion), lease)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	return encoded
 }
