@@ -82,16 +82,13 @@ var builtinGeneration = func() map[schema.GroupKind]generation {
 	return m
 }()
 
-// generationOf is kind's generation rule: the built-in table for client-go's
-// kinds, custom resources' rule for every other kind with a spec.
-func generationOf(gvk schema.GroupVersionKind, hasSpec bool) generation {
+// generationOf is a kind's generation rule: the built-in table for
+// client-go's kinds, custom resources' rule (1 on create) for every other.
+func generationOf(gvk schema.GroupVersionKind) generation {
 	if scheme.Scheme.Recognizes(gvk) {
 		return builtinGeneration[gvk.GroupKind()]
 	}
-	if hasSpec {
-		return generationFromCreate
-	}
-	return noGeneration
+	return generationFromCreate
 }
 
 // noStatus are kinds with a Status field that kube-apiserver serves without
@@ -126,7 +123,7 @@ func newResources(scheme *runtime.Scheme, extra []resource) *resources {
 		_, hasStatus := typ.FieldByName("Status")
 		_, hasSpec := typ.FieldByName("Spec")
 		rs.add(&resource{gvr: plural, gvk: gvk, singular: singular.Resource, namespaced: !clusterScoped.Has(gvk.Kind),
-			status: hasStatus && hasSpec && !noStatus.Has(gvk.Kind), generation: generationOf(gvk, hasSpec), typed: true})
+			status: hasStatus && hasSpec && !noStatus.Has(gvk.Kind), generation: generationOf(gvk), typed: true})
 	}
 	for i := range extra {
 		r := extra[i]
