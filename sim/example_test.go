@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,8 +59,13 @@ func Example_faultPlan() {
 // asTest runs f as a test of its own, so that an example (or a benchmark)
 // gets the *testing.T that testing/synctest needs. It turns off -test.v and
 // -test.count for that run, whose chatty output would otherwise be part of
-// the example's output.
+// the example's output. It refuses a -test.cpu list of several values, which
+// would run f once per value and so count it twice or more.
 func asTest(f func(t *testing.T)) bool {
+	if cpu := flag.Lookup("test.cpu"); cpu != nil && strings.Contains(cpu.Value.String(), ",") {
+		fmt.Fprintf(os.Stderr, "asTest: -test.cpu %s: give one value; each would run the inner test again\n", cpu.Value)
+		return false
+	}
 	restore := setFlags(map[string]string{"test.v": "false", "test.count": "1"})
 	defer restore()
 	return testing.RunTests(func(string, string) (bool, error) { return true, nil },
