@@ -44,9 +44,9 @@
 //     with a deletionTimestamp), the status subresource, metadata.generation
 //     as kube-apiserver keeps it per kind (1 on create and one more per spec
 //     change for the workload kinds and your own kinds, 0 for most built-in
-//     kinds such as Lease and Service), for namespaced and cluster-scoped kinds of a runtime.Scheme (client-go's by
-//     default; WithScheme for your own types, WithKind for kinds known only by
-//     GVK), in JSON and protobuf. Every failure is the status error
+//     kinds such as Lease and Service), for namespaced and cluster-scoped
+//     kinds of a runtime.Scheme (client-go's by default; WithScheme for your
+//     own types, WithKind for kinds known only by GVK), in JSON and protobuf. Every failure is the status error
 //     kube-apiserver sends; a request it cannot serve is a 404 or 405 naming
 //     method and path, and is listed by Unserved. APIServer.Clientset is
 //     client-go's typed fake clientset on the same store, for code that takes

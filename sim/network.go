@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"time"
 
@@ -243,11 +244,9 @@ func (n *network) serve(r *request) response {
 	if r.route.Verb == VerbWatch {
 		return r.roundTrip(r.req.Context(), n.srvRT)
 	}
-	w := &r.written
-	w.header = make(http.Header, 1)
-	n.srv.ServeHTTP(w, r.outgoing())
-	w.WriteHeader(http.StatusOK) // an answer without a body or status is a 200
-	return decodeAnswer(r, w.code, w.header.Get("Content-Type"), w.body.Bytes())
+	r.written = httptest.ResponseRecorder{HeaderMap: make(http.Header, 1), Body: &r.writtenBody, Code: http.StatusOK}
+	n.srv.ServeHTTP(&r.written, r.outgoing())
+	return decodeAnswer(r, r.written.Code, r.written.HeaderMap.Get("Content-Type"), r.writtenBody.Bytes())
 }
 
 // CancelRequest exists so that client-go's transport wrappers, which forward

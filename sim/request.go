@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"time"
 
@@ -53,8 +54,9 @@ type request struct {
 	resp        http.Response
 	respBody    responseBody
 	contentType [1]string
-	reqBody     responseBody // the body as the server reads it
-	written     answerWriter // the in-memory server's answer
+	reqBody     responseBody              // the body as the server reads it
+	written     httptest.ResponseRecorder // the in-memory server's answer
+	writtenBody bytes.Buffer
 }
 
 // reply is what a RoundTrip waits for: a response, or a transport error.
@@ -313,29 +315,6 @@ func (r *request) deliver(req *http.Request) (*http.Response, error) {
 		r.resp.Body, r.resp.ContentLength = r.stream, -1
 	}
 	return &r.resp, nil
-}
-
-// answerWriter is where the in-memory server writes a plain answer: its
-// status, headers and body, kept in the request (httptest.ResponseRecorder
-// would copy the headers once more).
-type answerWriter struct {
-	code        int
-	wroteHeader bool
-	header      http.Header
-	body        bytes.Buffer
-}
-
-func (w *answerWriter) Header() http.Header { return w.header }
-
-func (w *answerWriter) WriteHeader(code int) {
-	if !w.wroteHeader {
-		w.code, w.wroteHeader = code, true
-	}
-}
-
-func (w *answerWriter) Write(b []byte) (int, error) {
-	w.WriteHeader(http.StatusOK)
-	return w.body.Write(b)
 }
 
 // responseBody is a body held in memory: the server's encoded answer, or
