@@ -2,6 +2,7 @@ package fake
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -10,9 +11,12 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
 	"github.com/leaderlab/leaderlab/internal/lockrules"
+	"github.com/leaderlab/leaderlab/internal/precondition"
 )
 
 // leases is the resource every error of a Lease names, so that callers that
@@ -36,7 +40,8 @@ type Lease struct {
 	exists  bool
 	record  resourcelock.LeaderElectionRecord
 	labels  map[string]string
-	version uint64 // last resourceVersion handed out; never reused, as in etcd
+	version uint64    // last resourceVersion handed out; never reused, as in etcd
+	uid     types.UID // of the lease since it was last created
 	history []HolderChange
 	calls   []Call
 }
@@ -176,45 +181,60 @@ func (l *Lease) Delete() error {
 	return nil
 }
 
-// get returns the stored record and its version.
-func (l *Lease) get() (resourcelock.LeaderElectionRecord, string, error) {
+// seen is what a lock remembers of the lease it last read or wrote, as
+// client-go's LeaseLock keeps the Lease object: its UID and resourceVersion,
+// which it sends with its next update.
+type seen struct {
+	uid     types.UID
+	version string
+}
+
+// get returns the stored record and what the reader saw.
+func (l *Lease) get() (resourcelock.LeaderElectionRecord, seen, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.exists {
-		return resourcelock.LeaderElectionRecord{}, "", apierrors.NewNotFound(leases, l.name)
+		return resourcelock.LeaderElectionRecord{}, seen{}, apierrors.NewNotFound(leases, l.name)
 	}
-	return l.record, l.versionLocked(), nil
+	return l.record, l.seenLocked(), nil
 }
 
-// create stores rec with labels if the lease is missing and returns the new version.
-func (l *Lease) create(writer string, rec resourcelock.LeaderElectionRecord, labels map[string]string) (string, error) {
+// create stores rec with labels if the lease is missing.
+func (l *Lease) create(writer string, rec resourcelock.LeaderElectionRecord, labels map[string]string) (seen, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.exists {
-		return "", apierrors.NewAlreadyExists(leases, l.name)
+		return seen{}, apierrors.NewAlreadyExists(leases, l.name)
 	}
 	l.labels = maps.Clone(labels)
-	return l.storeLocked(writer, rec), nil
+	l.storeLocked(writer, rec)
+	return l.seenLocked(), nil
 }
 
-// update stores rec if base is the stored version, overwriting the keys of
-// labels, and returns the new version.
-func (l *Lease) update(writer, base string, rec resourcelock.LeaderElectionRecord, labels map[string]string) (string, error) {
+// update stores rec if base is what is stored (kube-apiserver's
+// preconditions: the UID, then the resourceVersion), overwriting the keys of
+// labels.
+func (l *Lease) update(writer string, base seen, rec resourcelock.LeaderElectionRecord, labels map[string]string) (seen, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.exists {
-		// A LeaseLock sends the UID of the lease it read; a real server
-		// answers an update of a deleted object with a UID conflict.
-		return "", apierrors.NewConflict(leases, l.name, errors.New("precondition failed: the lease was deleted since this lock read it"))
+	var stored metav1.Object
+	if l.exists {
+		stored = &metav1.ObjectMeta{UID: l.uid, ResourceVersion: l.versionLocked()}
 	}
-	if base != l.versionLocked() {
-		return "", apierrors.NewConflict(leases, l.name, errModified)
+	// A LeaseLock sends the UID of the lease it read, so an update of a
+	// deleted lease is a UID conflict, as on a real server.
+	if err := precondition.Check(leases, precondition.Key(leases.Resource, l.namespace, l.name), l.name, base.uid, base.version, stored); err != nil {
+		return seen{}, err
+	}
+	if !l.exists {
+		return seen{}, apierrors.NewNotFound(leases, l.name)
 	}
 	if len(labels) > 0 && l.labels == nil {
 		l.labels = map[string]string{}
 	}
 	maps.Copy(l.labels, labels)
-	return l.storeLocked(writer, rec), nil
+	l.storeLocked(writer, rec)
+	return l.seenLocked(), nil
 }
 
 // logCall appends c to the call log.
@@ -231,8 +251,11 @@ func (l *Lease) storeLocked(writer string, rec resourcelock.LeaderElectionRecord
 	// API server has microsecond precision (Truncate also drops the monotonic clock reading).
 	rec.AcquireTime.Time = rec.AcquireTime.Truncate(time.Microsecond)
 	rec.RenewTime.Time = rec.RenewTime.Truncate(time.Microsecond)
-	l.exists, l.record = true, rec
 	l.version++
+	if !l.exists {
+		l.uid = types.UID(fmt.Sprintf("fake-lease-uid-%d", l.version))
+	}
+	l.exists, l.record = true, rec
 	if changed {
 		l.history = append(l.history, HolderChange{Time: time.Now(), Holder: rec.HolderIdentity, Writer: writer})
 	}
@@ -240,3 +263,5 @@ func (l *Lease) storeLocked(writer string, rec resourcelock.LeaderElectionRecord
 }
 
 func (l *Lease) versionLocked() string { return strconv.FormatUint(l.version, 10) }
+
+func (l *Lease) seenLocked() seen { return seen{uid: l.uid, version: l.versionLocked()} }

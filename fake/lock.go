@@ -146,7 +146,7 @@ type Lock struct {
 	labels   map[string]string
 
 	mu      sync.Mutex
-	version string // resourceVersion last seen; "" before the first Get or Create
+	seen seen // the lease as last read or written; zero before the first Get or Create
 	blocked bool
 	funcs   Funcs
 	fail    map[Verb]failure
@@ -282,7 +282,7 @@ func (l *Lock) call(ctx context.Context, verb Verb, sent *resourcelock.LeaderEle
 	err := l.run(ctx, verb, c, do)
 	entry := Call{Verb: verb, Identity: l.identity, Start: start, End: time.Now(), Err: err}
 	if err == nil {
-		entry.ResourceVersion = c.seen
+		entry.ResourceVersion = c.seen.version
 	}
 	switch {
 	case sent != nil:
@@ -313,9 +313,9 @@ func (l *Lock) run(ctx context.Context, verb Verb, c *callState, do func(context
 	if werr := wait(ctx, legs[1]); werr != nil {
 		return werr // whatever happened at the lease, the answer is lost
 	}
-	if err == nil && c.seen != "" {
+	if err == nil && c.seen.version != "" {
 		l.mu.Lock()
-		l.version = c.seen
+		l.seen = c.seen
 		l.mu.Unlock()
 	}
 	return err
@@ -358,12 +358,12 @@ func wait(ctx context.Context, d time.Duration) error {
 // reaches the caller.
 type callState struct {
 	lock *Lock
-	seen string                            // version learnt in this call
+	seen seen                              // the lease as learnt in this call
 	read resourcelock.LeaderElectionRecord // record read in this call
 }
 
 func (c *callState) Get(context.Context) (*resourcelock.LeaderElectionRecord, []byte, error) {
-	rec, version, err := c.lock.lease.get()
+	rec, s, err := c.lock.lease.get()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -371,35 +371,35 @@ func (c *callState) Get(context.Context) (*resourcelock.LeaderElectionRecord, []
 	if err != nil {
 		return nil, nil, err
 	}
-	c.seen, c.read = version, rec
+	c.seen, c.read = s, rec
 	return &rec, raw, nil
 }
 
 func (c *callState) Create(_ context.Context, rec resourcelock.LeaderElectionRecord) error {
-	version, err := c.lock.lease.create(c.lock.identity, rec, c.lock.labels)
+	s, err := c.lock.lease.create(c.lock.identity, rec, c.lock.labels)
 	if err != nil {
 		return err
 	}
-	c.seen = version
+	c.seen = s
 	return nil
 }
 
 func (c *callState) Update(_ context.Context, rec resourcelock.LeaderElectionRecord) error {
 	base := c.seen
-	if base == "" {
+	if base.version == "" {
 		c.lock.mu.Lock()
-		base = c.lock.version
+		base = c.lock.seen
 		c.lock.mu.Unlock()
 	}
-	if base == "" {
+	if base.version == "" {
 		// LeaseLock's answer when it has no lease object to update.
 		return errors.New("fake: lease not initialized, call get or create first")
 	}
-	version, err := c.lock.lease.update(c.lock.identity, base, rec, c.lock.labels)
+	s, err := c.lock.lease.update(c.lock.identity, base, rec, c.lock.labels)
 	if err != nil {
 		return err
 	}
-	c.seen = version
+	c.seen = s
 	return nil
 }
 

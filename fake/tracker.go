@@ -1,8 +1,6 @@
 package fake
 
 import (
-	"errors"
-	"fmt"
 	"strconv"
 	"sync"
 
@@ -13,13 +11,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/kubernetes/scheme"
 	clienttesting "k8s.io/client-go/testing"
+
+	"github.com/leaderlab/leaderlab/internal/precondition"
 )
-
-// errModified is the message a real API server gives with a 409 on a stale write.
-var errModified = errors.New(registryConflictMessage)
-
-const registryConflictMessage = "the object has been modified; please apply your changes to the latest version and try again"
 
 // NewClientset returns client-go's fake clientset whose object storage behaves like
 // an API server on writes: every create, update and patch assigns a new
@@ -79,27 +75,9 @@ func (t *versionedTracker) stampLocked(m metav1.Object) {
 	}
 }
 
-// addItems adds each item of a list with add, as ObjectTracker.Add takes
-// lists; it reports false for an object that is not a list.
-func addItems(obj runtime.Object, add func(runtime.Object) error) (bool, error) {
-	if !meta.IsListType(obj) {
-		return false, nil
-	}
-	items, err := meta.ExtractList(obj)
-	if err != nil {
-		return true, err
-	}
-	for _, item := range items {
-		if err := add(item); err != nil {
-			return true, err
-		}
-	}
-	return true, nil
-}
-
 func (t *versionedTracker) Add(obj runtime.Object) error {
-	if list, err := addItems(obj, t.Add); list {
-		return err
+	if meta.IsListType(obj) {
+		return meta.EachListItem(obj, t.Add)
 	}
 	obj = obj.DeepCopyObject()
 	m, err := meta.Accessor(obj)
@@ -163,34 +141,19 @@ func (t *versionedTracker) write(gvr schema.GroupVersionResource, obj runtime.Ob
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	var stored metav1.Object
 	current, err := t.ObjectTracker.Get(gvr, ns, m.GetName())
-	if apierrors.IsNotFound(err) && m.GetUID() != "" {
-		// A real server treats the UID as a precondition: the object it names
-		// is gone, which is a conflict, not a missing object.
-		return uidConflict(gvr, m.GetName(), m.GetUID(), "")
-	}
-	if err != nil {
+	switch {
+	case err == nil:
+		stored, _ = meta.Accessor(current)
+	case !apierrors.IsNotFound(err) || m.GetUID() == "":
 		return err
 	}
-	cm, err := meta.Accessor(current)
-	if err != nil {
+	if err := precondition.Check(gvr.GroupResource(), precondition.Key(gvr.Resource, ns, m.GetName()), m.GetName(), m.GetUID(), m.GetResourceVersion(), stored); err != nil {
 		return err
-	}
-	if uid := m.GetUID(); uid != "" && uid != cm.GetUID() {
-		return uidConflict(gvr, m.GetName(), uid, cm.GetUID())
-	}
-	if rv := m.GetResourceVersion(); rv != "" && rv != cm.GetResourceVersion() {
-		return apierrors.NewConflict(gvr.GroupResource(), m.GetName(), errModified)
 	}
 	m.SetResourceVersion(t.nextVersionLocked())
 	return store(obj)
-}
-
-// uidConflict is the 409 a real server gives when a write's UID does not match
-// the stored object's ("" when it is gone).
-func uidConflict(gvr schema.GroupVersionResource, name string, want, got types.UID) error {
-	return apierrors.NewConflict(gvr.GroupResource(), name,
-		fmt.Errorf("precondition failed: UID in precondition: %s, UID in object meta: %s", want, got))
 }
 
 func (t *versionedTracker) Apply(gvr schema.GroupVersionResource, obj runtime.Object, ns string, opts ...metav1.PatchOptions) error {
@@ -220,7 +183,6 @@ func (t *versionedTracker) Delete(gvr schema.GroupVersionResource, ns, name stri
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(opts) == 1 && opts[0].Preconditions != nil {
-		p := opts[0].Preconditions
 		current, err := t.ObjectTracker.Get(gvr, ns, name)
 		if err != nil {
 			return err
@@ -229,11 +191,13 @@ func (t *versionedTracker) Delete(gvr schema.GroupVersionResource, ns, name stri
 		if err != nil {
 			return err
 		}
-		if p.ResourceVersion != nil && *p.ResourceVersion != cm.GetResourceVersion() {
-			return apierrors.NewConflict(gvr.GroupResource(), name, errModified)
+		// The delete handler names the kind: client-go's kinds carry none.
+		kind := current.GetObjectKind().GroupVersionKind().GroupKind()
+		if gvks, _, err := scheme.Scheme.ObjectKinds(current); err == nil {
+			kind = gvks[0].GroupKind()
 		}
-		if p.UID != nil && *p.UID != cm.GetUID() {
-			return uidConflict(gvr, name, *p.UID, cm.GetUID())
+		if err := precondition.CheckDelete(kind, name, opts[0].Preconditions, cm); err != nil {
+			return err
 		}
 	}
 	return t.ObjectTracker.Delete(gvr, ns, name, opts...)

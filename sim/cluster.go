@@ -47,7 +47,10 @@ func Test(t *testing.T, opts Options, body func(c *Cluster)) *Report {
 		time.Sleep(startPhase(opts.Seed))
 		c := newCluster(bt, opts.WithDefaults())
 		c.replay = replayHint(name)
-		net := newNetwork(c)
+		net, err := newNetwork(c)
+		if err != nil {
+			bt.Fatal(err)
+		}
 		c.api = net
 		c.wg.Go(net.loop)
 		c.run = beginRun(opts.Seed)

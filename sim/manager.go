@@ -60,7 +60,7 @@ func runManager(ctx context.Context, p *Process, setup func(manager.Manager) err
 	if err != nil {
 		return err
 	}
-	mgr, err := manager.New(p.Config, o)
+	mgr, err := manager.New(operatorConfig(p.Config), o)
 	if err != nil {
 		return fmt.Errorf("building the manager: %w", err)
 	}
@@ -78,6 +78,16 @@ func runManager(ctx context.Context, p *Process, setup func(manager.Manager) err
 		p.p.c.rec.add(p.Name, "manager exited: "+err.Error())
 	}
 	return nil
+}
+
+// operatorConfig is cfg as a real operator's config is (ctrl.GetConfigOrDie
+// reads a kubeconfig): no content type, so controller-runtime speaks JSON,
+// the only encoding custom resources have, and protobuf is never tried on a
+// custom Go type.
+func operatorConfig(cfg *rest.Config) *rest.Config {
+	cfg = rest.CopyConfig(cfg)
+	cfg.ContentConfig = rest.ContentConfig{}
+	return cfg
 }
 
 // managerOptions are the options of p's manager: the simulator's, then the

@@ -3,6 +3,7 @@ package sim
 import (
 	"container/heap"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -14,7 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/leaderlab/leaderlab/fake"
+	"github.com/leaderlab/leaderlab/fake/apiserver"
 )
 
 var leasesGVR = coordinationv1.SchemeGroupVersion.WithResource("leases")
@@ -81,7 +82,7 @@ func (h *eventHeap) Pop() any {
 // applies requests, so the in-memory store sees them in a defined order.
 type network struct {
 	c     *Cluster
-	srv   *fake.APIServer
+	srv   *apiserver.Server
 	srvRT http.RoundTripper
 	admin kubernetes.Interface // the foreign writer: no network, no faults
 
@@ -95,17 +96,20 @@ type network struct {
 	done     chan struct{}
 }
 
-func newNetwork(c *Cluster) *network {
-	var opts []fake.APIServerOption
+func newNetwork(c *Cluster) (*network, error) {
+	opts := []apiserver.Option{apiserver.WithCRDs(c.opts.CRDs...), apiserver.WithCRDPaths(c.opts.CRDPaths...)}
 	if c.opts.Scheme != nil {
-		opts = append(opts, fake.WithScheme(c.opts.Scheme))
+		opts = append(opts, apiserver.WithScheme(c.opts.Scheme))
 	}
-	srv := fake.NewAPIServer(opts...)
+	srv, err := apiserver.New(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("sim: %w", err)
+	}
 	srv.OnUnserved(func(method, path, why string) {
 		c.rec.violation("the API server could not serve %s %s: %s", method, path, why)
 	})
 	cfg := srv.Config()
-	return &network{c: c, srv: srv, srvRT: cfg.Transport, admin: kubernetes.NewForConfigOrDie(cfg), timer: stoppedTimer(), done: make(chan struct{})}
+	return &network{c: c, srv: srv, srvRT: cfg.Transport, admin: kubernetes.NewForConfigOrDie(cfg), timer: stoppedTimer(), done: make(chan struct{})}, nil
 }
 
 // stoppedTimer is a timer that is not running. It must be made inside the

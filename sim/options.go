@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/leaderelection"
 
@@ -155,6 +156,14 @@ type Options struct {
 	// and of the managers sim.Manager builds: client-go's by default; add
 	// your own types to serve them.
 	Scheme *runtime.Scheme `json:"-"`
+	// CRDs and CRDPaths are the custom resources the simulated API server
+	// serves, with their schemas' defaults, pruning and validation rules, as
+	// envtest's CRDInstallOptions take them: CRD values, and files or
+	// directories of CRD manifests (kubebuilder's config/crd/bases). A Go
+	// type of yours in Scheme needs no CRD to be served, but then has no
+	// schema.
+	CRDs     []*apiextensionsv1.CustomResourceDefinition `json:"-"`
+	CRDPaths []string                                    `json:"crdPaths,omitempty"`
 	// Namespace and LeaseName locate the lease; defaults "default" and
 	// "leaderlab".
 	Namespace string `json:"namespace,omitempty"`

@@ -241,6 +241,10 @@ type Process struct {
 	// faults, partitions): the simulated API server, or a copy of the real
 	// server's config with the faults in a RoundTripper. It has no client
 	// timeout; Lock's client has the one leaderelection.NewResourceLock sets.
+	// In the simulator it asks for protobuf, as kube-controller-manager's
+	// clients do; custom resources come back as JSON, and a client that
+	// sends your own Go types needs a copy with ContentConfig cleared (what
+	// sim.Manager gives a manager).
 	Config *rest.Config
 	// Lock is the lease lock from leaderelection.NewResourceLock.
 	Lock resourcelock.Interface

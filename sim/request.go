@@ -285,6 +285,9 @@ func (r *request) deliver(req *http.Request) (*http.Response, error) {
 	case code == http.StatusConflict:
 		c.rec.countConflict()
 		r.trace("409 %s", reason(rep.resp.Err))
+	case code >= 500:
+		// A server error says what went wrong: the message is the evidence.
+		r.trace("%d %s: %s", code, reason(rep.resp.Err), message(rep.resp.Err))
 	case code >= 300:
 		if c.opts.TraceRequests || code != http.StatusNotFound {
 			r.trace("%d %s", code, reason(rep.resp.Err))
@@ -344,6 +347,17 @@ func reason(err error) string {
 		return ""
 	}
 	return string(apierrors.ReasonForError(err))
+}
+
+// message is the message of a status error.
+func message(err error) string {
+	if st, ok := err.(apierrors.APIStatus); ok {
+		return st.Status().Message
+	}
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 // injected is the forged answer of an error rule: the status a real API

@@ -1,4 +1,4 @@
-package fake
+package apiserver
 
 import (
 	"fmt"
@@ -51,7 +51,7 @@ type fieldManagers struct {
 	byRes map[*resource]*managedfields.FieldManager
 }
 
-func (s *APIServer) fieldManager(r *resource, subresource string) (*managedfields.FieldManager, error) {
+func (s *Server) fieldManager(r *resource, subresource string) (*managedfields.FieldManager, error) {
 	fm := &s.managers
 	fm.once.Do(func() {
 		fm.tc = typeConverter{known: applyconfigurations.NewTypeConverter(s.scheme), deduced: managedfields.NewDeducedTypeConverter()}
@@ -76,7 +76,7 @@ func (s *APIServer) fieldManager(r *resource, subresource string) (*managedfield
 // apply is a server-side apply patch: the field manager merges the applied
 // configuration into the live object (a new one if there is none) and
 // answers 409 on a field another manager owns, unless forced.
-func (s *APIServer) apply(req *http.Request, rt route, body []byte) (runtime.Object, int, error) {
+func (s *Server) apply(req *http.Request, rt route, body []byte) (runtime.Object, int, error) {
 	q := req.URL.Query()
 	manager := first(q, "fieldManager")
 	if manager == "" {
@@ -98,7 +98,7 @@ func (s *APIServer) apply(req *http.Request, rt route, body []byte) (runtime.Obj
 }
 
 // applyObject is apply for a parsed configuration.
-func (s *APIServer) applyObject(rt route, applied *unstructured.Unstructured, manager string, force bool) (runtime.Object, int, error) {
+func (s *Server) applyObject(rt route, applied *unstructured.Unstructured, manager string, force bool) (runtime.Object, int, error) {
 	mgr, err := s.fieldManager(rt.res, rt.subresource)
 	if err != nil {
 		return nil, 0, apierrors.NewInternalError(err)
@@ -144,7 +144,7 @@ func (s *APIServer) applyObject(rt route, applied *unstructured.Unstructured, ma
 }
 
 // empty is a new, empty object of r's kind.
-func (s *APIServer) empty(r *resource) (runtime.Object, error) {
+func (s *Server) empty(r *resource) (runtime.Object, error) {
 	if !r.typed {
 		u := &unstructured.Unstructured{}
 		u.SetGroupVersionKind(r.gvk)
@@ -161,7 +161,7 @@ func (s *APIServer) empty(r *resource) (runtime.Object, error) {
 // managedFields, so that later applies see who owns what. It runs only for
 // objects that server-side apply has touched (they have managedFields): the
 // field manager's cost is then paid only where ownership matters.
-func (s *APIServer) trackUpdate(rt route, old, next runtime.Object, manager string) runtime.Object {
+func (s *Server) trackUpdate(rt route, old, next runtime.Object, manager string) runtime.Object {
 	om, _ := meta.Accessor(old)
 	if len(om.GetManagedFields()) == 0 {
 		return next

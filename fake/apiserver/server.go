@@ -1,4 +1,4 @@
-package fake
+package apiserver
 
 import (
 	"errors"
@@ -9,9 +9,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,7 +27,7 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-// APIServer is an in-memory Kubernetes API server that real clients live on:
+// Server is an in-memory Kubernetes API server that real clients live on:
 // client-go's typed, dynamic and discovery clients, informers, and
 // controller-runtime's client, cache and manager reach it through Config, an
 // http.RoundTripper with no sockets. It keeps etcd's resourceVersion
@@ -37,11 +39,19 @@ import (
 //
 // It is safe for concurrent use and never blocks while it holds a lock, so it
 // also works inside a testing/synctest bubble.
-type APIServer struct {
-	scheme    *runtime.Scheme
-	codecs    serializer.CodecFactory
-	resources *resources
-	store     *store
+type Server struct {
+	scheme *runtime.Scheme
+	codecs serializer.CodecFactory
+	store  *store
+
+	// table is the resource table: the scheme's kinds and WithKind's, and
+	// the custom resources of the CRDs stored now. A CRD written through the
+	// API replaces it (under crdMu), so that discovery and routing follow.
+	table atomic.Pointer[resources]
+	kinds []resource
+	crdMu sync.Mutex
+	// served are the served resources of each stored CRD, by CRD name.
+	served map[string]servedCRD
 
 	managers fieldManagers
 
@@ -52,33 +62,35 @@ type APIServer struct {
 	onUnserved func(method, path, why string)
 }
 
-// APIServerOption configures NewAPIServer.
-type APIServerOption func(*apiServerConfig)
+// Option configures New.
+type Option func(*config)
 
-type apiServerConfig struct {
-	scheme  *runtime.Scheme
-	objects []runtime.Object
-	kinds   []resource
-	logSize int
+type config struct {
+	scheme   *runtime.Scheme
+	objects  []runtime.Object
+	kinds    []resource
+	crds     []*apiextensionsv1.CustomResourceDefinition
+	crdPaths []string
+	logSize  int
 }
 
 // WithScheme serves the kinds of s instead of client-go's scheme: add your
 // own Go types (CRDs) to a scheme that also has client-go's.
-func WithScheme(s *runtime.Scheme) APIServerOption {
-	return func(c *apiServerConfig) { c.scheme = s }
+func WithScheme(s *runtime.Scheme) Option {
+	return func(c *config) { c.scheme = s }
 }
 
 // WithObjects stores objs before the server answers anything, as if created
 // then (their namespaces need not exist).
-func WithObjects(objs ...runtime.Object) APIServerOption {
-	return func(c *apiServerConfig) { c.objects = append(c.objects, objs...) }
+func WithObjects(objs ...runtime.Object) Option {
+	return func(c *config) { c.objects = append(c.objects, objs...) }
 }
 
 // WithKind serves a kind that has no Go type, stored as unstructured objects
 // under the resource plural (lower-case kind + "s" when empty); namespaced
 // says its scope. Its objects have a status subresource when status is set.
-func WithKind(gvk schema.GroupVersionKind, plural string, namespaced, status bool) APIServerOption {
-	return func(c *apiServerConfig) {
+func WithKind(gvk schema.GroupVersionKind, plural string, namespaced, status bool) Option {
+	return func(c *config) {
 		gvr, singular := metaGuess(gvk, plural)
 		c.kinds = append(c.kinds, resource{gvr: gvr, gvk: gvk, singular: singular, namespaced: namespaced, status: status, generation: generationFromCreate})
 	}
@@ -86,44 +98,64 @@ func WithKind(gvk schema.GroupVersionKind, plural string, namespaced, status boo
 
 // WithEventLog keeps the last n events (default 10,000) for watches that
 // resume from a resourceVersion; an older one gets 410 Gone.
-func WithEventLog(n int) APIServerOption {
-	return func(c *apiServerConfig) { c.logSize = n }
+func WithEventLog(n int) Option {
+	return func(c *config) { c.logSize = n }
 }
 
-// DefaultEventLog is how many events an APIServer keeps for resuming watches.
+// DefaultEventLog is how many events a Server keeps for resuming watches.
 const DefaultEventLog = 10000
 
 // builtinNamespaces exist from the start, as on every cluster.
 var builtinNamespaces = []string{"default", "kube-node-lease", "kube-public", "kube-system"}
 
-// NewAPIServer returns a server with the built-in namespaces and objs. It
-// panics on options that cannot work (a seed object of a kind it does not
-// serve, a non-positive event log), as a test's setup error.
-func NewAPIServer(opts ...APIServerOption) *APIServer {
-	cfg := apiServerConfig{scheme: scheme.Scheme, logSize: DefaultEventLog}
+// New returns a server with the built-in namespaces, the custom resources of
+// the CRDs it is given, and the seed objects. Options that cannot work (a
+// malformed CRD, a CRD file that cannot be read, a seed object of a kind it
+// does not serve, a non-positive event log) are an error that names the
+// option, the object and the field.
+func New(opts ...Option) (*Server, error) {
+	cfg := config{scheme: scheme.Scheme, logSize: DefaultEventLog}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if cfg.logSize < 1 {
-		panic(fmt.Sprintf("fake: NewAPIServer: WithEventLog (%d) must be at least 1", cfg.logSize))
+		return nil, fmt.Errorf("apiserver: WithEventLog (%d) must be at least 1", cfg.logSize)
 	}
-	s := &APIServer{scheme: cfg.scheme, codecs: serializer.NewCodecFactory(cfg.scheme), store: newStore(cfg.logSize)}
-	s.resources = newResources(cfg.scheme, cfg.kinds)
+	s := &Server{scheme: cfg.scheme, codecs: serializer.NewCodecFactory(cfg.scheme), store: newStore(cfg.logSize),
+		kinds: append(cfg.kinds, crdResource), served: make(map[string]servedCRD)}
+	s.table.Store(newResources(cfg.scheme, s.kinds))
+	s.store.onWrite = func(gvr schema.GroupVersionResource) {
+		if gvr == crdsGVR {
+			s.syncCRDsLocked()
+		}
+	}
+	fromPaths, err := readCRDs(cfg.crdPaths)
+	if err != nil {
+		return nil, err
+	}
+	for _, crd := range append(cfg.crds, fromPaths...) {
+		if err := s.addCRD(crd); err != nil {
+			return nil, fmt.Errorf("apiserver: %w", err)
+		}
+	}
 	seed := make([]runtime.Object, 0, len(builtinNamespaces)+len(cfg.objects))
 	for _, ns := range builtinNamespaces {
 		seed = append(seed, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
 	}
 	for _, obj := range append(seed, cfg.objects...) {
 		if err := s.Add(obj); err != nil {
-			panic("fake: NewAPIServer: " + err.Error())
+			return nil, fmt.Errorf("apiserver: WithObjects: %w", err)
 		}
 	}
-	return s
+	return s, nil
 }
+
+// res is the resource table now.
+func (s *Server) res() *resources { return s.table.Load() }
 
 // Add stores obj as if created now, bypassing every check but the scheme:
 // seed data for a test.
-func (s *APIServer) Add(obj runtime.Object) error {
+func (s *Server) Add(obj runtime.Object) error {
 	r, err := s.resourceOf(obj)
 	if err != nil {
 		return err
@@ -149,7 +181,7 @@ func (s *APIServer) Add(obj runtime.Object) error {
 // restarted kube-apiserver's empty watch cache do: a watch from any version
 // before now is answered 410 Expired, and its client lists again. Watches
 // already open go on.
-func (s *APIServer) Compact() {
+func (s *Server) Compact() {
 	s.store.mu.Lock()
 	defer s.store.mu.Unlock()
 	s.store.dropped, s.store.log = s.store.rv, nil
@@ -157,35 +189,35 @@ func (s *APIServer) Compact() {
 
 // Get returns a copy of the stored object, bypassing every client: for
 // assertions in a test.
-func (s *APIServer) Get(gvr schema.GroupVersionResource, namespace, name string) (runtime.Object, error) {
-	r, ok := s.resources.byGVR[gvr]
+func (s *Server) Get(gvr schema.GroupVersionResource, namespace, name string) (runtime.Object, error) {
+	r, ok := s.res().byGVR[gvr]
 	if !ok {
-		return nil, fmt.Errorf("fake: the server does not serve %v", gvr)
+		return nil, fmt.Errorf("apiserver: the server does not serve %v", gvr)
 	}
 	obj, err := s.getObject(route{res: r, namespace: namespace, name: name})
 	return owned(obj), err
 }
 
 // resourceOf finds the resource that stores obj's kind.
-func (s *APIServer) resourceOf(obj runtime.Object) (*resource, error) {
+func (s *Server) resourceOf(obj runtime.Object) (*resource, error) {
 	gvk := obj.GetObjectKind().GroupVersionKind()
 	if gvk.Empty() {
 		gvks, _, err := s.scheme.ObjectKinds(obj)
 		if err != nil {
-			return nil, fmt.Errorf("fake: %T is not in the server's scheme: %w", obj, err)
+			return nil, fmt.Errorf("apiserver: %T is not in the server's scheme: %w", obj, err)
 		}
 		gvk = gvks[0]
 	}
-	for _, r := range s.resources.byGVR {
+	for _, r := range s.res().byGVR {
 		if r.gvk == gvk {
 			return r, nil
 		}
 	}
-	return nil, fmt.Errorf("fake: the server does not serve kind %v", gvk)
+	return nil, fmt.Errorf("apiserver: the server does not serve kind %v", gvk)
 }
 
 // stamp gives a new object what the server sets on create.
-func (s *APIServer) stamp(r *resource, m metav1.Object) {
+func (s *Server) stamp(r *resource, m metav1.Object) {
 	s.mu.Lock()
 	s.uid++
 	uid := s.uid
@@ -207,15 +239,16 @@ func (s *APIServer) stamp(r *resource, m metav1.Object) {
 // returns a new config to change as you like. It has no client-side
 // throttling (QPS -1), which would only slow a test down; set QPS and Burst
 // to test yours.
-func (s *APIServer) Config() *rest.Config {
+func (s *Server) Config() *rest.Config {
 	return &rest.Config{Host: "http://leaderlab.apiserver", Transport: roundTripper{s}, QPS: -1}
 }
 
 // Unserved lists the requests the server could not serve (an unknown path,
-// an unsupported verb or patch type), as "METHOD PATH: why", oldest first.
+// an unsupported verb or patch type, or a server error of its own, 5xx), as
+// "METHOD PATH: why", oldest first.
 // Each was answered with a status error; a test whose code ran into one
 // should usually fail.
-func (s *APIServer) Unserved() []string {
+func (s *Server) Unserved() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.unserved...)
@@ -224,27 +257,31 @@ func (s *APIServer) Unserved() []string {
 // OnUnserved sets a function told of every request the server cannot serve,
 // at the moment it answers it: the simulator makes each an invariant
 // violation.
-func (s *APIServer) OnUnserved(fn func(method, path, why string)) {
+func (s *Server) OnUnserved(fn func(method, path, why string)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.onUnserved = fn
 }
 
-func (s *APIServer) unservable(req *http.Request, err apierrors.APIStatus) error {
-	why := err.Status().Message
+func (s *Server) unservable(req *http.Request, err apierrors.APIStatus) error {
+	s.record(req.Method, req.URL.Path, err.Status().Message)
+	return err.(error)
+}
+
+// record lists what the server could not serve and tells onUnserved.
+func (s *Server) record(method, path, why string) {
 	s.mu.Lock()
-	s.unserved = append(s.unserved, req.Method+" "+req.URL.Path+": "+why)
+	s.unserved = append(s.unserved, method+" "+path+": "+why)
 	fn := s.onUnserved
 	s.mu.Unlock()
 	if fn != nil {
-		fn(req.Method, req.URL.Path, why)
+		fn(method, path, why)
 	}
-	return err.(error)
 }
 
 // roundTripper serves requests in memory: a plain request is answered at
 // once; a watch's body streams from a goroutine that ends with the stream.
-type roundTripper struct{ s *APIServer }
+type roundTripper struct{ s *Server }
 
 func (t roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	if isWatch(req) {
@@ -257,9 +294,9 @@ func (t roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// ServeHTTP serves one request; an APIServer is also an http.Handler, for
+// ServeHTTP serves one request; a Server is also an http.Handler, for
 // an httptest.Server when a client needs a socket.
-func (s *APIServer) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if req.Body != nil {
 		defer func() { _ = req.Body.Close() }()
 	}
@@ -294,21 +331,22 @@ type route struct {
 }
 
 // serve routes a request and runs it.
-func (s *APIServer) serve(req *http.Request, w http.ResponseWriter) (runtime.Object, int, error) {
+func (s *Server) serve(req *http.Request, w http.ResponseWriter) (runtime.Object, int, error) {
 	parts := strings.Split(strings.Trim(req.URL.Path, "/"), "/")
+	table := s.res()
 	var gv schema.GroupVersion
 	switch {
 	case len(parts) == 1 && parts[0] == "version":
 		return nil, 0, s.writeJSON(w, &version.Info{Major: "1", Minor: "37", GitVersion: "v1.37.2-leaderlab", Platform: "in-memory"})
 	case len(parts) == 1 && parts[0] == "api":
-		return s.discovery(s.resources.apiVersions())
+		return s.discovery(table.apiVersions())
 	case len(parts) == 1 && parts[0] == "apis":
-		return s.discovery(s.resources.groupList())
+		return s.discovery(table.groupList())
 	case len(parts) == 2 && parts[0] == "apis":
-		if _, ok := s.resources.groups[parts[1]]; !ok || parts[1] == "" {
+		if _, ok := table.groups[parts[1]]; !ok || parts[1] == "" {
 			return nil, 0, s.notServed(req)
 		}
-		g := s.resources.group(parts[1])
+		g := table.group(parts[1])
 		return s.discovery(&g)
 	case len(parts) >= 2 && parts[0] == "api":
 		gv, parts = schema.GroupVersion{Version: parts[1]}, parts[2:]
@@ -318,13 +356,13 @@ func (s *APIServer) serve(req *http.Request, w http.ResponseWriter) (runtime.Obj
 		return nil, 0, s.notServed(req)
 	}
 	if len(parts) == 0 {
-		list, ok := s.resources.resourceList(gv)
+		list, ok := table.resourceList(gv)
 		if !ok {
 			return nil, 0, s.notServed(req)
 		}
 		return s.discovery(list)
 	}
-	rt, ok := s.route(gv, parts)
+	rt, ok := table.route(gv, parts)
 	if !ok {
 		return nil, 0, s.notServed(req)
 	}
@@ -332,14 +370,14 @@ func (s *APIServer) serve(req *http.Request, w http.ResponseWriter) (runtime.Obj
 }
 
 // route parses [namespaces/NS/]RESOURCE[/NAME[/SUBRESOURCE]].
-func (s *APIServer) route(gv schema.GroupVersion, parts []string) (route, bool) {
+func (rs *resources) route(gv schema.GroupVersion, parts []string) (route, bool) {
 	var rt route
 	if len(parts) >= 3 && parts[0] == "namespaces" {
-		if r, ok := s.resources.byGVR[gv.WithResource(parts[2])]; ok && r.namespaced {
+		if r, ok := rs.byGVR[gv.WithResource(parts[2])]; ok && r.namespaced {
 			rt.namespace, parts = parts[1], parts[2:]
 		}
 	}
-	r, ok := s.resources.byGVR[gv.WithResource(parts[0])]
+	r, ok := rs.byGVR[gv.WithResource(parts[0])]
 	if !ok || len(parts) > 3 || (rt.namespace != "" && !r.namespaced) {
 		return rt, false
 	}
@@ -349,7 +387,10 @@ func (s *APIServer) route(gv schema.GroupVersion, parts []string) (route, bool) 
 	}
 	if len(parts) > 2 {
 		rt.subresource = parts[2]
-		if rt.subresource != "status" || !r.status {
+		switch {
+		case rt.subresource == "status" && r.status:
+		case rt.subresource == "scale" && r.custom != nil && r.custom.scale != nil:
+		default:
 			return rt, false
 		}
 	}
@@ -358,21 +399,21 @@ func (s *APIServer) route(gv schema.GroupVersion, parts []string) (route, bool) 
 
 // notServed is the answer to a path the server does not serve: kube-apiserver's
 // 404 for an unknown resource, naming method and path.
-func (s *APIServer) notServed(req *http.Request) error {
+func (s *Server) notServed(req *http.Request) error {
 	err := apierrors.NewGenericServerResponse(http.StatusNotFound, strings.ToLower(req.Method), schema.GroupResource{}, "", "", 0, false)
 	err.ErrStatus.Message = fmt.Sprintf("the server could not find the requested resource (%s %s)", req.Method, req.URL.Path)
 	return s.unservable(req, err)
 }
 
 // methodNotAllowed answers a verb the server does not serve on a path.
-func (s *APIServer) methodNotAllowed(req *http.Request, r *resource) error {
+func (s *Server) methodNotAllowed(req *http.Request, r *resource) error {
 	err := apierrors.NewMethodNotSupported(r.groupResource(), strings.ToLower(req.Method))
 	err.ErrStatus.Message += fmt.Sprintf(" (%s %s)", req.Method, req.URL.Path)
 	return s.unservable(req, err)
 }
 
 // do runs a resource request.
-func (s *APIServer) do(req *http.Request, w http.ResponseWriter, rt route) (runtime.Object, int, error) {
+func (s *Server) do(req *http.Request, w http.ResponseWriter, rt route) (runtime.Object, int, error) {
 	ctx := req.Context()
 	switch {
 	case req.Method == http.MethodGet && rt.name == "" && isWatch(req):
@@ -432,7 +473,7 @@ func readAll(req *http.Request) ([]byte, error) {
 }
 
 // getObject is the stored object, shared (see owned).
-func (s *APIServer) getObject(rt route) (runtime.Object, error) {
+func (s *Server) getObject(rt route) (runtime.Object, error) {
 	v, ok := s.store.get(rt.res.gvr, objectKey{rt.namespace, rt.name})
 	if !ok {
 		return nil, apierrors.NewNotFound(rt.res.groupResource(), rt.name)
@@ -459,7 +500,7 @@ func parseFilter(rt route, q map[string][]string) (filter, error) {
 	return f, nil
 }
 
-func (s *APIServer) list(rt route, q map[string][]string) (runtime.Object, error) {
+func (s *Server) list(rt route, q map[string][]string) (runtime.Object, error) {
 	f, err := parseFilter(rt, q)
 	if err != nil {
 		return nil, err
@@ -515,7 +556,7 @@ func first(q map[string][]string, k string) string {
 }
 
 // newList returns an empty list of r's kind.
-func (s *APIServer) newList(r *resource) (runtime.Object, error) {
+func (s *Server) newList(r *resource) (runtime.Object, error) {
 	if !r.typed {
 		l := &unstructured.UnstructuredList{}
 		l.SetGroupVersionKind(r.listGVK())
@@ -524,19 +565,24 @@ func (s *APIServer) newList(r *resource) (runtime.Object, error) {
 	return s.scheme.New(r.listGVK())
 }
 
-// writeError answers err as kube-apiserver does: a metav1.Status.
-func (s *APIServer) writeError(w http.ResponseWriter, req *http.Request, err error) {
+// writeError answers err as kube-apiserver does: a metav1.Status. A server
+// error (5xx) of the server's own is never quiet: it is listed with the
+// requests the server could not serve.
+func (s *Server) writeError(w http.ResponseWriter, req *http.Request, err error) {
 	var status apierrors.APIStatus
 	if !errors.As(err, &status) {
 		status = apierrors.NewInternalError(err)
 	}
 	st := status.Status()
 	st.Kind, st.APIVersion = "Status", "v1"
+	if st.Code >= http.StatusInternalServerError {
+		s.record(req.Method, req.URL.Path, fmt.Sprintf("%d %s: %s", st.Code, st.Reason, st.Message))
+	}
 	s.writeObject(w, req, int(st.Code), &st)
 }
 
 // writeJSON answers a discovery or version document as JSON.
-func (s *APIServer) writeJSON(w http.ResponseWriter, obj any) error {
+func (s *Server) writeJSON(w http.ResponseWriter, obj any) error {
 	b, err := jsonMarshal(obj)
 	if err != nil {
 		return apierrors.NewInternalError(err)
@@ -548,6 +594,6 @@ func (s *APIServer) writeJSON(w http.ResponseWriter, obj any) error {
 }
 
 // discovery answers a discovery document (encoded as the client asks).
-func (s *APIServer) discovery(obj runtime.Object) (runtime.Object, int, error) {
+func (s *Server) discovery(obj runtime.Object) (runtime.Object, int, error) {
 	return obj, http.StatusOK, nil
 }

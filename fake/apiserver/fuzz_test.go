@@ -1,4 +1,4 @@
-package fake_test
+package apiserver_test
 
 import (
 	"net/http"
@@ -10,14 +10,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/scheme"
 
-	"github.com/leaderlab/leaderlab/fake"
 )
 
-// FuzzAPIServerRequest sends arbitrary methods, paths, queries, content
+// FuzzRequest sends arbitrary methods, paths, queries, content
 // types and bodies: the server must never panic, and every answer of 400 or
 // more must be a metav1.Status with that code, as kube-apiserver sends. The
 // seed corpus runs in every `go test`.
-func FuzzAPIServerRequest(f *testing.F) {
+func FuzzRequest(f *testing.F) {
 	for _, seed := range []struct{ method, target, contentType, body string }{
 		{"GET", "/api/v1/namespaces/default/configmaps/x", "", ""},
 		{"GET", "/apis/apps/v1/deployments?labelSelector=a%3Db&limit=1", "", ""},
@@ -38,7 +37,7 @@ func FuzzAPIServerRequest(f *testing.F) {
 	} {
 		f.Add(seed.method, seed.target, seed.contentType, []byte(seed.body))
 	}
-	srv := fake.NewAPIServer()
+	srv := newServer(f)
 	f.Fuzz(func(t *testing.T, method, target, contentType string, body []byte) {
 		if !strings.HasPrefix(target, "/") {
 			target = "/" + target

@@ -1,4 +1,4 @@
-package fake_test
+package apiserver_test
 
 import (
 	"bytes"
@@ -22,7 +22,7 @@ import (
 	restclientwatch "k8s.io/client-go/rest/watch"
 	"k8s.io/client-go/tools/cache"
 
-	"github.com/leaderlab/leaderlab/fake"
+	"github.com/leaderlab/leaderlab/fake/apiserver"
 )
 
 const (
@@ -32,7 +32,7 @@ const (
 	benchBatch    = 1000 // updates per timed batch
 )
 
-// BenchmarkAPIServerWatch: informers on a busy resource. Three informers
+// BenchmarkWatch: informers on a busy resource. Three informers
 // watch 1,000 ConfigMaps (protobuf, as client-go's typed clients ask) while
 // 10,000 updates are written to them. In the same server 1,000 ConfigMaps of
 // another namespace get the same updates with no one watching them. The
@@ -44,7 +44,7 @@ const (
 // (BenchmarkWatchDecodeFloor), 3,000 times after each pair of batches:
 // "x-floor" is the ratio. A pair and its floor run within a few hundred
 // milliseconds, so a slow spell of a shared machine falls on all three.
-func BenchmarkAPIServerWatch(b *testing.B) {
+func BenchmarkWatch(b *testing.B) {
 	var watched, unwatched, floor time.Duration
 	decode := watchDecodeFloor(b)
 	for b.Loop() {
@@ -69,7 +69,7 @@ func writeUpdates(b *testing.B, decode func()) (watched, unwatched, floor time.D
 		}
 	}
 	quiet := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "quiet"}}
-	srv := fake.NewAPIServer(fake.WithObjects(append([]k8sruntime.Object{quiet}, objs...)...))
+	srv := newServer(b, apiserver.WithObjects(append([]k8sruntime.Object{quiet}, objs...)...))
 	cs := kubernetes.NewForConfigOrDie(srv.Config())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -126,7 +126,7 @@ func writeUpdates(b *testing.B, decode func()) (watched, unwatched, floor time.D
 	return watched, unwatched, floor
 }
 
-// BenchmarkWatchDecodeFloor is the floor of BenchmarkAPIServerWatch: what
+// BenchmarkWatchDecodeFloor is the floor of BenchmarkWatch: what
 // client-go itself spends to decode one watch event of a ConfigMap from its
 // protobuf frame, with the decoder its watches use.
 func BenchmarkWatchDecodeFloor(b *testing.B) {
@@ -158,7 +158,7 @@ func watchDecodeFloor(b *testing.B) func() {
 // length prefix and the protobuf event.
 func updateFrame(b *testing.B) []byte {
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cm-0001", Namespace: "default"}, Data: map[string]string{"v": "0"}}
-	srv := fake.NewAPIServer(fake.WithObjects(cm))
+	srv := newServer(b, apiserver.WithObjects(cm))
 	cms := kubernetes.NewForConfigOrDie(srv.Config()).CoreV1().ConfigMaps("default")
 	ctx := context.Background()
 	stored, err := cms.Get(ctx, cm.Name, metav1.GetOptions{})

@@ -1,4 +1,4 @@
-package fake_test
+package apiserver_test
 
 // The API server conformance table: behaviours of the Kubernetes API, as real
 // clients see them, that every API server this module offers or tests against
@@ -21,7 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leaderlab/leaderlab/fake"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -77,13 +76,13 @@ func apiTargets() []apiTarget {
 			return rest.CopyConfig(apiServer.Config)
 		},
 	}, {
-		name: "fake.APIServer",
+		name: "apiserver.Server",
 		config: func(t *testing.T) *rest.Config {
 			t.Helper()
-			srv := fake.NewAPIServer()
+			srv := newServer(t)
 			t.Cleanup(func() {
 				if u := srv.Unserved(); len(u) != 0 {
-					t.Errorf("requests fake.APIServer could not serve: %v", u)
+					t.Errorf("requests apiserver.Server could not serve: %v", u)
 				}
 			})
 			return srv.Config()
@@ -130,7 +129,7 @@ var apiContracts = []apiContract{
 
 // TestAPIServerConformance runs every row of apiContracts against every
 // target, each row in a namespace of its own.
-func TestAPIServerConformance(t *testing.T) {
+func TestConformance(t *testing.T) {
 	for _, target := range apiTargets() {
 		t.Run(target.name, func(t *testing.T) {
 			for _, c := range apiContracts {

@@ -1,4 +1,4 @@
-package fake
+package apiserver
 
 import (
 	"encoding/json"
@@ -126,9 +126,20 @@ func isTyped(obj runtime.Object) bool {
 	return true
 }
 
+// hasProtobuf reports whether obj has a protobuf form: the built-in kinds
+// and the API's own objects (Status, discovery) do; custom resources, typed
+// or not, are JSON only, as kube-apiserver serves them.
+func hasProtobuf(obj runtime.Object) bool {
+	if shared, ok := obj.(sharedObject); ok {
+		obj = shared.r.obj
+	}
+	_, ok := obj.(interface{ Marshal() ([]byte, error) })
+	return ok
+}
+
 // writeObject answers obj with code, encoded as the client asks.
-func (s *APIServer) writeObject(w http.ResponseWriter, req *http.Request, code int, obj runtime.Object) {
-	mt, ok := negotiate(req.Header.Get("Accept"), isTyped(obj))
+func (s *Server) writeObject(w http.ResponseWriter, req *http.Request, code int, obj runtime.Object) {
+	mt, ok := negotiate(req.Header.Get("Accept"), hasProtobuf(obj))
 	if !ok {
 		st := apierrors.NewGenericServerResponse(http.StatusNotAcceptable, "", schema.GroupResource{}, "", "", 0, false).ErrStatus
 		st.Message = fmt.Sprintf("only the following media types are accepted: %s, %s", mediaJSON, mediaProtobuf)
@@ -137,6 +148,7 @@ func (s *APIServer) writeObject(w http.ResponseWriter, req *http.Request, code i
 	b, err := s.encode(obj, mt)
 	if err != nil {
 		st := apierrors.NewInternalError(err).ErrStatus
+		s.record(req.Method, req.URL.Path, fmt.Sprintf("%d %s: %s", st.Code, st.Reason, st.Message))
 		b, _ = s.encode(&st, mediaJSON)
 		code, mt = int(st.Code), mediaJSON
 	}
@@ -148,7 +160,7 @@ func (s *APIServer) writeObject(w http.ResponseWriter, req *http.Request, code i
 // encode encodes obj in media type mt, in its own group version: a shared
 // revision from its encodings, any other object (a copy the caller owns:
 // encoding sets its kind) afresh.
-func (s *APIServer) encode(obj runtime.Object, mt string) ([]byte, error) {
+func (s *Server) encode(obj runtime.Object, mt string) ([]byte, error) {
 	if shared, ok := obj.(sharedObject); ok {
 		return shared.r.encode(mt, s.encode)
 	}
@@ -180,12 +192,12 @@ func unsupportedMediaType(accepted ...string) error {
 
 // decode reads a request body of r's kind: JSON, YAML or protobuf for Go
 // types, JSON or YAML for kinds known only by GVK.
-func (s *APIServer) decode(r *resource, contentType string, body []byte) (runtime.Object, metav1.Object, error) {
+func (s *Server) decode(r *resource, contentType string, body []byte) (runtime.Object, metav1.Object, error) {
 	mt := mediaType(contentType)
 	switch mt {
 	case mediaJSON, mediaYAML, "":
 	case mediaProtobuf:
-		if !r.typed {
+		if !r.protobuf {
 			return nil, nil, unsupportedMediaType(mediaJSON, mediaYAML)
 		}
 	default:
@@ -217,6 +229,11 @@ func (s *APIServer) decode(r *resource, contentType string, body []byte) (runtim
 		if u.GroupVersionKind() != r.gvk {
 			return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the object provided is of kind %v, the path addresses %v", u.GroupVersionKind(), r.gvk))
 		}
+		if r.custom != nil {
+			if err := r.custom.coerce(u); err != nil {
+				return nil, nil, err
+			}
+		}
 		obj = u
 	}
 	m, err := meta.Accessor(obj)
@@ -227,7 +244,7 @@ func (s *APIServer) decode(r *resource, contentType string, body []byte) (runtim
 }
 
 // toJSON is obj's JSON, for patching.
-func (s *APIServer) toJSON(obj runtime.Object) ([]byte, error) {
+func (s *Server) toJSON(obj runtime.Object) ([]byte, error) {
 	return s.encode(obj.DeepCopyObject(), mediaJSON)
 }
 

@@ -1,4 +1,4 @@
-package fake_test
+package apiserver_test
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/leaderlab/leaderlab/fake"
+	"github.com/leaderlab/leaderlab/fake/apiserver"
 )
 
 // An informer on the in-memory server syncs (client-go v0.37 informers use
@@ -27,9 +27,9 @@ import (
 // controller-runtime client with the default, discovery-driven RESTMapper
 // reads what the typed client wrote. Run in real time and in a synctest
 // bubble, where everything the clients started must end with the test.
-func TestAPIServerServesInformersAndClients(t *testing.T) {
+func TestServesInformersAndClients(t *testing.T) {
 	run := func(t *testing.T) {
-		srv := fake.NewAPIServer()
+		srv := newServer(t)
 		cs := kubernetes.NewForConfigOrDie(srv.Config())
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -95,8 +95,8 @@ func TestAPIServerServesInformersAndClients(t *testing.T) {
 // client lists again. (kube-apiserver's watch cache cannot be made to drop
 // history within a test on envtest, so this row runs on the in-memory server
 // alone, against the API concepts' contract.)
-func TestAPIServerWatchFromExpiredVersion(t *testing.T) {
-	srv := fake.NewAPIServer(fake.WithEventLog(2))
+func TestWatchFromExpiredVersion(t *testing.T) {
+	srv := newServer(t, apiserver.WithEventLog(2))
 	cms := kubernetes.NewForConfigOrDie(srv.Config()).CoreV1().ConfigMaps("default")
 	ctx := context.Background()
 	first, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "a"}}, metav1.CreateOptions{})
@@ -131,10 +131,10 @@ func TestAPIServerWatchFromExpiredVersion(t *testing.T) {
 // events after it, in order, however many writes the log has dropped; from
 // one before the log it gets 410. Every resume point of up to 3 log lengths
 // of writes is tried, across the points where the log moves its window.
-func TestAPIServerWatchResumesFromTheLog(t *testing.T) {
+func TestWatchResumesFromTheLog(t *testing.T) {
 	const logSize = 3
 	for writes := 1; writes <= 3*logSize; writes++ {
-		srv := fake.NewAPIServer(fake.WithEventLog(logSize))
+		srv := newServer(t, apiserver.WithEventLog(logSize))
 		cms := kubernetes.NewForConfigOrDie(srv.Config()).CoreV1().ConfigMaps("default")
 		ctx := context.Background()
 		cm, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "a"}}, metav1.CreateOptions{})
@@ -191,8 +191,8 @@ func TestAPIServerWatchResumesFromTheLog(t *testing.T) {
 // the other reads, at the same resourceVersion; a watch through the HTTP
 // server sees the fake's writes; the server's rules (409 on a stale update,
 // the namespace must exist) hold for the fake too.
-func TestAPIServerClientsetSharesTheStore(t *testing.T) {
-	srv := fake.NewAPIServer()
+func TestClientsetSharesTheStore(t *testing.T) {
+	srv := newServer(t)
 	typed := srv.Clientset().CoreV1().ConfigMaps("default")
 	http := kubernetes.NewForConfigOrDie(srv.Config()).CoreV1().ConfigMaps("default")
 	ctx := context.Background()
@@ -240,8 +240,8 @@ func TestAPIServerClientsetSharesTheStore(t *testing.T) {
 // An informer on the server's typed fake lists and then watches from the
 // list's resourceVersion: it misses nothing written afterwards through the
 // HTTP server, since both count one version for the whole store.
-func TestAPIServerClientsetInformer(t *testing.T) {
-	srv := fake.NewAPIServer(fake.WithObjects(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "old", Namespace: "default"}}))
+func TestClientsetInformer(t *testing.T) {
+	srv := newServer(t, apiserver.WithObjects(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "old", Namespace: "default"}}))
 	ctx, cancel := context.WithCancel(context.Background())
 	factory := informers.NewSharedInformerFactoryWithOptions(srv.Clientset(), 0, informers.WithNamespace("default"))
 	inf := factory.Core().V1().ConfigMaps().Informer()
@@ -268,9 +268,9 @@ func TestAPIServerClientsetInformer(t *testing.T) {
 // A watch that allows bookmarks gets one every BookmarkInterval, carrying
 // the version of the last change the server has seen, sent to the watch or
 // not: here a change in another namespace, outside the watch.
-func TestAPIServerSendsBookmarks(t *testing.T) {
+func TestSendsBookmarks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := fake.NewAPIServer()
+		srv := newServer(t)
 		cs := kubernetes.NewForConfigOrDie(srv.Config())
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -289,16 +289,16 @@ func TestAPIServerSendsBookmarks(t *testing.T) {
 		if ev.Type != "BOOKMARK" || !ok || cm.ResourceVersion != other.ResourceVersion {
 			t.Fatalf("event %s %+v, want a BOOKMARK at %s", ev.Type, ev.Object, other.ResourceVersion)
 		}
-		if waited := time.Since(start); waited != fake.BookmarkInterval {
-			t.Errorf("bookmark after %v, want %v", waited, fake.BookmarkInterval)
+		if waited := time.Since(start); waited != apiserver.BookmarkInterval {
+			t.Errorf("bookmark after %v, want %v", waited, apiserver.BookmarkInterval)
 		}
 	})
 }
 
 // After Compact a watch from an older version is answered 410 Expired (the
 // client must list again), while one from the current version goes on.
-func TestAPIServerCompact(t *testing.T) {
-	srv := fake.NewAPIServer()
+func TestCompact(t *testing.T) {
+	srv := newServer(t)
 	cs := kubernetes.NewForConfigOrDie(srv.Config())
 	ctx := context.Background()
 	cm, err := cs.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "a"}}, metav1.CreateOptions{})

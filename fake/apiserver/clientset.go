@@ -1,4 +1,4 @@
-package fake
+package apiserver
 
 import (
 	"fmt"
@@ -22,7 +22,7 @@ import (
 // way round; every rule of the server (conflicts, finalizers, the namespace
 // must exist, generation) holds for both. Reactors prepended to it run before
 // the store, and Actions records every call, as with client-go's fake.
-func (s *APIServer) Clientset() *kubefake.Clientset {
+func (s *Server) Clientset() *kubefake.Clientset {
 	cs := kubefake.NewClientset()
 	t := storeTracker{s}
 	cs.PrependReactor("*", "*", clienttesting.ObjectReaction(t))
@@ -35,12 +35,12 @@ func (s *APIServer) Clientset() *kubefake.Clientset {
 }
 
 // storeTracker is client-go's ObjectTracker on the server's store.
-type storeTracker struct{ s *APIServer }
+type storeTracker struct{ s *Server }
 
 var _ clienttesting.ObjectTracker = storeTracker{}
 
 func (t storeTracker) route(gvr schema.GroupVersionResource, ns, name string) (route, error) {
-	r, ok := t.s.resources.byGVR[gvr]
+	r, ok := t.s.res().byGVR[gvr]
 	if !ok {
 		return route{}, apierrors.NewNotFound(gvr.GroupResource(), name)
 	}
@@ -63,8 +63,8 @@ func objectRoute(t storeTracker, gvr schema.GroupVersionResource, obj runtime.Ob
 }
 
 func (t storeTracker) Add(obj runtime.Object) error {
-	if list, err := addItems(obj, t.Add); list {
-		return err
+	if meta.IsListType(obj) {
+		return meta.EachListItem(obj, t.Add)
 	}
 	return t.s.Add(obj)
 }
@@ -117,7 +117,7 @@ func (t storeTracker) Patch(gvr schema.GroupVersionResource, obj runtime.Object,
 func (t storeTracker) Apply(gvr schema.GroupVersionResource, applyConfiguration runtime.Object, ns string, opts ...metav1.PatchOptions) error {
 	u, ok := applyConfiguration.(*unstructured.Unstructured)
 	if !ok {
-		return apierrors.NewBadRequest(fmt.Sprintf("fake: an apply configuration must be unstructured, not %T", applyConfiguration))
+		return apierrors.NewBadRequest(fmt.Sprintf("apiserver: an apply configuration must be unstructured, not %T", applyConfiguration))
 	}
 	rt, _, err := objectRoute(t, gvr, u, ns)
 	if err != nil {

@@ -1,4 +1,4 @@
-package fake
+package apiserver
 
 import (
 	"bytes"
@@ -31,7 +31,7 @@ import (
 //
 // in version order, until the client goes away, timeoutSeconds pass or the
 // server's stream fails.
-func (s *APIServer) watch(ctx context.Context, req *http.Request, w http.ResponseWriter, rt route) error {
+func (s *Server) watch(ctx context.Context, req *http.Request, w http.ResponseWriter, rt route) error {
 	q := req.URL.Query()
 	f, err := parseFilter(rt, q)
 	if err != nil {
@@ -53,7 +53,7 @@ func (s *APIServer) watch(ctx context.Context, req *http.Request, w http.Respons
 	if initial && first(q, "resourceVersionMatch") != string(metav1.ResourceVersionMatchNotOlderThan) {
 		return apierrors.NewBadRequest("sendInitialEvents requires resourceVersionMatch=NotOlderThan")
 	}
-	mt, ok := negotiate(req.Header.Get("Accept"), rt.res.typed)
+	mt, ok := negotiate(req.Header.Get("Accept"), rt.res.protobuf)
 	if !ok || mt == mediaYAML {
 		mt = mediaJSON
 	}
@@ -165,7 +165,7 @@ func selected(ev *logEvent, f filter) (watch.EventType, runtime.Object) {
 	return "", nil
 }
 
-func (s *APIServer) oldestVersion() uint64 {
+func (s *Server) oldestVersion() uint64 {
 	s.store.mu.Lock()
 	defer s.store.mu.Unlock()
 	return s.store.dropped + 1
@@ -173,7 +173,7 @@ func (s *APIServer) oldestVersion() uint64 {
 
 // bookmark is the object of a BOOKMARK event: the kind, the version, and
 // for the end of watch-list's initial events its annotation.
-func (s *APIServer) bookmark(r *resource, rv uint64, initialEnd bool) runtime.Object {
+func (s *Server) bookmark(r *resource, rv uint64, initialEnd bool) runtime.Object {
 	var obj runtime.Object = &unstructured.Unstructured{}
 	if r.typed {
 		obj, _ = s.scheme.New(r.gvk)
@@ -190,13 +190,13 @@ func (s *APIServer) bookmark(r *resource, rv uint64, initialEnd bool) runtime.Ob
 
 // eventStream writes watch events in the framing of a media type.
 type eventStream struct {
-	s   *APIServer
+	s   *Server
 	mt  string
 	enc *restclientwatch.Encoder
 	w   http.ResponseWriter
 }
 
-func (s *APIServer) newEventStream(w http.ResponseWriter, mt string) (*eventStream, error) {
+func (s *Server) newEventStream(w http.ResponseWriter, mt string) (*eventStream, error) {
 	info, ok := runtimeSerializer(s, mt)
 	if !ok || info.StreamSerializer == nil {
 		return nil, apierrors.NewInternalError(fmt.Errorf("no stream serializer for %s", mt))
@@ -251,7 +251,7 @@ func owned(obj runtime.Object) runtime.Object {
 
 // embedded encodes an event's object as the server encodes objects.
 type embedded struct {
-	s  *APIServer
+	s  *Server
 	mt string
 }
 
@@ -268,7 +268,7 @@ func (e embedded) Identifier() runtime.Identifier {
 	return runtime.Identifier("leaderlab-embedded-" + e.mt)
 }
 
-func runtimeSerializer(s *APIServer, mt string) (runtime.SerializerInfo, bool) {
+func runtimeSerializer(s *Server, mt string) (runtime.SerializerInfo, bool) {
 	return runtime.SerializerInfoForMediaType(s.codecs.SupportedMediaTypes(), mt)
 }
 
@@ -276,7 +276,7 @@ func runtimeSerializer(s *APIServer, mt string) (runtime.SerializerInfo, bool) {
 // its own and streams the body through a pipe; the response returns once
 // the status line is written. The goroutine ends when the stream does, or
 // when the client closes the body.
-func (s *APIServer) watchResponse(req *http.Request) *http.Response {
+func (s *Server) watchResponse(req *http.Request) *http.Response {
 	pr, pw := io.Pipe()
 	w := &streamWriter{header: http.Header{}, pw: pw, started: make(chan struct{})}
 	go func() {

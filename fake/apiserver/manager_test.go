@@ -1,4 +1,4 @@
-package fake_test
+package apiserver_test
 
 import (
 	"context"
@@ -22,7 +22,6 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
-	"github.com/leaderlab/leaderlab/fake"
 )
 
 // A controller-runtime manager, unmodified, runs on the in-memory server:
@@ -31,9 +30,9 @@ import (
 // "in" ConfigMap to an "out" one. A dynamic client creates the input, so
 // that both client kinds are exercised. It works in real time and inside a
 // synctest bubble, where every goroutine the manager started ends with it.
-func TestAPIServerRunsAManager(t *testing.T) {
+func TestRunsAManager(t *testing.T) {
 	run := func(t *testing.T) {
-		srv := fake.NewAPIServer()
+		srv := newServer(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		mgr, err := manager.New(srv.Config(), manager.Options{
 			Logger:                  logr.Discard(),

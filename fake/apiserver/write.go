@@ -1,7 +1,6 @@
-package fake
+package apiserver
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"reflect"
@@ -15,14 +14,16 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/validation"
+	pathvalidation "k8s.io/apimachinery/pkg/api/validation/path"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/leaderlab/leaderlab/internal/precondition"
 )
 
 var namespacesGVR = corev1.SchemeGroupVersion.WithResource("namespaces")
@@ -31,7 +32,7 @@ var namespacesGVR = corev1.SchemeGroupVersion.WithResource("namespaces")
 // namespace from the path (which must exist and not be terminating), a name
 // or generateName, and uid, creationTimestamp, generation 1, an empty status
 // set by the server.
-func (s *APIServer) create(rt route, contentType string, body []byte, dryRun bool) (runtime.Object, error) {
+func (s *Server) create(rt route, contentType string, body []byte, dryRun bool) (runtime.Object, error) {
 	r := rt.res
 	if r.namespaced && rt.namespace == "" {
 		return nil, apierrors.NewMethodNotSupported(r.groupResource(), "create")
@@ -44,7 +45,7 @@ func (s *APIServer) create(rt route, contentType string, body []byte, dryRun boo
 }
 
 // createObject is create for a decoded object the server owns.
-func (s *APIServer) createObject(rt route, obj runtime.Object, m metav1.Object, dryRun bool) (runtime.Object, error) {
+func (s *Server) createObject(rt route, obj runtime.Object, m metav1.Object, dryRun bool) (runtime.Object, error) {
 	r := rt.res
 	if err := s.placeIn(rt, m); err != nil {
 		return nil, err
@@ -56,14 +57,17 @@ func (s *APIServer) createObject(rt route, obj runtime.Object, m metav1.Object, 
 		s.mu.Unlock()
 		m.SetName(m.GetGenerateName() + strings.Repeat("0", max(0, 5-len(suffix))) + suffix)
 	}
-	if err := validName(r, m); err != nil {
-		return nil, err
-	}
 	m.SetResourceVersion("")
 	m.SetDeletionTimestamp(nil)
 	m.SetDeletionGracePeriodSeconds(nil)
 	if r.status {
 		setStatus(obj, nil)
+	}
+	if err := s.admitCreate(rt, obj); err != nil {
+		return nil, err
+	}
+	if err := validName(r, m); err != nil {
+		return nil, err
 	}
 	s.stamp(r, m)
 	s.store.mu.Lock()
@@ -84,7 +88,7 @@ func (s *APIServer) createObject(rt route, obj runtime.Object, m metav1.Object, 
 }
 
 // placeIn puts m in the path's namespace, or none for a cluster-scoped kind.
-func (s *APIServer) placeIn(rt route, m metav1.Object) error {
+func (s *Server) placeIn(rt route, m metav1.Object) error {
 	if !rt.res.namespaced {
 		m.SetNamespace("")
 		return nil
@@ -97,13 +101,18 @@ func (s *APIServer) placeIn(rt route, m metav1.Object) error {
 }
 
 // validName checks a new object's name as kube-apiserver's generic
-// validation does: present, and a DNS subdomain (a DNS label for namespaces).
+// validation does: present, and a DNS subdomain (a DNS label for
+// namespaces, a path segment for custom resources).
 func validName(r *resource, m metav1.Object) error {
 	path := field.NewPath("metadata", "name")
 	var errs field.ErrorList
 	switch {
 	case m.GetName() == "":
 		errs = append(errs, field.Required(path, "name or generateName is required"))
+	case r.custom != nil:
+		for _, msg := range pathvalidation.IsValidPathSegmentName(m.GetName()) {
+			errs = append(errs, field.Invalid(path, m.GetName(), msg))
+		}
 	case r.gvr == namespacesGVR:
 		for _, msg := range validation.ValidateNamespaceName(m.GetName(), false) {
 			errs = append(errs, field.Invalid(path, m.GetName(), msg))
@@ -120,7 +129,7 @@ func validName(r *resource, m metav1.Object) error {
 }
 
 // namespaceOpenLocked checks that namespace exists and takes new objects.
-func (s *APIServer) namespaceOpenLocked(namespace string) error {
+func (s *Server) namespaceOpenLocked(namespace string) error {
 	obj, ok := s.store.objectLocked(namespacesGVR, objectKey{"", namespace})
 	if !ok {
 		return apierrors.NewNotFound(namespacesGVR.GroupResource(), namespace)
@@ -134,7 +143,7 @@ func (s *APIServer) namespaceOpenLocked(namespace string) error {
 
 // update replaces an object: 409 on a stale resourceVersion, unconditional
 // when the body has none.
-func (s *APIServer) update(rt route, contentType string, body []byte, manager string) (runtime.Object, error) {
+func (s *Server) update(rt route, contentType string, body []byte, manager string) (runtime.Object, error) {
 	obj, m, err := s.decode(rt.res, contentType, body)
 	if err != nil {
 		return nil, err
@@ -146,7 +155,7 @@ func (s *APIServer) update(rt route, contentType string, body []byte, manager st
 }
 
 // updateObject is update for a decoded object the server owns.
-func (s *APIServer) updateObject(rt route, obj runtime.Object, m metav1.Object, manager string) (runtime.Object, error) {
+func (s *Server) updateObject(rt route, obj runtime.Object, m metav1.Object, manager string) (runtime.Object, error) {
 	if err := s.placeIn(rt, m); err != nil {
 		return nil, err
 	}
@@ -159,39 +168,25 @@ func (s *APIServer) updateObject(rt route, obj runtime.Object, m metav1.Object, 
 	return s.commitLocked(rt, old, s.trackUpdate(rt, old, obj, manager))
 }
 
-// conflict is kube-apiserver's 409 for a write from a stale read.
-func conflict(rt route, cause error) error {
-	return apierrors.NewConflict(rt.res.groupResource(), rt.name, cause)
-}
-
-var errModifiedCause = errors.New(registryConflictMessage)
-
 // commitLocked writes next over old as an update of rt: it checks next's
-// resourceVersion, keeps what the server owns, applies the status
+// preconditions, keeps what the server owns, applies the status
 // subresource's rules and the generation, skips a write that changes
 // nothing, and deletes an object whose last finalizer is gone.
-func (s *APIServer) commitLocked(rt route, old, next runtime.Object) (runtime.Object, error) {
+func (s *Server) commitLocked(rt route, old, next runtime.Object) (runtime.Object, error) {
 	om, _ := meta.Accessor(old)
 	nm, _ := meta.Accessor(next)
-	if uid := nm.GetUID(); uid != "" && uid != om.GetUID() {
-		// A UID is a precondition, checked by the storage layer before the
-		// resourceVersion; kube-apiserver reports it as etcd3's store does.
-		key := "/registry/" + rt.res.gvr.Resource + "/" + rt.name
-		if rt.namespace != "" {
-			key = "/registry/" + rt.res.gvr.Resource + "/" + rt.namespace + "/" + rt.name
-		}
-		return nil, conflict(rt, fmt.Errorf("StorageError: invalid object, Code: 4, Key: %s, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: %s, UID in object meta: %s", key, uid, om.GetUID()))
-	}
-	if rv := nm.GetResourceVersion(); rv != "" && rv != om.GetResourceVersion() {
-		return nil, conflict(rt, errModifiedCause)
+	if err := precondition.Check(rt.res.groupResource(), rt.res.storageKey(rt.namespace, rt.name), rt.name, nm.GetUID(), nm.GetResourceVersion(), om); err != nil {
+		return nil, err
 	}
 	r := rt.res
-	if rt.subresource == "status" {
+	switch {
+	case r.custom != nil: // the registry's strategy does it below
+	case rt.subresource == "status":
 		status := statusOf(next)
 		next = old.DeepCopyObject()
 		setStatus(next, status)
 		nm, _ = meta.Accessor(next)
-	} else if r.status {
+	case r.status:
 		setStatus(next, statusOf(old))
 	}
 	nm.SetResourceVersion(om.GetResourceVersion())
@@ -203,8 +198,11 @@ func (s *APIServer) commitLocked(rt route, old, next runtime.Object) (runtime.Ob
 	if len(nm.GetManagedFields()) == 0 {
 		nm.SetManagedFields(om.GetManagedFields())
 	}
-	if r.generation != noGeneration && !apiequality.Semantic.DeepEqual(specOf(old), specOf(next)) {
+	if r.custom == nil && r.generation != noGeneration && !apiequality.Semantic.DeepEqual(specOf(old), specOf(next)) {
 		nm.SetGeneration(om.GetGeneration() + 1)
+	}
+	if err := s.admitUpdate(rt, next, old); err != nil {
+		return nil, err
 	}
 	key := keyOf(nm)
 	if apiequality.Semantic.DeepEqual(old, next) {
@@ -220,7 +218,7 @@ func (s *APIServer) commitLocked(rt route, old, next runtime.Object) (runtime.Ob
 
 // patch applies a JSON, merge or strategic merge patch to the stored object
 // and commits the result as an update.
-func (s *APIServer) patch(req *http.Request, rt route, pt types.PatchType, body []byte) (runtime.Object, int, error) {
+func (s *Server) patch(req *http.Request, rt route, pt types.PatchType, body []byte) (runtime.Object, int, error) {
 	switch pt {
 	case types.JSONPatchType, types.MergePatchType:
 	case types.StrategicMergePatchType:
@@ -289,7 +287,7 @@ func managerOf(req *http.Request) string {
 // delete removes an object, or with finalizers marks it deleted and leaves
 // it until they are gone; preconditions on uid and resourceVersion are
 // checked first.
-func (s *APIServer) delete(rt route, body []byte) (runtime.Object, error) {
+func (s *Server) delete(rt route, body []byte) (runtime.Object, error) {
 	opts := &metav1.DeleteOptions{}
 	if len(body) > 0 {
 		gvk := metav1.SchemeGroupVersion.WithKind("DeleteOptions")
@@ -301,7 +299,7 @@ func (s *APIServer) delete(rt route, body []byte) (runtime.Object, error) {
 }
 
 // deleteObject is delete with decoded options.
-func (s *APIServer) deleteObject(rt route, opts *metav1.DeleteOptions) (runtime.Object, error) {
+func (s *Server) deleteObject(rt route, opts *metav1.DeleteOptions) (runtime.Object, error) {
 	s.store.mu.Lock()
 	defer s.store.mu.Unlock()
 	old, ok := s.store.objectLocked(rt.res.gvr, objectKey{rt.namespace, rt.name})
@@ -309,16 +307,8 @@ func (s *APIServer) deleteObject(rt route, opts *metav1.DeleteOptions) (runtime.
 		return nil, apierrors.NewNotFound(rt.res.groupResource(), rt.name)
 	}
 	om, _ := meta.Accessor(old)
-	if p := opts.Preconditions; p != nil {
-		// kube-apiserver's delete handler checks these before the store, and
-		// names the kind, not the resource.
-		kind := schema.GroupResource{Group: rt.res.gvk.Group, Resource: rt.res.gvk.Kind}
-		if p.UID != nil && *p.UID != om.GetUID() {
-			return nil, apierrors.NewConflict(kind, rt.name, fmt.Errorf("the UID in the precondition (%s) does not match the UID in record (%s). The object might have been deleted and then recreated", *p.UID, om.GetUID()))
-		}
-		if p.ResourceVersion != nil && *p.ResourceVersion != om.GetResourceVersion() {
-			return nil, apierrors.NewConflict(kind, rt.name, fmt.Errorf("the ResourceVersion in the precondition (%s) does not match the ResourceVersion in record (%s). The object might have been modified", *p.ResourceVersion, om.GetResourceVersion()))
-		}
+	if err := precondition.CheckDelete(rt.res.gvk.GroupKind(), rt.name, opts.Preconditions, om); err != nil {
+		return nil, err
 	}
 	if len(finalizersOf(old)) == 0 {
 		return sharedObject{s.store.writeLocked(rt.res.gvr, keyOf(om), watch.Deleted, old.DeepCopyObject())}, nil

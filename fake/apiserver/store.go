@@ -1,4 +1,4 @@
-package fake
+package apiserver
 
 import (
 	"cmp"
@@ -33,6 +33,8 @@ type store struct {
 	logSize  int
 	dropped  uint64 // the version of the newest event dropped from the log (0: none)
 	watchers map[*watcher]struct{}
+	// onWrite is told of every write, under the lock, after it.
+	onWrite func(schema.GroupVersionResource)
 }
 
 type objectKey struct{ namespace, name string }
@@ -153,6 +155,9 @@ func (s *store) writeLocked(gvr schema.GroupVersionResource, key objectKey, typ 
 	}
 	for w := range s.watchers {
 		w.offer(ev)
+	}
+	if s.onWrite != nil {
+		s.onWrite(gvr)
 	}
 	return v
 }

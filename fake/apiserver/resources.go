@@ -1,4 +1,4 @@
-package fake
+package apiserver
 
 import (
 	"slices"
@@ -10,7 +10,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
 	apiversion "k8s.io/apimachinery/pkg/version"
-	"k8s.io/client-go/kubernetes/scheme"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/leaderlab/leaderlab/internal/precondition"
 )
 
 // resource is what the server knows about one resource of one group version.
@@ -24,8 +26,17 @@ type resource struct {
 	status bool
 	// generation is how metadata.generation of the kind's objects moves.
 	generation generation
-	// typed is false for kinds known only by GVK: stored as unstructured.
+	// typed is false for kinds known only by GVK or defined by a CRD: stored
+	// as unstructured.
 	typed bool
+	// protobuf is true for the built-in kinds, which kube-apiserver serves
+	// in protobuf; every other kind is JSON only, as custom resources are.
+	protobuf bool
+	// listKind is the kind of the resource's lists when it is not kind+List
+	// (a CRD's spec.names.listKind).
+	listKind string
+	// custom holds the rules of a CRD-defined resource; nil for the others.
+	custom *custom
 }
 
 // clusterScoped are the built-in kinds of client-go's scheme that are not
@@ -85,7 +96,7 @@ var builtinGeneration = func() map[schema.GroupKind]generation {
 // generationOf is a kind's generation rule: the built-in table for
 // client-go's kinds, custom resources' rule (1 on create) for every other.
 func generationOf(gvk schema.GroupVersionKind) generation {
-	if scheme.Scheme.Recognizes(gvk) {
+	if clientgoscheme.Scheme.Recognizes(gvk) {
 		return builtinGeneration[gvk.GroupKind()]
 	}
 	return generationFromCreate
@@ -103,6 +114,9 @@ type resources struct {
 	groups map[string][]string
 }
 
+// newResources builds the table from the scheme, then the extra kinds,
+// which take the place of a scheme's kind of the same resource (a CRD's
+// resource is served by its rules, whatever Go type the scheme has for it).
 func newResources(scheme *runtime.Scheme, extra []resource) *resources {
 	rs := &resources{byGVR: make(map[schema.GroupVersionResource]*resource), groups: make(map[string][]string)}
 	for gvk, typ := range scheme.AllKnownTypes() {
@@ -123,7 +137,8 @@ func newResources(scheme *runtime.Scheme, extra []resource) *resources {
 		_, hasStatus := typ.FieldByName("Status")
 		_, hasSpec := typ.FieldByName("Spec")
 		rs.add(&resource{gvr: plural, gvk: gvk, singular: singular.Resource, namespaced: !clusterScoped.Has(gvk.Kind),
-			status: hasStatus && hasSpec && !noStatus.Has(gvk.Kind), generation: generationOf(gvk), typed: true})
+			status: hasStatus && hasSpec && !noStatus.Has(gvk.Kind), generation: generationOf(gvk), typed: true,
+			protobuf: clientgoscheme.Scheme.Recognizes(gvk)})
 	}
 	for i := range extra {
 		r := extra[i]
@@ -144,6 +159,9 @@ func (rs *resources) add(r *resource) {
 // kindOf is a resource's kind with its group version, for the objects it
 // stores and the lists it answers.
 func (r *resource) listGVK() schema.GroupVersionKind {
+	if r.listKind != "" {
+		return r.gvk.GroupVersion().WithKind(r.listKind)
+	}
 	return r.gvk.GroupVersion().WithKind(r.gvk.Kind + "List")
 }
 
@@ -191,12 +209,19 @@ func (rs *resources) resourceList(gv schema.GroupVersion) (*metav1.APIResourceLi
 		if gvr.GroupVersion() != gv {
 			continue
 		}
-		list.APIResources = append(list.APIResources, metav1.APIResource{
-			Name: gvr.Resource, SingularName: r.singular, Namespaced: r.namespaced, Kind: r.gvk.Kind, Verbs: verbsMain,
-		})
+		main := metav1.APIResource{Name: gvr.Resource, SingularName: r.singular, Namespaced: r.namespaced, Kind: r.gvk.Kind, Verbs: verbsMain}
+		if c := r.custom; c != nil {
+			main.ShortNames, main.Categories = c.shortNames, c.categories
+		}
+		list.APIResources = append(list.APIResources, main)
 		if r.status {
 			list.APIResources = append(list.APIResources, metav1.APIResource{
 				Name: gvr.Resource + "/status", Namespaced: r.namespaced, Kind: r.gvk.Kind, Verbs: verbsStatus,
+			})
+		}
+		if r.custom != nil && r.custom.scale != nil {
+			list.APIResources = append(list.APIResources, metav1.APIResource{
+				Name: gvr.Resource + "/scale", Namespaced: r.namespaced, Group: "autoscaling", Version: "v1", Kind: "Scale", Verbs: verbsStatus,
 			})
 		}
 	}
@@ -205,4 +230,13 @@ func (rs *resources) resourceList(gv schema.GroupVersion) (*metav1.APIResourceLi
 	}
 	slices.SortFunc(list.APIResources, func(a, b metav1.APIResource) int { return strings.Compare(a.Name, b.Name) })
 	return list, true
+}
+
+// storageKey is an object's key as kube-apiserver's storage names it in a
+// precondition's message.
+func (r *resource) storageKey(namespace, name string) string {
+	if r.custom != nil {
+		return precondition.Key(r.gvr.Group+"/"+r.gvr.Resource, namespace, name)
+	}
+	return precondition.Key(r.gvr.Resource, namespace, name)
 }
