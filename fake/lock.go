@@ -146,7 +146,7 @@ type Lock struct {
 	labels   map[string]string
 
 	mu      sync.Mutex
-	seen seen // the lease as last read or written; zero before the first Get or Create
+	seen    seen // the lease as last read or written; zero before the first Get or Create
 	blocked bool
 	funcs   Funcs
 	fail    map[Verb]failure
