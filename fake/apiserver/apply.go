@@ -57,15 +57,19 @@ func (s *Server) fieldManager(r *resource, subresource string) (*managedfields.F
 		fm.tc = typeConverter{known: applyconfigurations.NewTypeConverter(s.scheme), deduced: managedfields.NewDeducedTypeConverter()}
 		fm.byRes = make(map[*resource]*managedfields.FieldManager)
 	})
+	tc := fm.tc
+	if r.custom != nil {
+		tc = r.custom.typeConverter
+	}
 	if subresource != "" {
-		return managedfields.NewDefaultFieldManager(fm.tc, s.scheme, noDefaults{}, s.scheme, r.gvk, r.gvk.GroupVersion(), subresource, nil)
+		return managedfields.NewDefaultFieldManager(tc, s.scheme, noDefaults{}, s.scheme, r.gvk, r.gvk.GroupVersion(), subresource, nil)
 	}
 	fm.mu.Lock()
 	defer fm.mu.Unlock()
 	if m, ok := fm.byRes[r]; ok {
 		return m, nil
 	}
-	m, err := managedfields.NewDefaultFieldManager(fm.tc, s.scheme, noDefaults{}, s.scheme, r.gvk, r.gvk.GroupVersion(), "", nil)
+	m, err := managedfields.NewDefaultFieldManager(tc, s.scheme, noDefaults{}, s.scheme, r.gvk, r.gvk.GroupVersion(), "", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +109,7 @@ func (s *Server) applyObject(rt route, applied *unstructured.Unstructured, manag
 	}
 	s.store.mu.Lock()
 	defer s.store.mu.Unlock()
-	old, exists := s.store.objectLocked(rt.res.gvr, objectKey{rt.namespace, rt.name})
+	old, exists := s.currentLocked(rt)
 	live := old
 	if !exists {
 		if rt.subresource != "" {
@@ -122,12 +126,23 @@ func (s *Server) applyObject(rt route, applied *unstructured.Unstructured, manag
 	if err != nil {
 		return nil, 0, err
 	}
+	if c := rt.res.custom; c != nil {
+		// What the apply made is read as a request body is: pruned and
+		// defaulted by the schema.
+		if err := c.coerce(next.(*unstructured.Unstructured)); err != nil {
+			return nil, 0, err
+		}
+	}
 	if exists {
 		obj, err := s.commitLocked(rt, old, next)
 		return obj, http.StatusOK, err
 	}
 	m, _ := meta.Accessor(next)
 	if err := s.placeIn(rt, m); err != nil {
+		return nil, 0, err
+	}
+	m.SetResourceVersion("")
+	if err := s.admitCreate(rt, next); err != nil {
 		return nil, 0, err
 	}
 	if err := validName(rt.res, m); err != nil {
@@ -140,7 +155,7 @@ func (s *Server) applyObject(rt route, applied *unstructured.Unstructured, manag
 	}
 	m.SetResourceVersion("")
 	s.stamp(rt.res, m)
-	return sharedObject{s.store.writeLocked(rt.res.gvr, keyOf(m), watch.Added, next)}, http.StatusCreated, nil
+	return s.writeLocked(rt, watch.Added, next), http.StatusCreated, nil
 }
 
 // empty is a new, empty object of r's kind.

@@ -179,7 +179,7 @@ func (t storeTracker) Watch(gvr schema.GroupVersionResource, ns string, opts ...
 	if err != nil {
 		return nil, err
 	}
-	wt := &watcher{gvr: rt.res.gvr, filter: f, notify: make(chan struct{}, 1)}
+	wt := &watcher{gvr: rt.res.storeGVR(), filter: f, notify: make(chan struct{}, 1)}
 	var objs []runtime.Object
 	var since uint64
 	if o.ResourceVersion == "" || o.ResourceVersion == "0" {

@@ -162,7 +162,7 @@ func (s *Server) writeObject(w http.ResponseWriter, req *http.Request, code int,
 // encoding sets its kind) afresh.
 func (s *Server) encode(obj runtime.Object, mt string) ([]byte, error) {
 	if shared, ok := obj.(sharedObject); ok {
-		return shared.r.encode(mt, s.encode)
+		return shared.r.encode(mt, shared.as, s.encode)
 	}
 	if !isTyped(obj) {
 		b, err := runtime.Encode(unstructured.UnstructuredJSONScheme, obj)
@@ -258,17 +258,19 @@ func parseLabels(s string) (labels.Selector, error) {
 	return sel, nil
 }
 
-// parseFields accepts the field selectors every resource has:
-// metadata.name and metadata.namespace.
-func parseFields(s string) (fields.Selector, error) {
+// parseFields accepts the field selectors every resource has,
+// metadata.name and metadata.namespace, and a custom resource's selectable
+// fields.
+func parseFields(s string, r *resource) (fields.Selector, error) {
 	sel, err := fields.ParseSelector(s)
 	if err != nil {
 		return nil, err
 	}
 	for _, req := range sel.Requirements() {
-		if req.Field != "metadata.name" && req.Field != "metadata.namespace" {
-			return nil, fmt.Errorf("field label not supported: %s", req.Field)
+		if req.Field == "metadata.name" || req.Field == "metadata.namespace" || (r.custom != nil && r.custom.selectable.Has(req.Field)) {
+			continue
 		}
+		return nil, fmt.Errorf("field label not supported: %s", req.Field)
 	}
 	return sel, nil
 }

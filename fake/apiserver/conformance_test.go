@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leaderlab/leaderlab/fake/apiserver"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -78,7 +79,7 @@ func apiTargets() []apiTarget {
 		name: "apiserver.Server",
 		config: func(t *testing.T) *rest.Config {
 			t.Helper()
-			srv := newServer(t)
+			srv := newServer(t, apiserver.WithCRDPaths(crdPath))
 			t.Cleanup(func() {
 				if u := srv.Unserved(); len(u) != 0 {
 					t.Errorf("requests apiserver.Server could not serve: %v", u)

@@ -16,7 +16,9 @@ import (
 	schemaobjectmeta "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/objectmeta"
 	structuralpruning "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
+	"k8s.io/apiextensions-apiserver/pkg/controller/openapi/builder"
 	"k8s.io/apiextensions-apiserver/pkg/registry/customresource"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,6 +28,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apimachinery/pkg/watch"
@@ -156,13 +159,15 @@ type custom struct {
 	// selectable are the version's selectable fields, beside metadata.name
 	// and metadata.namespace.
 	selectable sets.Set[string]
-	columns    []string
-	shortNames []string
-	categories []string
+	// typeConverter gives server-side apply the version's field types.
+	typeConverter managedfields.TypeConverter
+	shortNames    []string
+	categories    []string
 }
 
-// customResources builds the served versions of an established CRD.
-func customResources(crd *apiextensions.CustomResourceDefinition) ([]resource, error) {
+// customResources builds the served versions of an established CRD, given
+// as stored (v1) and in its internal form.
+func customResources(v1 *apiextensionsv1.CustomResourceDefinition, crd *apiextensions.CustomResourceDefinition) ([]resource, error) {
 	storage, err := apiextensions.GetCRDStorageVersion(crd)
 	if err != nil {
 		return nil, err
@@ -219,6 +224,15 @@ func customResources(crd *apiextensions.CustomResourceDefinition) ([]resource, e
 		if subresources != nil {
 			c.scale = subresources.Scale
 		}
+		// Server-side apply merges by the schema's list types and map keys,
+		// from the OpenAPI document kube-apiserver publishes for the version.
+		doc, err := builder.BuildOpenAPIV3(v1, v.Name, builder.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("CustomResourceDefinition %s version %s: %w", crd.Name, v.Name, err)
+		}
+		if c.typeConverter, err = managedfields.NewTypeConverter(doc.Components.Schemas, c.preserveUnknown); err != nil {
+			return nil, fmt.Errorf("CustomResourceDefinition %s version %s: %w", crd.Name, v.Name, err)
+		}
 		kind := schema.GroupVersionKind{Group: crd.Spec.Group, Version: v.Name, Kind: crd.Status.AcceptedNames.Kind}
 		var selectable []apiextensionsv1.SelectableField
 		c.selectable = sets.New[string]()
@@ -234,6 +248,7 @@ func customResources(crd *apiextensions.CustomResourceDefinition) ([]resource, e
 		}
 		out = append(out, resource{
 			gvr:        schema.GroupVersionResource{Group: crd.Spec.Group, Version: v.Name, Resource: crd.Status.AcceptedNames.Plural},
+			stored:     schema.GroupVersionResource{Group: crd.Spec.Group, Version: storage, Resource: crd.Status.AcceptedNames.Plural},
 			gvk:        kind,
 			listKind:   crd.Status.AcceptedNames.ListKind,
 			singular:   crd.Status.AcceptedNames.Singular,
@@ -276,6 +291,16 @@ func (c *custom) coerce(u *unstructured.Unstructured) error {
 		structuraldefaulting.Default(u.Object, c.structural)
 	}
 	return nil
+}
+
+// convert is a copy of a stored custom resource at c's version, as
+// kube-apiserver converts with strategy None: the apiVersion changes, and
+// the version's schema prunes and defaults what it reads.
+func (c *custom) convert(obj runtime.Object) runtime.Object {
+	u := obj.(*unstructured.Unstructured).DeepCopy()
+	u.SetAPIVersion(schema.GroupVersion{Group: u.GroupVersionKind().Group, Version: c.version}.String())
+	_ = c.coerce(u) // stored metadata is well-formed: coerce fails only on malformed metadata
+	return u
 }
 
 // requestContext is the context the registry's strategies expect: the
@@ -341,7 +366,7 @@ func (s *Server) addCRD(crd *apiextensionsv1.CustomResourceDefinition) error {
 	if err != nil {
 		return err
 	}
-	if _, err := customResources(internal); err != nil {
+	if _, err := customResources(stored, internal); err != nil {
 		return err
 	}
 	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(stored)
@@ -377,7 +402,7 @@ func (s *Server) admitCRD(u, old *unstructured.Unstructured) error {
 	if err != nil {
 		return err
 	}
-	if _, err := customResources(internal); err != nil {
+	if _, err := customResources(stored, internal); err != nil {
 		return apierrors.NewInvalid(crdGroupKind, crd.Name, field.ErrorList{field.Invalid(field.NewPath("spec"), crd.Name, err.Error())})
 	}
 	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(stored)
@@ -386,6 +411,26 @@ func (s *Server) admitCRD(u, old *unstructured.Unstructured) error {
 	}
 	u.Object = content
 	return nil
+}
+
+// recoerceLocked shows the objects of a changed CRD as kube-apiserver
+// reads them: pruned and defaulted by the new schema of their storage
+// version. kube-apiserver does it on every read and leaves the stored data
+// alone; here the stored revisions are replaced once, at the same
+// resourceVersion and with no watch event, which reads the same.
+func (s *Server) recoerceLocked(rs []resource) {
+	for _, r := range rs {
+		if r.converts() {
+			continue // not the storage version
+		}
+		for key, v := range s.store.objects[r.gvr] {
+			u := v.obj.(*unstructured.Unstructured).DeepCopy()
+			if err := r.custom.coerce(u); err != nil || equality.Semantic.DeepEqual(u, v.obj) {
+				continue
+			}
+			s.store.objects[r.gvr][key] = &revision{obj: u}
+		}
+	}
 }
 
 // servedCRD is what the table serves of one stored CRD.
@@ -415,14 +460,18 @@ func (s *Server) syncCRDsLocked() {
 		}
 		var rs []resource
 		if err == nil {
-			rs, err = customResources(internal)
+			rs, err = customResources(crd, internal)
 		}
 		if err != nil {
 			// admitCRD and addCRD built the same CRD before it was stored.
 			s.record("SERVE", crdsGVR.Resource+"/"+u.GetName(), err.Error())
 			continue
 		}
+		_, changed := s.served[u.GetName()]
 		s.served[u.GetName()] = servedCRD{generation: u.GetGeneration(), resources: rs}
+		if changed {
+			s.recoerceLocked(rs)
+		}
 	}
 	for name, served := range s.served {
 		if seen[name] {
@@ -430,8 +479,8 @@ func (s *Server) syncCRDsLocked() {
 		}
 		delete(s.served, name)
 		for _, r := range served.resources {
-			for key, v := range s.store.objects[r.gvr] {
-				s.store.writeLocked(r.gvr, key, watch.Deleted, v.obj.DeepCopyObject())
+			for key, v := range s.store.objects[r.storeGVR()] {
+				s.store.writeLocked(r.storeGVR(), key, watch.Deleted, v.obj.DeepCopyObject())
 			}
 		}
 	}

@@ -18,7 +18,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	apiServer, apiServerErr = testenv.Start()
+	apiServer, apiServerErr = testenv.Start(testenv.WithCRDPaths(crdPath))
 	code := m.Run()
 	if apiServer != nil {
 		if err := apiServer.Stop(); err != nil {
@@ -27,6 +27,10 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// crdPath holds the CRDs of the conformance table's custom resources, which
+// both of its targets serve from the start.
+const crdPath = "testdata/crds"
 
 // newServer is apiserver.New for a test: a setup error fails it at once.
 func newServer(tb testing.TB, opts ...apiserver.Option) *apiserver.Server {

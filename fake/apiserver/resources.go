@@ -6,6 +6,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -37,6 +38,53 @@ type resource struct {
 	listKind string
 	// custom holds the rules of a CRD-defined resource; nil for the others.
 	custom *custom
+	// stored is the resource whose store keeps this one's objects when it
+	// is not gvr: the storage version of a CRD with several versions.
+	stored schema.GroupVersionResource
+}
+
+// storeGVR is where the resource's objects are stored.
+func (r *resource) storeGVR() schema.GroupVersionResource {
+	if r.stored.Empty() {
+		return r.gvr
+	}
+	return r.stored
+}
+
+// converts reports whether the resource's objects are stored at another
+// version than it serves.
+func (r *resource) converts() bool { return r.stored != r.gvr && !r.stored.Empty() }
+
+// served is a stored object (a shared revision or a copy) as r answers it:
+// at r's version.
+func (r *resource) served(obj runtime.Object) runtime.Object {
+	if !r.converts() {
+		return obj
+	}
+	if shared, ok := obj.(sharedObject); ok {
+		shared.as = r.custom
+		return shared
+	}
+	return r.custom.convert(obj)
+}
+
+// fromStorage is a copy of a stored object at r's version, for a caller
+// to change.
+func (r *resource) fromStorage(obj runtime.Object) runtime.Object {
+	if !r.converts() {
+		return obj.DeepCopyObject()
+	}
+	return r.custom.convert(obj)
+}
+
+// toStorage converts obj, at r's version, to the version it is stored at.
+func (r *resource) toStorage(obj runtime.Object) runtime.Object {
+	if !r.converts() {
+		return obj
+	}
+	u := obj.(*unstructured.Unstructured)
+	u.SetAPIVersion(r.stored.GroupVersion().String())
+	return u
 }
 
 // clusterScoped are the built-in kinds of client-go's scheme that are not

@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 )
@@ -170,10 +171,10 @@ func (s *Server) Add(obj runtime.Object) error {
 	s.stamp(r, m)
 	s.store.mu.Lock()
 	defer s.store.mu.Unlock()
-	if _, ok := s.store.objectLocked(r.gvr, keyOf(m)); ok {
+	if _, ok := s.store.objectLocked(r.storeGVR(), keyOf(m)); ok {
 		return apierrors.NewAlreadyExists(r.groupResource(), m.GetName())
 	}
-	s.store.writeLocked(r.gvr, keyOf(m), "ADDED", obj)
+	s.writeLocked(route{res: r}, watch.Added, obj)
 	return nil
 }
 
@@ -415,6 +416,10 @@ func (s *Server) methodNotAllowed(req *http.Request, r *resource) error {
 // do runs a resource request.
 func (s *Server) do(req *http.Request, w http.ResponseWriter, rt route) (runtime.Object, int, error) {
 	ctx := req.Context()
+	if rt.subresource == "scale" {
+		obj, err := s.scale(req, rt)
+		return obj, http.StatusOK, err
+	}
 	switch {
 	case req.Method == http.MethodGet && rt.name == "" && isWatch(req):
 		return nil, 0, s.watch(ctx, req, w, rt)
@@ -474,11 +479,11 @@ func readAll(req *http.Request) ([]byte, error) {
 
 // getObject is the stored object, shared (see owned).
 func (s *Server) getObject(rt route) (runtime.Object, error) {
-	v, ok := s.store.get(rt.res.gvr, objectKey{rt.namespace, rt.name})
+	v, ok := s.store.get(rt.res.storeGVR(), objectKey{rt.namespace, rt.name})
 	if !ok {
 		return nil, apierrors.NewNotFound(rt.res.groupResource(), rt.name)
 	}
-	return sharedObject{v}, nil
+	return rt.res.served(sharedObject{r: v}), nil
 }
 
 // parseFilter reads a list's or watch's selectors.
@@ -490,11 +495,14 @@ func parseFilter(rt route, q map[string][]string) (filter, error) {
 		return ""
 	}
 	f := filter{namespace: rt.namespace}
+	if c := rt.res.custom; c != nil && c.selectable.Len() > 0 {
+		f.attrs = c.strategy.GetAttrs
+	}
 	var err error
 	if f.labels, err = parseLabels(get("labelSelector")); err != nil {
 		return f, apierrors.NewBadRequest(err.Error())
 	}
-	if f.fields, err = parseFields(get("fieldSelector")); err != nil {
+	if f.fields, err = parseFields(get("fieldSelector"), rt.res); err != nil {
 		return f, apierrors.NewBadRequest(err.Error())
 	}
 	return f, nil
@@ -521,7 +529,7 @@ func (s *Server) list(rt route, q map[string][]string) (runtime.Object, error) {
 		after, rv = &objectKey{tok.Namespace, tok.Name}, tok.RV
 	}
 	s.store.mu.Lock()
-	items := s.store.listLocked(rt.res.gvr, f.namespace, f.matches, after)
+	items := s.store.listLocked(rt.res.storeGVR(), f.namespace, f.matches, after)
 	if rv == 0 {
 		rv = s.store.rv
 	}
@@ -531,7 +539,7 @@ func (s *Server) list(rt route, q map[string][]string) (runtime.Object, error) {
 	}
 	copies := make([]runtime.Object, len(items))
 	for i, it := range items {
-		copies[i] = it.DeepCopyObject()
+		copies[i] = rt.res.fromStorage(it)
 	}
 	s.store.mu.Unlock()
 	list, err := s.newList(rt.res)

@@ -55,22 +55,30 @@ type revision struct {
 	encoded map[string][]byte
 }
 
-// encode returns the object encoded by enc in media type mt, encoding it the
-// first time only.
-func (v *revision) encode(mt string, enc func(runtime.Object, string) ([]byte, error)) ([]byte, error) {
+// encode returns the object encoded by enc in media type mt, as served at
+// version as (nil: as stored), encoding it the first time only.
+func (v *revision) encode(mt string, as *custom, enc func(runtime.Object, string) ([]byte, error)) ([]byte, error) {
+	key := mt
+	if as != nil {
+		key += " " + as.version
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if b, ok := v.encoded[mt]; ok {
+	if b, ok := v.encoded[key]; ok {
 		return b, nil
 	}
-	b, err := enc(encodable(v.obj), mt)
+	obj := encodable(v.obj)
+	if as != nil {
+		obj = as.convert(v.obj)
+	}
+	b, err := enc(obj, mt)
 	if err != nil {
 		return nil, err
 	}
 	if v.encoded == nil {
 		v.encoded = make(map[string][]byte, 1)
 	}
-	v.encoded[mt] = b
+	v.encoded[key] = b
 	return b, nil
 }
 
@@ -187,6 +195,9 @@ type filter struct {
 	namespace string
 	labels    labels.Selector
 	fields    fields.Selector
+	// attrs are a custom resource's fields for selectors, selectable fields
+	// included, as its registry strategy computes them; nil for the others.
+	attrs func(runtime.Object) (labels.Set, fields.Set, error)
 }
 
 func (f filter) matches(obj runtime.Object) bool {
@@ -202,7 +213,14 @@ func (f filter) matches(obj runtime.Object) bool {
 	}
 	// Every watch event is matched twice (before and after), most with no
 	// field selector: skip building the field set for those.
-	return f.fields.Empty() || f.fields.Matches(fields.Set{"metadata.name": m.GetName(), "metadata.namespace": m.GetNamespace()})
+	if f.fields.Empty() {
+		return true
+	}
+	if f.attrs != nil {
+		_, set, err := f.attrs(obj)
+		return err == nil && f.fields.Matches(set)
+	}
+	return f.fields.Matches(fields.Set{"metadata.name": m.GetName(), "metadata.namespace": m.GetNamespace()})
 }
 
 // continueToken is a list page's continuation: the version the first page

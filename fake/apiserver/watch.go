@@ -57,7 +57,7 @@ func (s *Server) watch(ctx context.Context, req *http.Request, w http.ResponseWr
 	if !ok || mt == mediaYAML {
 		mt = mediaJSON
 	}
-	wt := &watcher{gvr: rt.res.gvr, filter: f, notify: make(chan struct{}, 1)}
+	wt := &watcher{gvr: rt.res.storeGVR(), filter: f, notify: make(chan struct{}, 1)}
 	var objs []runtime.Object
 	var since uint64
 	expired := false
@@ -83,7 +83,7 @@ func (s *Server) watch(ctx context.Context, req *http.Request, w http.ResponseWr
 		return errStreamed
 	}
 	for _, obj := range objs {
-		if stream.send(watch.Added, obj.DeepCopyObject()) != nil {
+		if stream.send(watch.Added, rt.res.fromStorage(obj)) != nil {
 			return errStreamed
 		}
 	}
@@ -98,7 +98,7 @@ func (s *Server) watch(ctx context.Context, req *http.Request, w http.ResponseWr
 		defer t.Stop()
 		bookmarks = t.C
 	}
-	send := func(typ watch.EventType, obj runtime.Object) bool { return stream.send(typ, obj) == nil }
+	send := func(typ watch.EventType, obj runtime.Object) bool { return stream.send(typ, rt.res.served(obj)) == nil }
 	for {
 		if !wt.drain(&since, send) {
 			return errStreamed
@@ -151,11 +151,11 @@ func selected(ev *logEvent, f filter) (watch.EventType, runtime.Object) {
 	before := ev.prev != nil && f.matches(ev.prev.obj)
 	switch {
 	case now && before:
-		return ev.typ, sharedObject{ev.obj}
+		return ev.typ, sharedObject{r: ev.obj}
 	case now:
-		return watch.Added, sharedObject{ev.obj}
+		return watch.Added, sharedObject{r: ev.obj}
 	case ev.typ == watch.Deleted && before:
-		return watch.Deleted, sharedObject{ev.obj} // the deleted object, at the deletion's version
+		return watch.Deleted, sharedObject{r: ev.obj} // the deleted object, at the deletion's version
 	case before:
 		obj := ev.prev.obj.DeepCopyObject()
 		m, _ := meta.Accessor(obj)
@@ -236,10 +236,21 @@ func flush(w http.ResponseWriter) error {
 // sharedObject is a stored revision as the server answers it, to a get, to
 // the write that made it and to every watcher: encoded once per media type,
 // however many read it. Go callers get a copy of their own (owned).
-type sharedObject struct{ r *revision }
+type sharedObject struct {
+	r *revision
+	// as is the version of a custom resource the revision is served at
+	// when its CRD stores another one; nil: as stored.
+	as *custom
+}
 
 func (o sharedObject) GetObjectKind() schema.ObjectKind { return schema.EmptyObjectKind }
-func (o sharedObject) DeepCopyObject() runtime.Object   { return o.r.obj.DeepCopyObject() }
+
+func (o sharedObject) DeepCopyObject() runtime.Object {
+	if o.as != nil {
+		return o.as.convert(o.r.obj)
+	}
+	return o.r.obj.DeepCopyObject()
+}
 
 // owned is obj as a Go caller may keep and change it.
 func owned(obj runtime.Object) runtime.Object {

@@ -77,14 +77,13 @@ func (s *Server) createObject(rt route, obj runtime.Object, m metav1.Object, dry
 			return nil, err
 		}
 	}
-	key := keyOf(m)
-	if _, ok := s.store.objectLocked(r.gvr, key); ok {
+	if _, ok := s.store.objectLocked(r.storeGVR(), keyOf(m)); ok {
 		return nil, apierrors.NewAlreadyExists(r.groupResource(), m.GetName())
 	}
 	if dryRun {
 		return obj, nil
 	}
-	return sharedObject{s.store.writeLocked(r.gvr, key, watch.Added, obj)}, nil
+	return s.writeLocked(rt, watch.Added, obj), nil
 }
 
 // placeIn puts m in the path's namespace, or none for a cluster-scoped kind.
@@ -161,7 +160,7 @@ func (s *Server) updateObject(rt route, obj runtime.Object, m metav1.Object, man
 	}
 	s.store.mu.Lock()
 	defer s.store.mu.Unlock()
-	old, ok := s.store.objectLocked(rt.res.gvr, objectKey{rt.namespace, rt.name})
+	old, ok := s.currentLocked(rt)
 	if !ok {
 		return nil, apierrors.NewNotFound(rt.res.groupResource(), rt.name)
 	}
@@ -204,16 +203,15 @@ func (s *Server) commitLocked(rt route, old, next runtime.Object) (runtime.Objec
 	if err := s.admitUpdate(rt, next, old); err != nil {
 		return nil, err
 	}
-	key := keyOf(nm)
 	if apiequality.Semantic.DeepEqual(old, next) {
-		v := s.store.objects[r.gvr][key]
-		return sharedObject{v}, nil // kube-apiserver skips a write that changes nothing
+		v := s.store.objects[r.storeGVR()][keyOf(nm)]
+		return r.served(sharedObject{r: v}), nil // kube-apiserver skips a write that changes nothing
 	}
 	typ := watch.Modified
 	if nm.GetDeletionTimestamp() != nil && len(finalizersOf(next)) == 0 {
 		typ = watch.Deleted
 	}
-	return sharedObject{s.store.writeLocked(r.gvr, key, typ, next)}, nil
+	return s.writeLocked(rt, typ, next), nil
 }
 
 // patch applies a JSON, merge or strategic merge patch to the stored object
@@ -234,7 +232,7 @@ func (s *Server) patch(req *http.Request, rt route, pt types.PatchType, body []b
 	}
 	s.store.mu.Lock()
 	defer s.store.mu.Unlock()
-	old, ok := s.store.objectLocked(rt.res.gvr, objectKey{rt.namespace, rt.name})
+	old, ok := s.currentLocked(rt)
 	if !ok {
 		return nil, 0, apierrors.NewNotFound(rt.res.groupResource(), rt.name)
 	}
@@ -302,7 +300,7 @@ func (s *Server) delete(rt route, body []byte) (runtime.Object, error) {
 func (s *Server) deleteObject(rt route, opts *metav1.DeleteOptions) (runtime.Object, error) {
 	s.store.mu.Lock()
 	defer s.store.mu.Unlock()
-	old, ok := s.store.objectLocked(rt.res.gvr, objectKey{rt.namespace, rt.name})
+	old, ok := s.currentLocked(rt)
 	if !ok {
 		return nil, apierrors.NewNotFound(rt.res.groupResource(), rt.name)
 	}
@@ -311,10 +309,10 @@ func (s *Server) deleteObject(rt route, opts *metav1.DeleteOptions) (runtime.Obj
 		return nil, err
 	}
 	if len(finalizersOf(old)) == 0 {
-		return sharedObject{s.store.writeLocked(rt.res.gvr, keyOf(om), watch.Deleted, old.DeepCopyObject())}, nil
+		return s.writeLocked(rt, watch.Deleted, old.DeepCopyObject()), nil
 	}
 	if om.GetDeletionTimestamp() != nil {
-		return sharedObject{s.store.objects[rt.res.gvr][keyOf(om)]}, nil
+		return rt.res.served(sharedObject{r: s.store.objects[rt.res.storeGVR()][keyOf(om)]}), nil
 	}
 	next := old.DeepCopyObject()
 	nm, _ := meta.Accessor(next)
@@ -324,7 +322,26 @@ func (s *Server) deleteObject(rt route, opts *metav1.DeleteOptions) (runtime.Obj
 	if ns, ok := next.(*corev1.Namespace); ok {
 		ns.Status.Phase = corev1.NamespaceTerminating
 	}
-	return sharedObject{s.store.writeLocked(rt.res.gvr, keyOf(nm), watch.Modified, next)}, nil
+	return s.writeLocked(rt, watch.Modified, next), nil
+}
+
+// currentLocked is the stored object rt names, at rt's version: shared and
+// read-only when that is how it is stored, a copy when it was converted.
+func (s *Server) currentLocked(rt route) (runtime.Object, bool) {
+	obj, ok := s.store.objectLocked(rt.res.storeGVR(), objectKey{rt.namespace, rt.name})
+	if ok && rt.res.converts() {
+		obj = rt.res.fromStorage(obj)
+	}
+	return obj, ok
+}
+
+// writeLocked stores obj, at rt's version, as a change of type typ, and
+// returns it as rt answers it.
+func (s *Server) writeLocked(rt route, typ watch.EventType, obj runtime.Object) runtime.Object {
+	m, _ := meta.Accessor(obj)
+	key := keyOf(m)
+	v := s.store.writeLocked(rt.res.storeGVR(), key, typ, rt.res.toStorage(obj))
+	return rt.res.served(sharedObject{r: v})
 }
 
 // finalizersOf are what keeps a deleted object: its metadata.finalizers,
