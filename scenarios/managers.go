@@ -9,6 +9,7 @@ import (
 	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/gomega"
 	"github.com/onsi/gomega/types"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
@@ -27,6 +28,12 @@ type Controller struct {
 	// Scheme serves the controller's own types (sim.Options.Scheme); nil is
 	// client-go's scheme.
 	Scheme *runtime.Scheme
+	// CRDs and CRDPaths are the controller's CustomResourceDefinitions, as
+	// values or manifest files and directories (sim.Options.CRDs and
+	// CRDPaths): the simulated API server serves them with their schemas'
+	// defaults and validation rules.
+	CRDs     []*apiextensionsv1.CustomResourceDefinition
+	CRDPaths []string
 	// Change makes the i-th outside change the controller must act on,
 	// through c.Client() (create or update the objects it reconciles). The
 	// catalog calls it at the start of the run and then every ChangeEvery
@@ -77,6 +84,7 @@ func (ctl Controller) scenario(s Scenario) Scenario {
 		}
 		o.Run = sim.Manager(ctl.Setup, ctl.Options...)
 		o.Scheme = ctl.Scheme
+		o.CRDs, o.CRDPaths = ctl.CRDs, ctl.CRDPaths
 	}
 	s.Plan = func(c *sim.Cluster, p Params) {
 		stop := ctl.drive(c, p)

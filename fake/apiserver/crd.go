@@ -173,6 +173,9 @@ func customResources(v1 *apiextensionsv1.CustomResourceDefinition, crd *apiexten
 		return nil, err
 	}
 	namespaced := crd.Spec.Scope == apiextensions.NamespaceScoped
+	if crd.Spec.Conversion != nil && crd.Spec.Conversion.Strategy == apiextensions.WebhookConverter {
+		return nil, fmt.Errorf("CustomResourceDefinition %s: spec.conversion.strategy Webhook: this server calls no conversion webhook", crd.Name)
+	}
 	var out []resource
 	for _, v := range crd.Spec.Versions {
 		if !v.Served {

@@ -1,0 +1,139 @@
+// Package apiserver is an in-memory Kubernetes API server that real clients
+// live on: client-go's typed, dynamic and discovery clients, informers, and
+// controller-runtime's client, cache and manager reach it through
+// Server.Config (an http.RoundTripper, no sockets) or through Server as an
+// http.Handler. It is the simulator's API server (package sim), and it
+// serves your custom resources from their CRDs with kube-apiserver's own
+// rules.
+//
+// # What it serves
+//
+// Discovery (/api, /apis, /version), get, list (label selectors,
+// metadata.name and metadata.namespace field selectors and a CRD's
+// selectable fields, limit and continue, all namespaces), watch (from a
+// resourceVersion out of a bounded event log, 410 Expired when it is older;
+// watch-list with the k8s.io/initial-events-end bookmark; a bookmark every
+// BookmarkInterval with allowWatchBookmarks; timeoutSeconds), create
+// (generateName, AlreadyExists, the namespace must exist and not be
+// terminating), update (409 on a stale resourceVersion or another UID, in
+// kube-apiserver's words; unconditional when empty; no-op writes skipped),
+// JSON, merge and strategic merge patches, server-side apply with field
+// managers and conflicts, delete (preconditions; finalizers keep the object
+// with a deletionTimestamp), the status subresource, and metadata.generation
+// as kube-apiserver keeps it per kind (1 on create and one more per spec
+// change for the workload kinds, 0 for most built-in kinds such as Lease and
+// Service), for namespaced and cluster-scoped kinds of a runtime.Scheme
+// (client-go's by default; WithScheme for your own Go types, WithKind for
+// kinds known only by GVK). Built-in kinds are served in JSON and protobuf;
+// every other kind is JSON only, as kube-apiserver serves custom resources: a
+// client that accepts protobuf and JSON gets JSON, and a protobuf body is 415
+// Unsupported Media Type.
+//
+// Every failure is the status error kube-apiserver sends. A request the
+// server cannot serve (an unknown path, an unsupported verb or patch type)
+// and every server error (5xx) of its own are answered and listed by
+// Unserved, and told to OnUnserved, so they are never quiet: the simulator
+// makes each an invariant violation. Server.Clientset is client-go's typed
+// fake clientset on the same store, for code that takes a
+// kubernetes.Interface. Server.Compact forgets the watch history, as a
+// restarted kube-apiserver or etcd's compaction does.
+//
+// # Custom resources
+//
+// WithCRDs takes CustomResourceDefinition values and WithCRDPaths takes
+// manifest files and directories, read as envtest's CRDInstallOptions reads
+// Paths (kubebuilder's config/crd/bases); a CRD created, changed or deleted
+// at run time through apiextensions.k8s.io/v1 is served, changed or gone at
+// once, and discovery follows. The rules are apiextensions-apiserver's own
+// packages, composed as kube-apiserver's CRD handler composes them, never
+// rewritten:
+//
+//   - a CRD is defaulted and validated as kube-apiserver validates one it is
+//     asked to store (structural schema, CEL rules that compile, one storage
+//     version): New fails, and a write through the API is 422 Invalid, with
+//     kube-apiserver's message naming the CRD and the field;
+//   - request bodies are pruned of unknown fields (unless
+//     x-kubernetes-preserve-unknown-fields), their metadata checked, and the
+//     schema's defaults applied, on create, update, patch and apply; objects
+//     stored before a CRD changed read with its new defaults;
+//   - the registry's strategy: create clears status and sets generation 1,
+//     every change but metadata and status adds one, the status
+//     subresource writes status only; the OpenAPI schema, list types and
+//     x-kubernetes-validations (CEL, oldSelf transition rules,
+//     messageExpression; compiled once per CRD version) refuse an invalid
+//     object with kube-apiserver's 422, field paths and messages;
+//   - the scale subresource (autoscaling/v1 Scale from the CRD's replica
+//     and selector paths) and the status subresource only where declared;
+//   - several versions with conversion strategy None: objects are stored at
+//     the storage version and read at any served version;
+//   - selectable fields as field selectors; server-side apply merges lists
+//     by the schema's x-kubernetes-list-type and list-map keys.
+//
+// A Go type of yours in WithScheme with no CRD is served as before, with no
+// schema; with a CRD, the CRD's rules serve it.
+//
+// An informer test on the server needs a few lines:
+//
+//	srv, err := apiserver.New(apiserver.WithCRDPaths("config/crd/bases"))
+//	cs := kubernetes.NewForConfigOrDie(srv.Config())
+//	factory := informers.NewSharedInformerFactory(cs, 0)
+//	inf := factory.Core().V1().ConfigMaps().Informer()
+//	factory.Start(ctx.Done())
+//	cache.WaitForCacheSync(ctx.Done(), inf.HasSynced)
+//
+// The server passes one table of client-level contract tests together with
+// kube-apiserver (through envtest), with the same expectations and the same
+// CRD manifests; the one rule envtest cannot show within a test, 410
+// Expired for a watch older than the server's history, is tested on this
+// server alone.
+//
+// # Time
+//
+// Everything uses time.Now and timers and never sleeps or blocks while
+// holding a mutex, so it works in real time and inside testing/synctest
+// bubbles, where delays cost no wall time.
+//
+// # What it is not
+//
+// Not kube-apiserver: no admission (webhooks, built-in plugins or
+// ValidatingAdmissionPolicy), no OpenAPI validation or defaulting of the
+// built-in kinds (a Deployment kube-apiserver would refuse is stored), no
+// authentication or authorization, no garbage collection or other
+// controllers, no conversion webhooks (a CRD with strategy Webhook is
+// refused).
+//
+// # Limitations, and why
+//
+//   - Each group version of a built-in kind is a store of its own: no
+//     conversion between the versions of one resource (autoscaling/v1 and
+//     v2 see different objects), because conversion needs the internal types
+//     of kube-apiserver. A CRD's versions share one store.
+//   - A list page after the first shows the objects as they are when it is
+//     read, not the snapshot of the first page's resourceVersion: the store
+//     keeps one version of each object, not etcd's history.
+//   - Field selectors: metadata.name, metadata.namespace and a CRD's
+//     selectable fields; the built-in per-kind ones (spec.nodeName,
+//     status.phase) are 400 Bad Request, naming the field.
+//   - managedFields record server-side applies, and the updates of objects
+//     that were applied at least once; kube-apiserver records every update.
+//     Computing field ownership on every write would cost each write many
+//     times what the rest of it costs.
+//   - metadata.generation of the built-in kinds follows a table of the kinds
+//     that keep one (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job,
+//     CronJob, ReplicationController, Pod, NetworkPolicy, Ingress,
+//     IngressClass, PodDisruptionBudget, HorizontalPodAutoscaler,
+//     FlowSchema, PriorityLevelConfiguration, ValidatingAdmissionPolicy and
+//     its binding, DeviceClass; CSIDriver from 0), each checked against
+//     kube-apiserver v1.37; the registry's strategies are not importable,
+//     and a built-in kind not in the table keeps 0. Go types of yours without
+//     a CRD count changes of spec only.
+//   - A deleted CRD takes its custom resources with it at once (each gets a
+//     DELETED event); kube-apiserver keeps the CRD Terminating until its
+//     cleanup finalizer has deleted them.
+//   - Namespaces are finalized by no one: a deleted namespace stays
+//     Terminating, as on an envtest server without a controller manager,
+//     and its objects stay too.
+//   - deletecollection, the log, exec, proxy and eviction subresources, the
+//     scale subresource of the built-in workloads, and aggregated discovery
+//     are not served (the clients fall back to plain discovery).
+package apiserver
