@@ -9,7 +9,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -263,6 +265,31 @@ func TestFailingChild(t *testing.T) {
 			<-ctx.Done()
 		}
 		sim.Test(t, opts, func(c *sim.Cluster) { c.Advance(time.Second) })
+	case "server-error":
+		// kube-apiserver answers a scale read of a custom resource whose
+		// spec replicas are missing with 500; the simulated server does too,
+		// and says so.
+		opts := sim.Options{Seed: 1, Candidates: 1, CRDs: []*apiextensionsv1.CustomResourceDefinition{scaledWidgets()}}
+		opts.Run = func(ctx context.Context, p *sim.Process) {
+			rc, err := rest.UnversionedRESTClientFor(&rest.Config{Host: p.Config.Host, Transport: p.Config.Transport,
+				ContentConfig: rest.ContentConfig{NegotiatedSerializer: scheme.Codecs.WithoutConversion()}})
+			if err == nil {
+				_ = rc.Get().AbsPath("/apis/example.com/v1/namespaces/default/widgets/w/scale").Do(ctx).Error()
+			}
+			<-ctx.Done()
+		}
+		sim.Test(t, opts, func(c *sim.Cluster) {
+			w := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "example.com/v1", "kind": "Widget",
+				"metadata": map[string]any{"name": "w", "namespace": "default"}}}
+			if err := c.AddObjects(w); err != nil {
+				t.Fatal(err)
+			}
+			c.Advance(time.Second)
+		})
+	case "bad-crd":
+		crd := scaledWidgets()
+		crd.Spec.Versions[0].Storage = false
+		sim.Test(t, sim.Options{Seed: 1, Candidates: 1, CRDs: []*apiextensionsv1.CustomResourceDefinition{crd}}, func(c *sim.Cluster) {})
 	case "latency":
 		sim.Test(t, sim.Options{Seed: 1, Candidates: 2}, func(c *sim.Cluster) {
 			c.SetLatency("", "", sim.Fixed(-time.Second), sim.Dist{})
@@ -274,6 +301,32 @@ func TestFailingChild(t *testing.T) {
 		if len(rep.Violations) != 0 {
 			t.Errorf("violations: %v", rep.Violations)
 		}
+	}
+}
+
+// scaledWidgets is a CRD of Widgets with a scale subresource on
+// .spec.replicas and no schema beyond that.
+func scaledWidgets() *apiextensionsv1.CustomResourceDefinition {
+	return &apiextensionsv1.CustomResourceDefinition{
+		ObjectMeta: metav1.ObjectMeta{Name: "widgets.example.com"},
+		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
+			Group: "example.com",
+			Names: apiextensionsv1.CustomResourceDefinitionNames{Kind: "Widget", Plural: "widgets"},
+			Scope: apiextensionsv1.NamespaceScoped,
+			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{
+				Name: "v1", Served: true, Storage: true,
+				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
+					Type: "object",
+					Properties: map[string]apiextensionsv1.JSONSchemaProps{
+						"spec":   {Type: "object", Properties: map[string]apiextensionsv1.JSONSchemaProps{"replicas": {Type: "integer"}}},
+						"status": {Type: "object", Properties: map[string]apiextensionsv1.JSONSchemaProps{"replicas": {Type: "integer"}}},
+					},
+				}},
+				Subresources: &apiextensionsv1.CustomResourceSubresources{Scale: &apiextensionsv1.CustomResourceSubresourceScale{
+					SpecReplicasPath: ".spec.replicas", StatusReplicasPath: ".status.replicas",
+				}},
+			}},
+		},
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -210,6 +211,11 @@ func (r *request) answer() bool {
 func (r *request) String() string {
 	if r.route.Name == "" {
 		return r.route.Verb + " " + r.route.Resource
+	}
+	// kube-apiserver's path order: resource/name/subresource.
+	resource, sub, ok := strings.Cut(r.route.Resource, "/")
+	if ok {
+		return r.route.Verb + " " + resource + "/" + r.route.Name + "/" + sub
 	}
 	return r.route.Verb + " " + r.route.Resource + "/" + r.route.Name
 }

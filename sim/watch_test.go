@@ -73,6 +73,38 @@ func TestInformersWatchThroughTheNetwork(t *testing.T) {
 	}
 }
 
+// A server error the simulated server answers itself (not an injected
+// fault) is an invariant violation with its message, and its trace line
+// says what went wrong.
+func TestServerErrorsAreViolations(t *testing.T) {
+	out := runChild(t, "server-error")
+	const msg = `500 InternalError: Internal error occurred: the spec replicas field ".spec.replicas" does not exist`
+	for _, w := range []string{
+		"the API server could not serve GET /apis/example.com/v1/namespaces/default/widgets/w/scale: " + msg,
+		"get widgets/w/scale: " + msg,
+	} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+}
+
+// A CRD kube-apiserver would refuse fails the run before it starts, with
+// kube-apiserver's message naming the CRD and the field.
+func TestMalformedCRDFailsTheRun(t *testing.T) {
+	out := runChild(t, "bad-crd")
+	// The schema of the only version is hoisted to spec.validation in the
+	// internal form kube-apiserver validates, hence "Schema":null.
+	const want = ": sim: apiserver: " +
+		`CustomResourceDefinition.apiextensions.k8s.io "widgets.example.com" is invalid: [` +
+		`spec.versions: Invalid value: [{"Name":"v1","Served":true,"Storage":false,"Deprecated":false,"DeprecationWarning":null,"Schema":null,"Subresources":null,"AdditionalPrinterColumns":null,"SelectableFields":null}]: ` +
+		`must have exactly one version marked as storage version, ` +
+		`status.storedVersions: Invalid value: null: must have at least one stored version]` + "\n"
+	if !strings.Contains(out, want) {
+		t.Errorf("output lacks %q:\n%s", want, out)
+	}
+}
+
 // A request the simulated server cannot serve is an invariant violation, so
 // a test whose code never got an answer cannot pass quietly.
 func TestUnservedRequestsAreViolations(t *testing.T) {
