@@ -125,6 +125,19 @@ var apiContracts = []apiContract{
 	{"discovery", discoveryContract},
 	{"metadata; JSON and protobuf see the same object", metadataContract},
 	{"bad requests: unsupported patch type, malformed body", badRequestContract},
+	// Custom resources (conformance_crd_test.go; CRDs in testdata/crds).
+	{"custom resources: schema defaults on create and update, nested", defaultingContract},
+	{"custom resources: unknown fields pruned, except where preserved", pruningContract},
+	{"custom resources: fieldValidation Warn, Ignore and Strict", fieldValidationContract},
+	{"custom resources: a schema violation is 422 Invalid", schemaViolationContract},
+	{"custom resources: CEL rules, messageExpression, transition rule", celContract},
+	{"custom resources: status subresource and generation", crdStatusContract},
+	{"custom resources: scale subresource", scaleContract},
+	{"custom resources: two served versions, one storage version", multiVersionContract},
+	{"custom resources: selectableFields in field selectors", selectableFieldsContract},
+	{"custom resources: server-side apply of a map-type list", applyListMapContract},
+	{"custom resources: JSON only", crdContentTypeContract},
+	{"custom resources: a CRD created at run time is served; a malformed one is refused", runtimeCRDContract},
 }
 
 // TestAPIServerConformance runs every row of apiContracts against every

@@ -24,9 +24,23 @@ type Env struct {
 	env    *envtest.Environment
 }
 
+// Option configures the API server Start starts.
+type Option func(*envtest.Environment)
+
+// WithCRDPaths installs the CustomResourceDefinitions in these files and
+// directories of manifests (JSON or YAML, several documents to a file) once
+// the API server runs; Start returns when they are served. A path that does
+// not exist makes Start fail.
+func WithCRDPaths(paths ...string) Option {
+	return func(env *envtest.Environment) {
+		env.CRDInstallOptions.Paths = append(env.CRDInstallOptions.Paths, paths...)
+		env.CRDInstallOptions.ErrorIfPathMissing = true
+	}
+}
+
 // Start starts kube-apiserver and etcd and returns once the API server serves.
 // Call Stop when done (in TestMain or a ginkgo AfterSuite).
-func Start() (*Env, error) {
+func Start(opts ...Option) (*Env, error) {
 	dir := os.Getenv("KUBEBUILDER_ASSETS")
 	if dir == "" {
 		return nil, errors.New("testenv: KUBEBUILDER_ASSETS is not set; run the tests with `make test`, or run `make envtest-assets` and export KUBEBUILDER_ASSETS=<the directory it prints>")
@@ -37,6 +51,9 @@ func Start() (*Env, error) {
 		}
 	}
 	env := &envtest.Environment{BinaryAssetsDirectory: dir}
+	for _, opt := range opts {
+		opt(env)
+	}
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, fmt.Errorf("testenv: starting kube-apiserver and etcd from %s: %w", dir, err)
