@@ -8,7 +8,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured/unstructuredscheme"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/applyconfigurations"
@@ -43,6 +45,35 @@ type noDefaults struct{}
 
 func (noDefaults) Default(runtime.Object) {}
 
+// nopConvertor converts an unstructured object between the versions of its
+// group by setting its apiVersion, as kube-apiserver converts custom
+// resources with conversion strategy None.
+type nopConvertor struct{}
+
+func (nopConvertor) Convert(in, out, _ any) error {
+	u, okIn := in.(runtime.Unstructured)
+	o, okOut := out.(runtime.Unstructured)
+	if !okIn || !okOut {
+		return fmt.Errorf("unable to convert %T to %T: only unstructured objects convert", in, out)
+	}
+	o.SetUnstructuredContent(u.UnstructuredContent())
+	return nil
+}
+
+func (nopConvertor) ConvertToVersion(in runtime.Object, target runtime.GroupVersioner) (runtime.Object, error) {
+	gvk := in.GetObjectKind().GroupVersionKind()
+	out, ok := target.KindForGroupVersionKinds([]schema.GroupVersionKind{gvk})
+	if _, unstructured := in.(runtime.Unstructured); !ok || !unstructured {
+		return nil, fmt.Errorf("unable to convert %v to %v", gvk, target)
+	}
+	in.GetObjectKind().SetGroupVersionKind(out)
+	return in, nil
+}
+
+func (nopConvertor) ConvertFieldLabel(_ schema.GroupVersionKind, label, value string) (string, string, error) {
+	return label, value, nil
+}
+
 // fieldManagers builds a field manager per kind once.
 type fieldManagers struct {
 	once  sync.Once
@@ -61,15 +92,21 @@ func (s *Server) fieldManager(r *resource, subresource string) (*managedfields.F
 	if r.custom != nil {
 		tc = r.custom.typeConverter
 	}
+	// Kinds without a Go type are made and converted as unstructured objects.
+	var convertor runtime.ObjectConvertor = s.scheme
+	var creater runtime.ObjectCreater = s.scheme
+	if !r.typed {
+		convertor, creater = nopConvertor{}, unstructuredscheme.NewUnstructuredCreator()
+	}
 	if subresource != "" {
-		return managedfields.NewDefaultFieldManager(tc, s.scheme, noDefaults{}, s.scheme, r.gvk, r.gvk.GroupVersion(), subresource, nil)
+		return managedfields.NewDefaultFieldManager(tc, convertor, noDefaults{}, creater, r.gvk, r.gvk.GroupVersion(), subresource, nil)
 	}
 	fm.mu.Lock()
 	defer fm.mu.Unlock()
 	if m, ok := fm.byRes[r]; ok {
 		return m, nil
 	}
-	m, err := managedfields.NewDefaultFieldManager(tc, s.scheme, noDefaults{}, s.scheme, r.gvk, r.gvk.GroupVersion(), "", nil)
+	m, err := managedfields.NewDefaultFieldManager(tc, convertor, noDefaults{}, creater, r.gvk, r.gvk.GroupVersion(), "", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +166,7 @@ func (s *Server) applyObject(rt route, applied *unstructured.Unstructured, manag
 	if c := rt.res.custom; c != nil {
 		// What the apply made is read as a request body is: pruned and
 		// defaulted by the schema.
-		if err := c.coerce(next.(*unstructured.Unstructured)); err != nil {
+		if _, err := c.coerce(next.(*unstructured.Unstructured), false); err != nil {
 			return nil, 0, err
 		}
 	}

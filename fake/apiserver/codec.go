@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
@@ -142,7 +143,8 @@ func (s *Server) writeObject(w http.ResponseWriter, req *http.Request, code int,
 	mt, ok := negotiate(req.Header.Get("Accept"), hasProtobuf(obj))
 	if !ok {
 		st := apierrors.NewGenericServerResponse(http.StatusNotAcceptable, "", schema.GroupResource{}, "", "", 0, false).ErrStatus
-		st.Message = fmt.Sprintf("only the following media types are accepted: %s, %s", mediaJSON, mediaProtobuf)
+		st.Details = nil
+		st.Message = fmt.Sprintf("only the following media types are accepted: %s, %s, %s", mediaJSON, mediaYAML, mediaProtobuf)
 		obj, code, mt = &st, int(st.Code), mediaJSON
 	}
 	b, err := s.encode(obj, mt)
@@ -190,17 +192,27 @@ func unsupportedMediaType(accepted ...string) error {
 	}}
 }
 
-// decode reads a request body of r's kind: JSON, YAML or protobuf for Go
-// types, JSON or YAML for kinds known only by GVK.
-func (s *Server) decode(r *resource, contentType string, body []byte) (runtime.Object, metav1.Object, error) {
+// decode reads a request body of rt's kind: JSON, YAML or protobuf for the
+// built-in kinds, JSON or YAML for the others, as kube-apiserver reads them
+// (a custom resource's body pruned and defaulted by its schema).
+func (s *Server) decode(rt route, contentType string, body []byte) (runtime.Object, metav1.Object, error) {
+	r := rt.res
 	mt := mediaType(contentType)
 	switch mt {
 	case mediaJSON, mediaYAML, "":
 	case mediaProtobuf:
+		switch {
+		case r.gvr == crdsGVR:
+			return decodeCRD(body)
+		case !r.protobuf:
+			// kube-apiserver has no protobuf decoder for them: 400 with
+			// fieldValidation Ignore (its handler fails otherwise).
+			return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("%s in version %q cannot be handled as a %s: the body is protobuf, which has no form of this kind", r.gvk.Kind, r.gvk.Version, r.gvk.Kind))
+		}
+	default:
 		if !r.protobuf {
 			return nil, nil, unsupportedMediaType(mediaJSON, mediaYAML)
 		}
-	default:
 		return nil, nil, unsupportedMediaType(mediaJSON, mediaYAML, mediaProtobuf)
 	}
 	var obj runtime.Object
@@ -230,8 +242,17 @@ func (s *Server) decode(r *resource, contentType string, body []byte) (runtime.O
 			return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the object provided is of kind %v, the path addresses %v", u.GroupVersionKind(), r.gvk))
 		}
 		if r.custom != nil {
-			if err := r.custom.coerce(u); err != nil {
+			unknown, err := r.custom.coerce(u, rt.fieldValidation != metav1.FieldValidationIgnore)
+			if err != nil {
 				return nil, nil, err
+			}
+			if len(unknown) > 0 {
+				slices.Sort(unknown)
+				if rt.fieldValidation == metav1.FieldValidationStrict {
+					return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("%s in version %q cannot be handled as a %s: strict decoding error: %s",
+						r.gvk.Kind, r.gvk.Version, r.gvk.Kind, strings.Join(unknownFields(unknown), ", ")))
+				}
+				*rt.warnings = append(*rt.warnings, unknownFields(unknown)...)
 			}
 		}
 		obj = u
@@ -241,6 +262,15 @@ func (s *Server) decode(r *resource, contentType string, body []byte) (runtime.O
 		return nil, nil, apierrors.NewBadRequest(err.Error())
 	}
 	return obj, m, nil
+}
+
+// unknownFields are kube-apiserver's words for fields a schema does not know.
+func unknownFields(paths []string) []string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		out[i] = fmt.Sprintf("unknown field %q", p)
+	}
+	return out
 }
 
 // toJSON is obj's JSON, for patching.

@@ -28,6 +28,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -52,6 +53,8 @@ var crdScheme = func() *runtime.Scheme {
 	install.Install(s)
 	return s
 }()
+
+var crdCodecs = serializer.NewCodecFactory(crdScheme)
 
 var crdGroupKind = schema.GroupKind{Group: apiextensionsv1.GroupName, Kind: "CustomResourceDefinition"}
 
@@ -237,10 +240,16 @@ func customResources(v1 *apiextensionsv1.CustomResourceDefinition, crd *apiexten
 			return nil, fmt.Errorf("CustomResourceDefinition %s version %s: %w", crd.Name, v.Name, err)
 		}
 		kind := schema.GroupVersionKind{Group: crd.Spec.Group, Version: v.Name, Kind: crd.Status.AcceptedNames.Kind}
+		// The v1 form has each version's selectable fields; the internal one
+		// hoists identical ones to the spec.
 		var selectable []apiextensionsv1.SelectableField
+		for _, v1v := range v1.Spec.Versions {
+			if v1v.Name == v.Name {
+				selectable = v1v.SelectableFields
+			}
+		}
 		c.selectable = sets.New[string]()
-		for _, f := range v.SelectableFields {
-			selectable = append(selectable, apiextensionsv1.SelectableField{JSONPath: f.JSONPath})
+		for _, f := range selectable {
 			c.selectable.Insert(strings.TrimPrefix(f.JSONPath, "."))
 		}
 		s := customresource.NewStrategy(unstructuredscheme.NewUnstructuredObjectTyper(), namespaced, kind, validator, statusValidator,
@@ -267,33 +276,37 @@ func customResources(v1 *apiextensionsv1.CustomResourceDefinition, crd *apiexten
 // coerce does to a decoded custom resource what kube-apiserver's decoder
 // does: unknown fields pruned (unless preserved), nulls without a default
 // dropped where the schema does not allow them, metadata checked and
-// embedded objects' metadata coerced; then the schema's defaults.
-func (c *custom) coerce(u *unstructured.Unstructured) error {
+// embedded objects' metadata coerced; then the schema's defaults. With
+// track it returns the paths of the unknown fields it dropped, for
+// fieldValidation.
+func (c *custom) coerce(u *unstructured.Unstructured, track bool) ([]string, error) {
 	kind, apiVersion := u.GetKind(), u.GetAPIVersion()
-	objectMeta, foundMeta, err := schemaobjectmeta.GetObjectMeta(u.Object, false)
+	objectMeta, foundMeta, unknown, err := schemaobjectmeta.GetObjectMetaWithOptions(u.Object, schemaobjectmeta.ObjectMetaOptions{ReturnUnknownFieldPaths: track})
 	if err != nil {
-		return apierrors.NewBadRequest(err.Error())
+		return nil, apierrors.NewBadRequest(err.Error())
 	}
 	if c.structural != nil {
 		if !c.preserveUnknown {
-			structuralpruning.Prune(u.Object, c.structural, true)
+			unknown = append(unknown, structuralpruning.PruneWithOptions(u.Object, c.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: track})...)
 			structuraldefaulting.PruneNonNullableNullsWithoutDefaults(u.Object, c.structural)
 		}
-		if err := schemaobjectmeta.Coerce(nil, u.Object, c.structural, false, false); err != nil {
-			return apierrors.NewBadRequest(err.Error())
+		err, paths := schemaobjectmeta.CoerceWithOptions(nil, u.Object, c.structural, false, schemaobjectmeta.CoerceOptions{ReturnUnknownFieldPaths: track})
+		if err != nil {
+			return nil, apierrors.NewBadRequest(err.Error())
 		}
+		unknown = append(unknown, paths...)
 	}
 	u.SetKind(kind)
 	u.SetAPIVersion(apiVersion)
 	if foundMeta {
 		if err := schemaobjectmeta.SetObjectMeta(u.Object, objectMeta); err != nil {
-			return apierrors.NewBadRequest(err.Error())
+			return nil, apierrors.NewBadRequest(err.Error())
 		}
 	}
 	if c.structural != nil {
 		structuraldefaulting.Default(u.Object, c.structural)
 	}
-	return nil
+	return unknown, nil
 }
 
 // convert is a copy of a stored custom resource at c's version, as
@@ -302,7 +315,7 @@ func (c *custom) coerce(u *unstructured.Unstructured) error {
 func (c *custom) convert(obj runtime.Object) runtime.Object {
 	u := obj.(*unstructured.Unstructured).DeepCopy()
 	u.SetAPIVersion(schema.GroupVersion{Group: u.GroupVersionKind().Group, Version: c.version}.String())
-	_ = c.coerce(u) // stored metadata is well-formed: coerce fails only on malformed metadata
+	_, _ = c.coerce(u, false) // stored metadata is well-formed: coerce fails only on malformed metadata
 	return u
 }
 
@@ -329,6 +342,7 @@ func (s *Server) admitCreate(rt route, obj runtime.Object) error {
 		if errs := r.custom.strategy.Validate(ctx, obj); len(errs) > 0 {
 			return invalid(r, m.GetName(), errs)
 		}
+		rt.warn(r.custom.strategy.WarningsOnCreate(ctx, obj)...)
 	case r.gvr == crdsGVR:
 		return s.admitCRD(obj.(*unstructured.Unstructured), nil)
 	}
@@ -350,6 +364,7 @@ func (s *Server) admitUpdate(rt route, next, old runtime.Object) error {
 		if errs := st.ValidateUpdate(ctx, next, old); len(errs) > 0 {
 			return invalid(r, rt.name, errs)
 		}
+		rt.warn(st.WarningsOnUpdate(ctx, next, old)...)
 	case r.gvr == crdsGVR && rt.subresource == "":
 		return s.admitCRD(next.(*unstructured.Unstructured), old.(*unstructured.Unstructured))
 	}
@@ -377,6 +392,23 @@ func (s *Server) addCRD(crd *apiextensionsv1.CustomResourceDefinition) error {
 		return err
 	}
 	return s.Add(&unstructured.Unstructured{Object: u})
+}
+
+// decodeCRD reads a CRD sent in protobuf, as apiextensions' clientset sends
+// it.
+func decodeCRD(body []byte) (runtime.Object, metav1.Object, error) {
+	crd := &apiextensionsv1.CustomResourceDefinition{}
+	gvk := crdResource.gvk
+	if _, _, err := crdCodecs.UniversalDeserializer().Decode(body, &gvk, crd); err != nil {
+		return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the object provided is unrecognized (must be of type CustomResourceDefinition): %v", err))
+	}
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(crd)
+	if err != nil {
+		return nil, nil, apierrors.NewBadRequest(err.Error())
+	}
+	u := &unstructured.Unstructured{Object: content}
+	u.SetGroupVersionKind(gvk)
+	return u, u, nil
 }
 
 // toCRD reads a stored or sent CRD.
@@ -428,7 +460,7 @@ func (s *Server) recoerceLocked(rs []resource) {
 		}
 		for key, v := range s.store.objects[r.gvr] {
 			u := v.obj.(*unstructured.Unstructured).DeepCopy()
-			if err := r.custom.coerce(u); err != nil || equality.Semantic.DeepEqual(u, v.obj) {
+			if _, err := r.custom.coerce(u, false); err != nil || equality.Semantic.DeepEqual(u, v.obj) {
 				continue
 			}
 			s.store.objects[r.gvr][key] = &revision{obj: u}

@@ -19,15 +19,15 @@
 // kube-apiserver's words; unconditional when empty; no-op writes skipped),
 // JSON, merge and strategic merge patches, server-side apply with field
 // managers and conflicts, delete (preconditions; finalizers keep the object
-// with a deletionTimestamp), the status subresource, and metadata.generation
+// with a deletionTimestamp) and deletecollection, the status subresource, and metadata.generation
 // as kube-apiserver keeps it per kind (1 on create and one more per spec
 // change for the workload kinds, 0 for most built-in kinds such as Lease and
 // Service), for namespaced and cluster-scoped kinds of a runtime.Scheme
 // (client-go's by default; WithScheme for your own Go types, WithKind for
 // kinds known only by GVK). Built-in kinds are served in JSON and protobuf;
 // every other kind is JSON only, as kube-apiserver serves custom resources: a
-// client that accepts protobuf and JSON gets JSON, and a protobuf body is 415
-// Unsupported Media Type.
+// client that accepts protobuf and JSON gets JSON, and a protobuf patch is
+// 415 Unsupported Media Type.
 //
 // Every failure is the status error kube-apiserver sends. A request the
 // server cannot serve (an unknown path, an unsupported verb or patch type)
@@ -54,8 +54,10 @@
 //     kube-apiserver's message naming the CRD and the field;
 //   - request bodies are pruned of unknown fields (unless
 //     x-kubernetes-preserve-unknown-fields), their metadata checked, and the
-//     schema's defaults applied, on create, update, patch and apply; objects
-//     stored before a CRD changed read with its new defaults;
+//     schema's defaults applied, on create, update, patch and apply; the
+//     unknown fields are Warning headers, or with fieldValidation Strict a
+//     400, as kube-apiserver words them; objects stored before a CRD changed
+//     read with its new defaults;
 //   - the registry's strategy: create clears status and sets generation 1,
 //     every change but metadata and status adds one, the status
 //     subresource writes status only; the OpenAPI schema, list types and
@@ -133,7 +135,10 @@
 //   - Namespaces are finalized by no one: a deleted namespace stays
 //     Terminating, as on an envtest server without a controller manager,
 //     and its objects stay too.
-//   - deletecollection, the log, exec, proxy and eviction subresources, the
-//     scale subresource of the built-in workloads, and aggregated discovery
-//     are not served (the clients fall back to plain discovery).
+//   - The log, exec, proxy and eviction subresources, the scale subresource
+//     of the built-in workloads, and aggregated discovery are not served (the
+//     clients fall back to plain discovery).
+//   - A protobuf body for a custom resource is 400 Bad Request; kube-apiserver
+//     answers so with fieldValidation Ignore, and with the default its
+//     handler fails and drops the connection.
 package apiserver

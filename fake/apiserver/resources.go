@@ -247,7 +247,7 @@ func (rs *resources) group(g string) metav1.APIGroup {
 }
 
 var (
-	verbsMain   = metav1.Verbs{"create", "delete", "get", "list", "patch", "update", "watch"}
+	verbsMain   = metav1.Verbs{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
 	verbsStatus = metav1.Verbs{"get", "patch", "update"}
 )
 

@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/types"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -329,6 +330,17 @@ type route struct {
 	namespace   string
 	name        string
 	subresource string
+	// fieldValidation is the request's fieldValidation parameter; warnings
+	// collect what the answer's Warning headers will say.
+	fieldValidation string
+	warnings        *[]string
+}
+
+// warn adds warnings to the answer, when there is one to add them to.
+func (rt route) warn(texts ...string) {
+	if rt.warnings != nil {
+		*rt.warnings = append(*rt.warnings, texts...)
+	}
 }
 
 // serve routes a request and runs it.
@@ -391,6 +403,7 @@ func (rs *resources) route(gv schema.GroupVersion, parts []string) (route, bool)
 		switch {
 		case rt.subresource == "status" && r.status:
 		case rt.subresource == "scale" && r.custom != nil && r.custom.scale != nil:
+		case r.custom != nil: // kube-apiserver's answer is NotFound (see do)
 		default:
 			return rt, false
 		}
@@ -416,6 +429,21 @@ func (s *Server) methodNotAllowed(req *http.Request, r *resource) error {
 // do runs a resource request.
 func (s *Server) do(req *http.Request, w http.ResponseWriter, rt route) (runtime.Object, int, error) {
 	ctx := req.Context()
+	if rt.res.custom != nil && rt.subresource != "" && !(rt.subresource == "status" && rt.res.status) && !(rt.subresource == "scale" && rt.res.custom.scale != nil) {
+		// A subresource the CRD does not declare is not found, as the
+		// object would not be.
+		return nil, 0, apierrors.NewNotFound(rt.res.groupResource(), rt.name)
+	}
+	rt.fieldValidation = first(req.URL.Query(), "fieldValidation")
+	var warnings []string
+	rt.warnings = &warnings
+	defer func() {
+		for _, text := range warnings {
+			if h, err := utilnet.NewWarningHeader(299, "-", text); err == nil {
+				w.Header().Add("Warning", h)
+			}
+		}
+	}()
 	if rt.subresource == "scale" {
 		obj, err := s.scale(req, rt)
 		return obj, http.StatusOK, err
@@ -456,6 +484,13 @@ func (s *Server) do(req *http.Request, w http.ResponseWriter, rt route) (runtime
 			return nil, 0, err
 		}
 		obj, err := s.delete(rt, body)
+		return obj, http.StatusOK, err
+	case req.Method == http.MethodDelete && rt.name == "" && rt.subresource == "":
+		body, err := readAll(req)
+		if err != nil {
+			return nil, 0, err
+		}
+		obj, err := s.deleteCollection(rt, req.URL.Query(), body)
 		return obj, http.StatusOK, err
 	}
 	return nil, 0, s.methodNotAllowed(req, rt.res)

@@ -37,7 +37,7 @@ func (s *Server) create(rt route, contentType string, body []byte, dryRun bool) 
 	if r.namespaced && rt.namespace == "" {
 		return nil, apierrors.NewMethodNotSupported(r.groupResource(), "create")
 	}
-	obj, m, err := s.decode(r, contentType, body)
+	obj, m, err := s.decode(rt, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +143,7 @@ func (s *Server) namespaceOpenLocked(namespace string) error {
 // update replaces an object: 409 on a stale resourceVersion, unconditional
 // when the body has none.
 func (s *Server) update(rt route, contentType string, body []byte, manager string) (runtime.Object, error) {
-	obj, m, err := s.decode(rt.res, contentType, body)
+	obj, m, err := s.decode(rt, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -228,6 +228,9 @@ func (s *Server) patch(req *http.Request, rt route, pt types.PatchType, body []b
 	case types.ApplyCBORPatchType:
 		return nil, 0, s.unservable(req, unsupportedMediaType(string(types.JSONPatchType), string(types.MergePatchType), string(types.StrategicMergePatchType), string(types.ApplyYAMLPatchType)).(apierrors.APIStatus))
 	default:
+		if !rt.res.typed {
+			return nil, 0, unsupportedMediaType(string(types.JSONPatchType), string(types.MergePatchType), string(types.ApplyYAMLPatchType))
+		}
 		return nil, 0, unsupportedMediaType(string(types.JSONPatchType), string(types.MergePatchType), string(types.StrategicMergePatchType), string(types.ApplyYAMLPatchType))
 	}
 	s.store.mu.Lock()
@@ -258,7 +261,7 @@ func (s *Server) patch(req *http.Request, rt route, pt types.PatchType, body []b
 	if err != nil {
 		return nil, 0, apierrors.NewBadRequest(err.Error())
 	}
-	next, nm, err := s.decode(rt.res, mediaJSON, patched)
+	next, nm, err := s.decode(rt, mediaJSON, patched)
 	if err != nil {
 		return nil, 0, apierrors.NewInvalid(rt.res.gvk.GroupKind(), rt.name, field.ErrorList{field.Invalid(field.NewPath(""), string(body), err.Error())})
 	}
@@ -282,10 +285,53 @@ func managerOf(req *http.Request) string {
 	return ua
 }
 
+// deleteCollection deletes every object of rt's namespace (all, for a
+// cluster-scoped kind or none given) that the selectors select, each as a
+// delete of its own, and answers the list of what it deleted.
+func (s *Server) deleteCollection(rt route, q map[string][]string, body []byte) (runtime.Object, error) {
+	opts, err := s.deleteOptions(body)
+	if err != nil {
+		return nil, err
+	}
+	all, err := s.list(rt, q)
+	if err != nil {
+		return nil, err
+	}
+	items, _ := meta.ExtractList(all)
+	deleted := make([]runtime.Object, 0, len(items))
+	for _, item := range items {
+		m, _ := meta.Accessor(item)
+		one := rt
+		one.namespace, one.name = m.GetNamespace(), m.GetName()
+		obj, err := s.deleteObject(one, opts)
+		if apierrors.IsNotFound(err) {
+			continue // gone meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		deleted = append(deleted, owned(obj))
+	}
+	list, err := s.newList(rt.res)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	return list, meta.SetList(list, deleted)
+}
+
 // delete removes an object, or with finalizers marks it deleted and leaves
 // it until they are gone; preconditions on uid and resourceVersion are
 // checked first.
 func (s *Server) delete(rt route, body []byte) (runtime.Object, error) {
+	opts, err := s.deleteOptions(body)
+	if err != nil {
+		return nil, err
+	}
+	return s.deleteObject(rt, opts)
+}
+
+// deleteOptions reads a delete's body.
+func (s *Server) deleteOptions(body []byte) (*metav1.DeleteOptions, error) {
 	opts := &metav1.DeleteOptions{}
 	if len(body) > 0 {
 		gvk := metav1.SchemeGroupVersion.WithKind("DeleteOptions")
@@ -293,7 +339,7 @@ func (s *Server) delete(rt route, body []byte) (runtime.Object, error) {
 			return nil, apierrors.NewBadRequest("decoding DeleteOptions: " + err.Error())
 		}
 	}
-	return s.deleteObject(rt, opts)
+	return opts, nil
 }
 
 // deleteObject is delete with decoded options.
