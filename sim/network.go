@@ -250,7 +250,9 @@ func (n *network) serve(r *request) response {
 	}
 	r.written = httptest.ResponseRecorder{HeaderMap: make(http.Header, 1), Body: &r.writtenBody, Code: http.StatusOK}
 	n.srv.ServeHTTP(&r.written, r.outgoing())
-	return decodeAnswer(r, r.written.Code, r.written.HeaderMap.Get("Content-Type"), r.writtenBody.Bytes())
+	out := decodeAnswer(r, r.written.Code, r.written.HeaderMap.Get("Content-Type"), r.writtenBody.Bytes())
+	out.Warnings = r.written.HeaderMap.Values("Warning")
+	return out
 }
 
 // CancelRequest exists so that client-go's transport wrappers, which forward

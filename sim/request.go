@@ -303,6 +303,9 @@ func (r *request) deliver(req *http.Request) (*http.Response, error) {
 	}
 	r.contentType[0] = rep.resp.ContentType
 	h := http.Header{"Content-Type": r.contentType[:]}
+	if len(rep.resp.Warnings) > 0 {
+		h["Warning"] = rep.resp.Warnings
+	}
 	if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
 		if st, ok := rep.resp.Err.(apierrors.APIStatus); ok && st.Status().Details != nil && st.Status().Details.RetryAfterSeconds > 0 {
 			h.Set("Retry-After", strconv.Itoa(int(st.Status().Details.RetryAfterSeconds)))

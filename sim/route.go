@@ -79,6 +79,8 @@ type response struct {
 	Stream      io.ReadCloser
 	Err         error
 	Lease       *coordinationv1.Lease
+	// Warnings are the answer's Warning headers (unknown fields, say).
+	Warnings []string
 }
 
 // server is a backend's API server as a request meets it on arrival.
@@ -110,7 +112,9 @@ func (r *request) roundTrip(ctx context.Context, next http.RoundTripper) respons
 	if r.p.c.t == nil {
 		r.p.c.rec.roundTrip(r.route.Verb, time.Since(start))
 	}
-	return decodeAnswer(r, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	answer := decodeAnswer(r, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	answer.Warnings = resp.Header.Values("Warning")
+	return answer
 }
 
 // outgoing is the client's request as the server gets it: a shallow copy
