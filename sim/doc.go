@@ -20,16 +20,22 @@
 // real server it wraps a copy of the caller's *rest.Config, outermost, so
 // client-go's timeouts, retries and throttling run unchanged above it.
 //
-// The simulated API server is package fake's APIServer: discovery, get,
-// list, watch (watch-list, resume, 410 Gone), create, update, patch,
-// server-side apply and delete on any kind of client-go's scheme, with
-// kube-apiserver's resourceVersion semantics and status errors (see its
-// package documentation for the limits). It applies each request when it
-// arrives. A request has two latency legs, to the server and back, so a
+// The simulated API server is package apiserver's Server (fake/apiserver):
+// discovery, get, list, watch (watch-list, resume, 410 Gone), create,
+// update, patch, server-side apply and delete on any kind of the scheme and
+// on the custom resources of Options.CRDs and CRDPaths (with their schemas'
+// defaults, pruning and CEL rules, JSON only, as kube-apiserver serves
+// them), with kube-apiserver's resourceVersion semantics and status errors
+// (see its package documentation for the limits). It applies each request
+// when it arrives. A request has two latency legs, to the server and back, so a
 // client can give up on a write that the server still applies, as on a real
 // cluster; a watch's events each take a response leg, a partition or an
 // outage breaks an open watch (the client watches again), a black hole
-// stalls it. A request the server cannot serve is an invariant violation.
+// stalls it. A request the server cannot serve, and a server error (5xx) it
+// answers itself, not one a fault injects, is an invariant violation with
+// its message. Managers from Manager get a config without a content type,
+// as a real operator's (JSON); Process.Config asks for protobuf, as
+// kube-controller-manager's clients do.
 //
 // # API summary
 //
@@ -48,8 +54,8 @@
 // real server's own round trip, default nothing), NoClientTimeout,
 // AllowOverlap, SameInstantStart, ExitOnLoss, Restart, TraceRequests,
 // LogVerbosity, Faults (a schedule of Fault values), Run (bring your own
-// candidate, or Manager), WritesWithoutLeadership, Scheme, Namespace,
-// LeaseName. Options.Validate reports bad input before anything
+// candidate, or Manager), WritesWithoutLeadership, Scheme, CRDs and
+// CRDPaths, Namespace, LeaseName. Options.Validate reports bad input before anything
 // runs.
 //
 // Cluster (only from the body): Now, Advance, AwaitLeader, Leader, Leaders,
