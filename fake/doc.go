@@ -116,7 +116,11 @@
 //     (Strategy, PreferredHolder) is stored but not interpreted.
 //   - NewClientset checks resourceVersions and UIDs only: no field validation,
 //     no generation or creationTimestamp, no finalizers or garbage collection.
-//     Writes made directly through its Tracker() bypass the checks. Its
+//     Its lists, objects and watches share one resourceVersion sequence, so a
+//     watch from any version the client saw delivers every later write (one
+//     older than its last 10,000 writes gets 410 Expired), but watches ignore
+//     label and field selectors, as client-go's fake does. Writes made
+//     directly through its Tracker() bypass the checks and reach no watch. Its
 //     store is its own, as client-go's fake keeps one: for a typed fake that
 //     shares an API server's store (the same objects, resourceVersions and
 //     watches, and the server's rules: the namespace must exist), use
