@@ -29,44 +29,10 @@
 //     409 Conflict, for every resource. A client-go LeaseLock on it passes the
 //     same contract tests as on kube-apiserver. NewObjectTracker is the same
 //     storage for other fakes.
-//   - NewAPIServer: an in-memory Kubernetes API server that real clients live
-//     on (and the simulator's server), through APIServer.Config (an http.RoundTripper, no sockets) or as an
-//     http.Handler. It serves discovery (/api, /apis, /version), get, list
-//     (label selectors, metadata.name and metadata.namespace field selectors,
-//     limit and continue, all namespaces), watch (from a resourceVersion out of
-//     a bounded event log, 410 Expired when it is older; watch-list with the
-//     k8s.io/initial-events-end bookmark; a bookmark every BookmarkInterval
-//     with allowWatchBookmarks; timeoutSeconds), create
-//     (generateName, AlreadyExists, the namespace must exist), update (409 on a
-//     stale resourceVersion, unconditional when empty, no-op writes skipped),
-//     JSON, merge and strategic merge patches, server-side apply with field
-//     managers and conflicts, delete (preconditions; finalizers keep the object
-//     with a deletionTimestamp), the status subresource, metadata.generation
-//     as kube-apiserver keeps it per kind (1 on create and one more per spec
-//     change for the workload kinds and your own kinds, 0 for most built-in
-//     kinds such as Lease and Service), for namespaced and cluster-scoped
-//     kinds of a runtime.Scheme (client-go's by default; WithScheme for your
-//     own types, WithKind for kinds known only by GVK), in JSON and protobuf. Every failure is the status error
-//     kube-apiserver sends; a request it cannot serve is a 404 or 405 naming
-//     method and path, and is listed by Unserved. APIServer.Clientset is
-//     client-go's typed fake clientset on the same store, for code that takes
-//     a kubernetes.Interface. APIServer.Compact forgets the watch history, as
-//     a restarted kube-apiserver or etcd's compaction does, so that clients
-//     watching from an older version must list again.
 //
-// An informer test on the server needs a few lines:
-//
-//	srv := fake.NewAPIServer(fake.WithObjects(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "default"}}))
-//	cs := kubernetes.NewForConfigOrDie(srv.Config())
-//	factory := informers.NewSharedInformerFactory(cs, 0)
-//	inf := factory.Core().V1().ConfigMaps().Informer()
-//	factory.Start(ctx.Done())
-//	cache.WaitForCacheSync(ctx.Done(), inf.HasSynced)
-//
-// The server passes one table of client-level contract tests together with
-// kube-apiserver (through envtest), with the same expectations; the one rule
-// envtest cannot show within a test, 410 Expired for a watch older than the
-// server's history, is tested on this server alone.
+// The in-memory Kubernetes API server that real clients live on, with your
+// custom resources, is package apiserver (fake/apiserver): it pulls in
+// kube-apiserver's CRD machinery, which users of the locks need not compile.
 //
 // The locks pass one contract test suite together with client-go's LeaseLock on
 // NewClientset and on a real kube-apiserver, so what a test learns from them
@@ -75,10 +41,7 @@
 // # What it is not for
 //
 // It does not measure failover timing under latency, partitions or crashes with
-// client-go's own HTTP stack; that is the simulator's job (package sim). The
-// API server is not kube-apiserver: no admission (webhooks or built-in), no
-// OpenAPI validation beyond decoding, no defaulting, no CRD schemas, no
-// authentication or authorization, no garbage collection or controllers.
+// client-go's own HTTP stack; that is the simulator's job (package sim).
 //
 // # Time
 //
@@ -124,37 +87,5 @@
 //     store is its own, as client-go's fake keeps one: for a typed fake that
 //     shares an API server's store (the same objects, resourceVersions and
 //     watches, and the server's rules: the namespace must exist), use
-//     APIServer.Clientset.
-//
-// # Limitations of the API server, and why
-//
-//   - Each group version is a store of its own: no conversion between the
-//     versions of one resource (autoscaling/v1 and v2 see different objects),
-//     because conversion needs the internal types of kube-apiserver.
-//   - A list page after the first shows the objects as they are when it is
-//     read, not the snapshot of the first page's resourceVersion: the store
-//     keeps one version of each object, not etcd's history.
-//   - Field selectors: metadata.name and metadata.namespace only, as every
-//     resource has them; the per-kind ones (spec.nodeName, status.phase) are
-//     400 Bad Request, naming the field.
-//   - managedFields record server-side applies, and the updates of objects
-//     that were applied at least once; kube-apiserver records every update.
-//     Computing field ownership on every write would cost each write many
-//     times what the rest of it costs.
-//   - metadata.generation follows a table of the built-in kinds that keep one
-//     (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob,
-//     ReplicationController, Pod, NetworkPolicy, Ingress, IngressClass,
-//     PodDisruptionBudget, HorizontalPodAutoscaler, FlowSchema,
-//     PriorityLevelConfiguration, ValidatingAdmissionPolicy and its binding,
-//     DeviceClass; CSIDriver from 0), each checked against kube-apiserver v1.37;
-//     the registry's strategies are not importable, and a built-in kind not in
-//     the table keeps 0. Your own kinds count changes of spec only, where
-//     kube-apiserver counts every change but metadata (and status, with a
-//     status subresource).
-//   - Namespaces are finalized by no one: a deleted namespace stays
-//     Terminating, as on an envtest server without a controller manager, and
-//     its objects stay too.
-//   - deletecollection, the scale, log, exec and proxy subresources, and
-//     aggregated discovery are not served (the clients fall back to plain
-//     discovery).
+//     apiserver.Server.Clientset.
 package fake

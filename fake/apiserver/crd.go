@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured/unstructuredscheme"
@@ -353,19 +354,32 @@ func (s *Server) admitCreate(rt route, obj runtime.Object) error {
 // already as the server keeps it): the strategy of the main resource or of
 // the status subresource, with transition rules that see old.
 func (s *Server) admitUpdate(rt route, next, old runtime.Object) error {
-	switch r := rt.res; {
-	case r.custom != nil:
-		ctx := requestContext(context.Background(), rt.namespace)
-		st := r.custom.strategy
+	r := rt.res
+	ctx := requestContext(context.Background(), rt.namespace)
+	var st strategy
+	if r.custom != nil {
+		st = r.custom.strategy
 		if rt.subresource == "status" {
 			st = r.custom.status
 		}
 		st.PrepareForUpdate(ctx, next, old)
-		if errs := st.ValidateUpdate(ctx, next, old); len(errs) > 0 {
-			return invalid(r, rt.name, errs)
-		}
+	}
+	// kube-apiserver checks every kind's metadata on update before the
+	// kind's own rules: no new finalizers on an object being deleted, owner
+	// references, label and annotation syntax.
+	nm, _ := meta.Accessor(next)
+	om, _ := meta.Accessor(old)
+	errs := validation.ValidateObjectMetaAccessorUpdate(nm, om, field.NewPath("metadata"))
+	if st != nil {
+		errs = append(errs, st.ValidateUpdate(ctx, next, old)...)
+	}
+	if len(errs) > 0 {
+		return invalid(r, rt.name, errs)
+	}
+	if st != nil {
 		rt.warn(st.WarningsOnUpdate(ctx, next, old)...)
-	case r.gvr == crdsGVR && rt.subresource == "":
+	}
+	if r.gvr == crdsGVR && rt.subresource == "" {
 		return s.admitCRD(next.(*unstructured.Unstructured), old.(*unstructured.Unstructured))
 	}
 	return nil

@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"reflect"
@@ -18,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -248,7 +250,9 @@ func (s *Server) patch(req *http.Request, rt route, pt types.PatchType, body []b
 	case types.JSONPatchType:
 		var p jsonpatch.Patch
 		if p, err = jsonpatch.DecodePatch(body); err == nil {
-			patched, err = p.Apply(original)
+			if patched, err = p.Apply(original); err != nil {
+				err = &jsonPatchError{err}
+			}
 		}
 	case types.MergePatchType:
 		patched, err = jsonpatch.MergePatch(original, body)
@@ -258,7 +262,13 @@ func (s *Server) patch(req *http.Request, rt route, pt types.PatchType, body []b
 			patched, err = strategicpatch.StrategicMergePatch(original, body, dataStruct)
 		}
 	}
-	if err != nil {
+	var applyErr *jsonPatchError
+	switch {
+	case errors.As(err, &applyErr):
+		// kube-apiserver's answer to a JSON patch that does not apply (a
+		// failed test, a missing path): 422 with no detail.
+		return nil, 0, apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "", schema.GroupResource{}, "", "", 0, false)
+	case err != nil:
 		return nil, 0, apierrors.NewBadRequest(err.Error())
 	}
 	next, nm, err := s.decode(rt, mediaJSON, patched)
@@ -272,6 +282,11 @@ func (s *Server) patch(req *http.Request, rt route, pt types.PatchType, body []b
 	obj, err := s.commitLocked(rt, old, s.trackUpdate(rt, old, next, managerOf(req)))
 	return obj, http.StatusOK, err
 }
+
+// jsonPatchError is a JSON patch that decoded but does not apply.
+type jsonPatchError struct{ error }
+
+func (e *jsonPatchError) Unwrap() error { return e.error }
 
 // managerOf is the field manager of a write: the fieldManager parameter, or
 // the client's user agent up to its first slash, as kube-apiserver names it.
@@ -365,6 +380,9 @@ func (s *Server) deleteObject(rt route, opts *metav1.DeleteOptions) (runtime.Obj
 	now := metav1.NewTime(time.Now().Truncate(time.Second))
 	nm.SetDeletionTimestamp(&now)
 	nm.SetDeletionGracePeriodSeconds(new(int64))
+	if g := nm.GetGeneration(); g > 0 {
+		nm.SetGeneration(g + 1) // kube-apiserver's graceful deletion counts as a change
+	}
 	if ns, ok := next.(*corev1.Namespace); ok {
 		ns.Status.Phase = corev1.NamespaceTerminating
 	}
