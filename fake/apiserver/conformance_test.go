@@ -121,6 +121,7 @@ var apiContracts = []apiContract{
 	{"status subresource and generation", statusContract},
 	{"metadata.generation by kind", generationContract},
 	{"finalizers and delete preconditions", finalizerContract},
+	{"deletion and failed JSON patches: generation, finalizers, 422", deletionContract},
 	{"cluster-scoped resources", clusterScopeContract},
 	{"discovery", discoveryContract},
 	{"metadata; JSON and protobuf see the same object", metadataContract},
@@ -965,6 +966,50 @@ func finalizerContract(t *testing.T, cfg *rest.Config, ns string) {
 	}
 	_, err = cms.Get(ctx, "guarded", metav1.GetOptions{})
 	wantStatusFields(t, err, http.StatusNotFound, metav1.StatusReasonNotFound)
+}
+
+// deletionContract: a delete that leaves an object to its finalizers counts
+// as a change of it (a kind that keeps a generation adds one); no finalizer
+// can be added to an object being deleted (422, kube-apiserver's metadata
+// rule for every kind); a JSON patch that does not apply (a failed test op)
+// is 422 with no detail.
+func deletionContract(t *testing.T, cfg *rest.Config, ns string) {
+	ctx := rowContext(t)
+	cs := clientset(t, cfg)
+	held := newDeployment(ns, "held")
+	held.Finalizers = []string{"leaderlab.io/hold"}
+	created, err := cs.AppsV1().Deployments(ns).Create(ctx, held, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.AppsV1().Deployments(ns).Delete(ctx, "held", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deleting, err := cs.AppsV1().Deployments(ns).Get(ctx, "held", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if deleting.Generation != created.Generation+1 {
+		t.Errorf("generation %d after the delete, want %d (one more than at create)", deleting.Generation, created.Generation+1)
+	}
+	deleting.Finalizers = append(deleting.Finalizers, "leaderlab.io/late")
+	_, err = cs.AppsV1().Deployments(ns).Update(ctx, deleting, metav1.UpdateOptions{})
+	wantStatusFields(t, err, http.StatusUnprocessableEntity, metav1.StatusReasonInvalid)
+	if want := `Deployment.apps "held" is invalid: metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{"leaderlab.io/late"}`; err == nil || err.Error() != want {
+		t.Errorf("adding a finalizer to a deleting object: %v, want %s", err, want)
+	}
+	deleting.Finalizers = nil
+	if _, err := cs.AppsV1().Deployments(ns).Update(ctx, deleting, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("removing the finalizer: %v", err)
+	}
+
+	if _, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, newConfigMap(ns, "patched", map[string]string{"k": "v"}), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = cs.CoreV1().ConfigMaps(ns).Patch(ctx, "patched", types.JSONPatchType,
+		[]byte(`[{"op":"test","path":"/data/k","value":"other"},{"op":"replace","path":"/data/k","value":"w"}]`), metav1.PatchOptions{})
+	wantStatus(t, err, metav1.Status{Code: http.StatusUnprocessableEntity, Reason: metav1.StatusReasonInvalid,
+		Message: "the server rejected our request due to an error in our request", Details: &metav1.StatusDetails{}})
 }
 
 // clusterScopeContract: cluster-scoped resources (ClusterRoles, Namespaces)
