@@ -369,7 +369,10 @@ func (s *Server) admitUpdate(rt route, next, old runtime.Object) error {
 	// references, label and annotation syntax.
 	nm, _ := meta.Accessor(next)
 	om, _ := meta.Accessor(old)
-	errs := validation.ValidateObjectMetaAccessorUpdate(nm, om, field.NewPath("metadata"))
+	var errs field.ErrorList
+	if metadataChanged(nm, om) {
+		errs = validation.ValidateObjectMetaAccessorUpdate(nm, om, field.NewPath("metadata"))
+	}
 	if st != nil {
 		errs = append(errs, st.ValidateUpdate(ctx, next, old)...)
 	}
@@ -383,6 +386,19 @@ func (s *Server) admitUpdate(rt route, next, old runtime.Object) error {
 		return s.admitCRD(next.(*unstructured.Unstructured), old.(*unstructured.Unstructured))
 	}
 	return nil
+}
+
+// metadataChanged reports whether an update changes what the metadata
+// rules judge: an update that leaves it as stored (a lease renewal) passes
+// them as the stored object did, and skipping them keeps such writes cheap.
+// What the server owns (uid, name, timestamps) it has set from the stored
+// object already.
+func metadataChanged(next, old metav1.Object) bool {
+	return !equality.Semantic.DeepEqual(next.GetLabels(), old.GetLabels()) ||
+		!equality.Semantic.DeepEqual(next.GetAnnotations(), old.GetAnnotations()) ||
+		!slices.Equal(next.GetFinalizers(), old.GetFinalizers()) ||
+		!equality.Semantic.DeepEqual(next.GetOwnerReferences(), old.GetOwnerReferences()) ||
+		next.GetDeletionTimestamp() != nil
 }
 
 var crdsGVR = apiextensionsv1.SchemeGroupVersion.WithResource("customresourcedefinitions")

@@ -434,16 +434,21 @@ func (s *Server) do(req *http.Request, w http.ResponseWriter, rt route) (runtime
 		// object would not be.
 		return nil, 0, apierrors.NewNotFound(rt.res.groupResource(), rt.name)
 	}
-	rt.fieldValidation = first(req.URL.Query(), "fieldValidation")
-	var warnings []string
-	rt.warnings = &warnings
-	defer func() {
-		for _, text := range warnings {
-			if h, err := utilnet.NewWarningHeader(299, "-", text); err == nil {
-				w.Header().Add("Warning", h)
-			}
+	if rt.res.custom != nil {
+		// Only custom resources have fields a schema can refuse or warn of.
+		if strings.Contains(req.URL.RawQuery, "fieldValidation") {
+			rt.fieldValidation = req.URL.Query().Get("fieldValidation")
 		}
-	}()
+		var warnings []string
+		rt.warnings = &warnings
+		defer func() {
+			for _, text := range warnings {
+				if h, err := utilnet.NewWarningHeader(299, "-", text); err == nil {
+					w.Header().Add("Warning", h)
+				}
+			}
+		}()
+	}
 	if rt.subresource == "scale" {
 		obj, err := s.scale(req, rt)
 		return obj, http.StatusOK, err
