@@ -59,6 +59,9 @@ func Real(ctx context.Context, cfg *rest.Config, opts Options, body func(c *Clus
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	if len(opts.CRDs) > 0 || len(opts.CRDPaths) > 0 {
+		return nil, errors.New("sim: Options.CRDs and CRDPaths serve custom resources on the simulated API server; on a real one, install the CRDs first (envtest's CRDInstallOptions take the same manifests)")
+	}
 	if opts.Candidates > MaxRealCandidates {
 		return nil, fmt.Errorf("sim: Candidates (%d) must be at most %d on a real API server: every candidate polls it", opts.Candidates, MaxRealCandidates)
 	}

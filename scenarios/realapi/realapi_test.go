@@ -126,6 +126,9 @@ func TestRealRejectsBadInput(t *testing.T) {
 		{"too many candidates", func() (*sim.Report, error) { return sim.Real(ctx, config(), sim.Options{Candidates: 51}, body) },
 			"sim: Candidates (51) must be at most 50 on a real API server: every candidate polls it"},
 		{"bad options", func() (*sim.Report, error) { return sim.Real(ctx, config(), sim.Options{}, body) }, "sim: Candidates (0) must be at least 1"},
+		{"CRDs for the simulated server", func() (*sim.Report, error) {
+			return sim.Real(ctx, config(), sim.Options{Candidates: 1, CRDPaths: []string{"config/crd/bases"}}, body)
+		}, "sim: Options.CRDs and CRDPaths serve custom resources on the simulated API server; on a real one, install the CRDs first (envtest's CRDInstallOptions take the same manifests)"},
 		{"unreachable server", func() (*sim.Report, error) {
 			return sim.Real(ctx, &rest.Config{Host: "http://127.0.0.1:1"}, sim.Options{Candidates: 1}, body)
 		}, `sim: cannot list leases in namespace "default" on http://127.0.0.1:1: Get "http://127.0.0.1:1/apis/coordination.k8s.io/v1/namespaces/default/leases?limit=1": dial tcp 127.0.0.1:1: connect: connection refused`},
