@@ -260,7 +260,7 @@ func TestFailingChild(t *testing.T) {
 			rc, err := rest.UnversionedRESTClientFor(&rest.Config{Host: p.Config.Host, Transport: p.Config.Transport,
 				ContentConfig: rest.ContentConfig{NegotiatedSerializer: scheme.Codecs.WithoutConversion()}})
 			if err == nil {
-				_ = rc.Get().AbsPath("/apis/example.com/v1/namespaces/default/widgets").Do(ctx).Error()
+				_ = rc.Get().AbsPath("/api/v1/namespaces/default/pods/p/log").Do(ctx).Error()
 			}
 			<-ctx.Done()
 		}

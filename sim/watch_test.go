@@ -109,7 +109,7 @@ func TestMalformedCRDFailsTheRun(t *testing.T) {
 // a test whose code never got an answer cannot pass quietly.
 func TestUnservedRequestsAreViolations(t *testing.T) {
 	out := runChild(t, "unserved")
-	for _, w := range []string{"invariant violation", "the API server could not serve GET /apis/example.com/v1/namespaces/default/widgets: the server could not find the requested resource (GET /apis/example.com/v1/namespaces/default/widgets)"} {
+	for _, w := range []string{"invariant violation", "the API server could not serve GET /api/v1/namespaces/default/pods/p/log: the server could not find the requested resource (GET /api/v1/namespaces/default/pods/p/log)"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("output lacks %q:\n%s", w, out)
 		}

@@ -30,10 +30,12 @@
 // 415 Unsupported Media Type.
 //
 // Every failure is the status error kube-apiserver sends. A request the
-// server cannot serve (an unknown path, an unsupported verb or patch type)
-// and every server error (5xx) of its own are answered and listed by
-// Unserved, and told to OnUnserved, so they are never quiet: the simulator
-// makes each an invariant violation. Server.Clientset is client-go's typed
+// server cannot serve though kube-apiserver would (a path of a built-in
+// group it lacks, an unsupported verb or patch type) and every server error
+// (5xx) of its own are answered and listed by Unserved, and told to
+// OnUnserved, so they are never quiet: the simulator makes each an
+// invariant violation. A path of any other group is an ordinary 404, as on
+// a cluster where no CRD defines it yet. Server.Clientset is client-go's typed
 // fake clientset on the same store, for code that takes a
 // kubernetes.Interface. Server.Compact forgets the watch history, as a
 // restarted kube-apiserver or etcd's compaction does.

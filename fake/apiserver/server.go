@@ -23,9 +23,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/types"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes/scheme"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 )
 
@@ -116,7 +117,7 @@ var builtinNamespaces = []string{"default", "kube-node-lease", "kube-public", "k
 // does not serve, a non-positive event log) are an error that names the
 // option, the object and the field.
 func New(opts ...Option) (*Server, error) {
-	cfg := config{scheme: scheme.Scheme, logSize: DefaultEventLog}
+	cfg := config{scheme: clientgoscheme.Scheme, logSize: DefaultEventLog}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -245,8 +246,9 @@ func (s *Server) Config() *rest.Config {
 	return &rest.Config{Host: "http://leaderlab.apiserver", Transport: roundTripper{s}, QPS: -1}
 }
 
-// Unserved lists the requests the server could not serve (an unknown path,
-// an unsupported verb or patch type, or a server error of its own, 5xx), as
+// Unserved lists the requests the server could not serve though
+// kube-apiserver would (a path of a built-in group it lacks, an unsupported
+// verb or patch type, or a server error of its own, 5xx), as
 // "METHOD PATH: why", oldest first.
 // Each was answered with a status error; a test whose code ran into one
 // should usually fail.
@@ -357,7 +359,7 @@ func (s *Server) serve(req *http.Request, w http.ResponseWriter) (runtime.Object
 		return s.discovery(table.groupList())
 	case len(parts) == 2 && parts[0] == "apis":
 		if _, ok := table.groups[parts[1]]; !ok || parts[1] == "" {
-			return nil, 0, s.notServed(req)
+			return nil, 0, s.notServed(req, parts[1])
 		}
 		g := table.group(parts[1])
 		return s.discovery(&g)
@@ -366,18 +368,18 @@ func (s *Server) serve(req *http.Request, w http.ResponseWriter) (runtime.Object
 	case len(parts) >= 3 && parts[0] == "apis":
 		gv, parts = schema.GroupVersion{Group: parts[1], Version: parts[2]}, parts[3:]
 	default:
-		return nil, 0, s.notServed(req)
+		return nil, 0, s.notServed(req, "")
 	}
 	if len(parts) == 0 {
 		list, ok := table.resourceList(gv)
 		if !ok {
-			return nil, 0, s.notServed(req)
+			return nil, 0, s.notServed(req, gv.Group)
 		}
 		return s.discovery(list)
 	}
 	rt, ok := table.route(gv, parts)
 	if !ok {
-		return nil, 0, s.notServed(req)
+		return nil, 0, s.notServed(req, gv.Group)
 	}
 	return s.do(req, w, rt)
 }
@@ -412,12 +414,27 @@ func (rs *resources) route(gv schema.GroupVersion, parts []string) (route, bool)
 }
 
 // notServed is the answer to a path the server does not serve: kube-apiserver's
-// 404 for an unknown resource, naming method and path.
-func (s *Server) notServed(req *http.Request) error {
+// 404 for an unknown resource, naming method and path. A path of a group
+// kube-apiserver serves itself is a request this server cannot serve, and is
+// listed; a path of any other group is an ordinary 404, as on a cluster
+// where no CRD defines it (yet, or any more).
+func (s *Server) notServed(req *http.Request, group string) error {
 	err := apierrors.NewGenericServerResponse(http.StatusNotFound, strings.ToLower(req.Method), schema.GroupResource{}, "", "", 0, false)
 	err.ErrStatus.Message = fmt.Sprintf("the server could not find the requested resource (%s %s)", req.Method, req.URL.Path)
+	if group != "" && !builtinGroups.Has(group) {
+		return err
+	}
 	return s.unservable(req, err)
 }
+
+// builtinGroups are the API groups kube-apiserver serves itself.
+var builtinGroups = func() sets.Set[string] {
+	groups := sets.New(apiextensionsv1.GroupName, "apiregistration.k8s.io")
+	for gvk := range clientgoscheme.Scheme.AllKnownTypes() {
+		groups.Insert(gvk.Group)
+	}
+	return groups
+}()
 
 // methodNotAllowed answers a verb the server does not serve on a path.
 func (s *Server) methodNotAllowed(req *http.Request, r *resource) error {

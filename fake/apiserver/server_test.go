@@ -332,3 +332,20 @@ func TestCompact(t *testing.T) {
 		t.Fatalf("watch from the current version after Compact: %s %+v, want MODIFIED", ev.Type, ev.Object)
 	}
 }
+
+// A path kube-apiserver serves itself but this server does not (a pod's
+// log) is listed by Unserved; a 404 for a group no CRD defines (yet, or any
+// more) is an ordinary answer, as on a cluster, so an informer started
+// before its CRD is installed is not a failure of the server.
+func TestUnservedListsOnlyWhatKubeAPIServerWouldServe(t *testing.T) {
+	srv := newServer(t)
+	for _, path := range []string{"/api/v1/namespaces/default/pods/p/log", "/apis/late.example/v1/gadgets", "/apis/late.example"} {
+		if code, body := serve(srv, http.MethodGet, path, "", nil); code != http.StatusNotFound {
+			t.Errorf("GET %s: %d %s, want 404", path, code, body)
+		}
+	}
+	want := []string{"GET /api/v1/namespaces/default/pods/p/log: the server could not find the requested resource (GET /api/v1/namespaces/default/pods/p/log)"}
+	if got := srv.Unserved(); !slices.Equal(got, want) {
+		t.Errorf("Unserved() = %q, want %q", got, want)
+	}
+}
