@@ -2,9 +2,18 @@ package sim_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/leaderlab/leaderlab/sim"
 )
@@ -39,6 +48,19 @@ var replayRuns = map[string]struct {
 		{Kind: sim.FaultCrash, At: 150 * time.Second, Candidate: "c0"},
 		{Kind: sim.FaultStart, At: 170 * time.Second, Candidate: "c0", Identity: "c0-again"},
 	}}, func(c *sim.Cluster) { c.Advance(4 * time.Minute) }},
+	// controller-runtime gives every reconcile a random UUID and logs it with
+	// the reconciler's errors.
+	"reconcile-errors": {sim.Options{Candidates: 2, Run: sim.Manager(failingReconciler)}, func(c *sim.Cluster) {
+		c.AwaitLeader(ld)
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "input", Namespace: "default"}}
+		if err := c.Client().Create(context.Background(), cm); err != nil {
+			c.T().Fatal(err)
+		}
+		c.Advance(30 * time.Second)
+		if !strings.Contains(c.Report().TraceText(), "reconcileID") {
+			c.T().Fatal("no reconcile error was traced: the run shows nothing of the UUIDs")
+		}
+	}},
 	"foreign-writer": {sim.Options{Candidates: 3}, func(c *sim.Cluster) {
 		c.AwaitLeader(ld)
 		c.Advance(10 * time.Second)
@@ -51,6 +73,14 @@ var replayRuns = map[string]struct {
 		c.Crash(c.AwaitLeader(ld))
 		c.Advance(time.Minute)
 	}},
+}
+
+// failingReconciler's every reconcile of a ConfigMap fails.
+func failingReconciler(mgr manager.Manager) error {
+	return builder.ControllerManagedBy(mgr).For(&corev1.ConfigMap{}).
+		Complete(reconcile.Func(func(context.Context, reconcile.Request) (reconcile.Result, error) {
+			return reconcile.Result{}, errors.New("always fails")
+		}))
 }
 
 func TestSameSeedReplaysByteForByte(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/google/uuid"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/klog/v2"
 )
@@ -20,7 +21,10 @@ import (
 // while at least one simulation runs (the caller's other settings kept, the
 // old value restored after the last), and when the last simulation ends the
 // global source is seeded again from crypto/rand, so code outside the
-// simulations never sees a predictable sequence.
+// simulations never sees a predictable sequence. The random UUIDs of
+// apimachinery's uuid.NewUUID (controller-runtime gives every reconcile one,
+// and logs it with its errors) are drawn from the run's seed the same way,
+// and from crypto/rand again after the last simulation.
 
 // runs tracks the simulations running in this process: they share the global
 // math/rand, so two at once cannot replay exactly.
@@ -69,6 +73,7 @@ func beginRun(seed int64) *activeRun {
 		r.overlapped = true
 	}
 	runs.active[r] = true
+	uuid.SetRand(&lockedSource{r: rand.New(rand.NewSource(seed))})
 	if !seedGlobal(seed) {
 		r.seedNote = "seeding the global math/rand had no effect (GODEBUG " + os.Getenv("GODEBUG") +
 			" does not let rand.Seed work), so client-go's jitter is not replayable"
@@ -83,6 +88,19 @@ func seedGlobal(seed int64) bool {
 	ok := rand.Int63() == rand.New(rand.NewSource(seed)).Int63()
 	rand.Seed(seed) //nolint:staticcheck // start the run on the seed's first value
 	return ok
+}
+
+// lockedSource is a seeded source of random bytes that concurrent callers
+// may share (math/rand's Rand may not be).
+type lockedSource struct {
+	mu sync.Mutex
+	r  *rand.Rand
+}
+
+func (l *lockedSource) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.Read(p)
 }
 
 // end releases the run's claim and reports whether it can be replayed
@@ -101,6 +119,7 @@ func (r *activeRun) end() (bool, string) {
 			_ = os.Unsetenv("GODEBUG")
 		}
 		utilruntime.ErrorHandlers = runs.handlers
+		uuid.SetRand(nil) // crypto/rand
 	}
 	switch {
 	case r.seedNote != "":
