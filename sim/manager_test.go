@@ -6,6 +6,7 @@ import (
 	"html"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -140,14 +141,14 @@ func TestManagersFailOverAndReconcile(t *testing.T) {
 	if len(rep.StaleWrites) != 0 || len(rep.OverlapWrites) != 0 {
 		t.Errorf("stale writes %v, overlap writes %v, want none", rep.StaleWrites, rep.OverlapWrites)
 	}
-	var outside int
+	var outside []string
 	for _, w := range rep.Writes {
 		if w.Candidate == sim.Outside {
-			outside++
+			outside = append(outside, w.Verb+" "+w.Namespace+"/"+w.Name)
 		}
 	}
-	if outside != 2 {
-		t.Errorf("%d outside writes recorded, want 2 (the create and the update of in)", outside)
+	if want := []string{"create default/in", "update default/in"}; !slices.Equal(outside, want) {
+		t.Errorf("outside writes %q, want %q (the create and the update of in, each naming it)", outside, want)
 	}
 	again := sim.Test(t, opts, body)
 	if again.TraceText() != rep.TraceText() {

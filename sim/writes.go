@@ -1,8 +1,10 @@
 package sim
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"path"
 	"strings"
@@ -269,7 +271,14 @@ func (o outsideWrites) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	name := rt.Name
 	if name == "" {
-		name = "(created)"
+		// A create names its object in the answer.
+		body, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		name = createdName(resp.Header.Get("Content-Type"), body)
 	}
 	o.c.rec.write(Write{Candidate: Outside, Verb: rt.Verb, Resource: rt.Resource, Namespace: rt.Namespace, Name: name,
 		Kind: o.c.writeKind(rt.Resource, rt.Namespace, name), Sent: sent, Applied: o.c.rec.now()})
