@@ -182,8 +182,9 @@
 //
 // # What it is not for
 //
-// The simulated server is not kube-apiserver: no admission, no validation
-// beyond decoding, no defaulting, no controllers. The simulator does not
+// The simulated server is not kube-apiserver: no admission, no validation or
+// defaulting of the built-in kinds (custom resources get their CRDs'), no
+// controllers. The simulator does not
 // simulate the network below HTTP (no connection reuse, no TLS, no HTTP/2
 // streams). It is not a load test: latencies are modelled, not measured.
 //

@@ -161,7 +161,8 @@ type Options struct {
 	// envtest's CRDInstallOptions take them: CRD values, and files or
 	// directories of CRD manifests (kubebuilder's config/crd/bases). A Go
 	// type of yours in Scheme needs no CRD to be served, but then has no
-	// schema.
+	// schema, and is namespaced: the scheme does not say a kind's scope, a
+	// CRD does.
 	CRDs     []*apiextensionsv1.CustomResourceDefinition `json:"-"`
 	CRDPaths []string                                    `json:"crdPaths,omitempty"`
 	// Namespace and LeaseName locate the lease; defaults "default" and

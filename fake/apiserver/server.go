@@ -78,7 +78,10 @@ type config struct {
 }
 
 // WithScheme serves the kinds of s instead of client-go's scheme: add your
-// own Go types (CRDs) to a scheme that also has client-go's.
+// own Go types to a scheme that also has client-go's. A kind of yours with
+// no CRD (WithCRDs, WithCRDPaths) has no schema and is namespaced, since a
+// scheme does not record scope; with a CRD, the CRD's rules and scope serve
+// it.
 func WithScheme(s *runtime.Scheme) Option {
 	return func(c *config) { c.scheme = s }
 }
