@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -60,17 +62,38 @@ func WithCRDPaths(paths ...string) Option {
 	return func(c *config) { c.crdPaths = append(c.crdPaths, paths...) }
 }
 
-// readCRDs reads the CRD manifests under paths, ordered by name.
+// readCRDs reads the CRD manifests under paths, ordered by name. Each file
+// is read by envtest's reader, so that the inputs are envtest's: a file or a
+// directory's .json, .yaml and .yml files, several documents to a file,
+// documents that are not CRDs skipped; an error names its file.
 func readCRDs(paths []string) ([]*apiextensionsv1.CustomResourceDefinition, error) {
-	if len(paths) == 0 {
-		return nil, nil
+	var crds []*apiextensionsv1.CustomResourceDefinition
+	for _, path := range paths {
+		files := []string{path}
+		if info, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("apiserver: WithCRDPaths: %w", err)
+		} else if info.IsDir() {
+			entries, err := os.ReadDir(path)
+			if err != nil {
+				return nil, fmt.Errorf("apiserver: WithCRDPaths: %w", err)
+			}
+			files = files[:0]
+			for _, e := range entries {
+				if !e.IsDir() {
+					files = append(files, filepath.Join(path, e.Name()))
+				}
+			}
+		}
+		for _, file := range files {
+			opts := envtest.CRDInstallOptions{Paths: []string{file}, ErrorIfPathMissing: true}
+			if err := envtest.ReadCRDFiles(&opts); err != nil {
+				return nil, fmt.Errorf("apiserver: WithCRDPaths: %s: %w", file, err)
+			}
+			crds = append(crds, opts.CRDs...)
+		}
 	}
-	opts := envtest.CRDInstallOptions{Paths: paths, ErrorIfPathMissing: true}
-	if err := envtest.ReadCRDFiles(&opts); err != nil {
-		return nil, fmt.Errorf("apiserver: WithCRDPaths %q: %w", paths, err)
-	}
-	slices.SortFunc(opts.CRDs, func(a, b *apiextensionsv1.CustomResourceDefinition) int { return strings.Compare(a.Name, b.Name) })
-	return opts.CRDs, nil
+	slices.SortStableFunc(crds, func(a, b *apiextensionsv1.CustomResourceDefinition) int { return strings.Compare(a.Name, b.Name) })
+	return crds, nil
 }
 
 // establish defaults crd and validates it as kube-apiserver does when it is

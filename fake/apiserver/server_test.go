@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
@@ -347,5 +349,23 @@ func TestUnservedListsOnlyWhatKubeAPIServerWouldServe(t *testing.T) {
 	want := []string{"GET /api/v1/namespaces/default/pods/p/log: the server could not find the requested resource (GET /api/v1/namespaces/default/pods/p/log)"}
 	if got := srv.Unserved(); !slices.Equal(got, want) {
 		t.Errorf("Unserved() = %q, want %q", got, want)
+	}
+}
+
+// A CRD manifest that cannot be read, or a path that is missing, fails New
+// with an error that names the file.
+func TestCRDPathErrorsNameTheFile(t *testing.T) {
+	dir := t.TempDir()
+	broken := filepath.Join(dir, "broken.yaml")
+	if err := os.WriteFile(broken, []byte("kind: CustomResourceDefinition\nmetadata:\n  name: x\n spec: : :\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ path, want string }{
+		{dir, "apiserver: WithCRDPaths: " + broken + ": error converting YAML to JSON: yaml: line 3: did not find expected key"},
+		{filepath.Join(dir, "missing"), "apiserver: WithCRDPaths: stat " + filepath.Join(dir, "missing") + ": no such file or directory"},
+	} {
+		if _, err := apiserver.New(apiserver.WithCRDPaths(c.path)); err == nil || err.Error() != c.want {
+			t.Errorf("New(WithCRDPaths(%s)) = %v, want %s", c.path, err, c.want)
+		}
 	}
 }
