@@ -340,8 +340,14 @@ func (c *Cluster) AwaitLeader(within time.Duration) string {
 				return l
 			}
 			rep := c.Report()
-			c.fatalf("sim: no leader within %v (time %v, seed %d)\nlast trace lines:\n%s%s",
-				within, c.Now(), c.opts.Seed, tail(rep.Trace, 25), rep.Replay)
+			// A violation (a setup that failed, a request the server could not
+			// serve) is usually why: say it first.
+			var why string
+			if len(rep.Violations) > 0 {
+				why = "; invariant violations first:\n" + strings.Join(rep.Violations, "\n")
+			}
+			c.fatalf("sim: no leader within %v (time %v, seed %d)%s\nlast trace lines:\n%s%s",
+				within, c.Now(), c.opts.Seed, why, tail(rep.Trace, 25), rep.Replay)
 			return ""
 		}
 	}

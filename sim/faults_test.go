@@ -2,6 +2,7 @@ package sim_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"strings"
@@ -248,6 +249,9 @@ func TestFailingChild(t *testing.T) {
 			<-ctx.Done()
 		}
 		sim.Test(t, opts, func(c *sim.Cluster) { c.Advance(time.Second) })
+	case "setup-fails-then-await":
+		sim.Test(t, sim.Options{Seed: 1, Candidates: 1, Run: sim.Manager(func(manager.Manager) error { return errors.New("no CRD") })},
+			func(c *sim.Cluster) { c.AwaitLeader(time.Minute) })
 	case "setup-blocks":
 		opts := sim.Options{Seed: 1, Candidates: 1, Run: sim.Manager(func(manager.Manager) error {
 			waitForever(make(chan struct{}))

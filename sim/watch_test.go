@@ -105,6 +105,19 @@ func TestMalformedCRDFailsTheRun(t *testing.T) {
 	}
 }
 
+// When no leader comes because a candidate's setup failed, the failure says
+// so first, not only somewhere in the trace.
+func TestAwaitLeaderNamesTheViolations(t *testing.T) {
+	out := runChild(t, "setup-fails-then-await")
+	// In this order, each on a line of its own (the test log indents them).
+	head := strings.Index(out, "sim: no leader within 1m0s (time 1m0s, seed 1); invariant violations first:\n")
+	cause := strings.Index(out, "s: c0: sim.Manager: setup: no CRD\n")
+	trace := strings.Index(out, "last trace lines:\n")
+	if head < 0 || cause < head || trace < cause {
+		t.Errorf("the failure does not name the violation before the trace:\n%s", out)
+	}
+}
+
 // A request the simulated server cannot serve is an invariant violation, so
 // a test whose code never got an answer cannot pass quietly.
 func TestUnservedRequestsAreViolations(t *testing.T) {
