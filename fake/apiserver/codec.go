@@ -238,7 +238,10 @@ func (s *Server) decode(rt route, contentType string, body []byte) (runtime.Obje
 		if err := u.UnmarshalJSON(j); err != nil {
 			return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the object provided is unrecognized (must be of type %s): %v", r.gvk.Kind, err))
 		}
-		if u.GroupVersionKind() != r.gvk {
+		if gv := u.GroupVersionKind().GroupVersion(); gv != r.gvk.GroupVersion() {
+			return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the API version in the data (%s) does not match the expected API version (%s)", gv, r.gvk.GroupVersion()))
+		}
+		if u.GetKind() != r.gvk.Kind {
 			return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the object provided is of kind %v, the path addresses %v", u.GroupVersionKind(), r.gvk))
 		}
 		if r.custom != nil {

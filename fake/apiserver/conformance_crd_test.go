@@ -568,6 +568,11 @@ func multiVersionContract(t *testing.T, cfg *rest.Config, ns string) {
 			same(fmt.Sprintf("watch through %s, %s event", version, want.typ), version, u, want.obj)
 		}
 	}
+
+	// A body of one version sent to the path of the other is refused.
+	_, err = v1.Create(ctx, gadgetObject(t, "v2", "mismatched", `"spec":{"size":1}`), metav1.CreateOptions{})
+	wantStatus(t, err, metav1.Status{Code: http.StatusBadRequest, Reason: metav1.StatusReasonBadRequest,
+		Message: "the API version in the data (" + crdGroup + "/v2) does not match the expected API version (" + crdGroup + "/v1)"})
 }
 
 // selectableFieldsContract: a field a CRD declares in selectableFields
