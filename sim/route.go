@@ -33,6 +33,9 @@ func parseRoute(req *http.Request) route {
 	default:
 		return route{Verb: VerbGet, Resource: req.URL.Path}
 	}
+	if len(parts) == 0 { // a group version's discovery document
+		return route{Verb: VerbGet, Resource: req.URL.Path}
+	}
 	var rt route
 	if len(parts) >= 3 && parts[0] == "namespaces" {
 		rt.Namespace, parts = parts[1], parts[2:]
