@@ -820,7 +820,8 @@ func crdContentTypeContract(t *testing.T, cfg *rest.Config, ns string) {
 
 // runtimeCRDContract: a CRD created through apiextensions.k8s.io/v1 becomes
 // Established, discovery lists its resource, and its objects can be
-// created, listed and watched; a CRD kube-apiserver cannot serve (a schema
+// created, listed and watched; a default added to it later is read on the
+// objects stored before; a CRD kube-apiserver cannot serve (a schema
 // that is not structural, a CEL rule that does not compile, no storage
 // version) is refused with 422 Invalid.
 func runtimeCRDContract(t *testing.T, cfg *rest.Config, ns string) {
@@ -901,6 +902,28 @@ func runtimeCRDContract(t *testing.T, cfg *rest.Config, ns string) {
 	ev := nextEvent(t, w)
 	if u, ok := ev.Object.(*unstructured.Unstructured); ev.Type != watch.Added || !ok || u.GetName() != "second" || u.GetResourceVersion() != second.GetResourceVersion() {
 		t.Errorf("watch of Probes: got %s %s, want ADDED of second at resourceVersion %s", ev.Type, describeObject(ev.Object), second.GetResourceVersion())
+	}
+
+	// A default the CRD gains later applies when a stored object is read,
+	// which is not written again: its resourceVersion stays.
+	stored, err := crds.Get(ctx, crd.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties["spec"].Properties["retries"] = apiextensionsv1.JSONSchemaProps{Type: "integer", Default: &apiextensionsv1.JSON{Raw: []byte("3")}}
+	if _, err := crds.Update(ctx, stored, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("update CRD %s with a new default: %v", crd.Name, err)
+	}
+	var reread *unstructured.Unstructured
+	eventually(t, "the new default read on a stored Probe", func() bool {
+		if reread, err = probes.Get(ctx, "first", metav1.GetOptions{}); err != nil {
+			return false
+		}
+		retries, found, _ := unstructured.NestedInt64(reread.Object, "spec", "retries")
+		return found && retries == 3
+	})
+	if reread.GetResourceVersion() != first.GetResourceVersion() {
+		t.Errorf("reading the new default changed the resourceVersion from %s to %s", first.GetResourceVersion(), reread.GetResourceVersion())
 	}
 
 	for _, c := range []struct {
