@@ -18,6 +18,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -523,4 +524,40 @@ func TestManagerWritesWithoutLeadership(t *testing.T) {
 			t.Errorf("%d of %d follower heartbeats exempt, stale writes %v: want all exempt, none stale", exempt, all, rep.StaleWrites)
 		}
 	})
+}
+
+// A dry-run write changes nothing, so the report does not count it: neither
+// a candidate's (by its dryRun parameter, or for a delete by its options)
+// nor the outside client's.
+func TestDryRunWritesAreNotWrites(t *testing.T) {
+	dry := []string{metav1.DryRunAll}
+	opts := sim.Options{Seed: 1, Candidates: 1}
+	opts.Run = func(ctx context.Context, p *sim.Process) {
+		cms := kubernetes.NewForConfigOrDie(p.Config).CoreV1().ConfigMaps("default")
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kept", Namespace: "default"}}
+		_, _ = cms.Create(ctx, cm, metav1.CreateOptions{DryRun: dry})
+		_, _ = cms.Update(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "real", Namespace: "default"}}, metav1.UpdateOptions{DryRun: dry})
+		_ = cms.Delete(ctx, "real", metav1.DeleteOptions{DryRun: dry})
+		_, _ = cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "written", Namespace: "default"}}, metav1.CreateOptions{})
+		<-ctx.Done()
+	}
+	rep := sim.Test(t, opts, func(c *sim.Cluster) {
+		ctx := context.Background()
+		if err := c.Client().Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "real", Namespace: "default"}}); err != nil {
+			t.Fatal(err)
+		}
+		c.Advance(time.Second)
+		if err := c.Client().Delete(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "real", Namespace: "default"}}, client.DryRunAll); err != nil {
+			t.Fatal(err)
+		}
+	})
+	var got []string
+	for _, w := range rep.Writes {
+		if w.Kind == sim.WriteData {
+			got = append(got, w.Candidate+" "+w.Verb+" "+w.Name)
+		}
+	}
+	if want := []string{"outside create real", "c0 create written"}; !slices.Equal(got, want) {
+		t.Errorf("data writes %q, want %q", got, want)
+	}
 }

@@ -139,6 +139,21 @@ type OverlapWrite struct {
 	Writes  []Write `json:"writes"`
 }
 
+// isDryRun reports whether a write is a dry run, which changes nothing: by
+// its dryRun parameter, or for a delete by its options in the body (nil:
+// not read).
+func isDryRun(req *http.Request, body []byte) bool {
+	if strings.Contains(req.URL.RawQuery, "dryRun") && len(req.URL.Query()["dryRun"]) > 0 {
+		return true
+	}
+	if req.Method != http.MethodDelete || len(body) == 0 {
+		return false
+	}
+	var opts metav1.DeleteOptions
+	_, _, err := scheme.Codecs.UniversalDeserializer().Decode(body, nil, &opts)
+	return err == nil && len(opts.DryRun) > 0
+}
+
 // isWriteVerb reports whether verb changes the store.
 func isWriteVerb(verb string) bool {
 	switch verb {
@@ -162,7 +177,7 @@ func (c *Cluster) writeKind(resource, namespace, name string) WriteKind {
 // recordWrite notes a served request that changed the store.
 func (c *Cluster) recordWrite(r *request) {
 	code := r.rep.resp.Code
-	if r.rep.err != nil || code >= 300 || !isWriteVerb(r.route.Verb) {
+	if r.rep.err != nil || code >= 300 || !isWriteVerb(r.route.Verb) || isDryRun(r.req, r.body) {
 		return
 	}
 	name := r.route.Name
@@ -266,7 +281,13 @@ func (o outsideWrites) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, err
 	}
 	rt := parseRoute(req)
-	if !isWriteVerb(rt.Verb) {
+	var body []byte
+	if req.Method == http.MethodDelete && req.GetBody != nil {
+		if rc, err := req.GetBody(); err == nil {
+			body, _ = io.ReadAll(rc)
+		}
+	}
+	if !isWriteVerb(rt.Verb) || isDryRun(req, body) {
 		return resp, nil
 	}
 	name := rt.Name

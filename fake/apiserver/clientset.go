@@ -84,8 +84,8 @@ func (t storeTracker) Create(gvr schema.GroupVersionResource, obj runtime.Object
 	if err != nil {
 		return err
 	}
-	dryRun := len(opts) > 0 && len(opts[0].DryRun) > 0
-	_, err = t.s.createObject(rt, obj, m, dryRun)
+	rt.dryRun = len(opts) > 0 && len(opts[0].DryRun) > 0
+	_, err = t.s.createObject(rt, obj, m)
 	return err
 }
 

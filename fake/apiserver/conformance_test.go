@@ -44,6 +44,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/watch"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
@@ -122,6 +123,7 @@ var apiContracts = []apiContract{
 	{"metadata.generation by kind", generationContract},
 	{"finalizers and delete preconditions", finalizerContract},
 	{"deletion and failed JSON patches: generation, finalizers, 422", deletionContract},
+	{"dryRun on every write: the answer, and nothing stored", dryRunContract},
 	{"cluster-scoped resources", clusterScopeContract},
 	{"discovery", discoveryContract},
 	{"metadata; JSON and protobuf see the same object", metadataContract},
@@ -1010,6 +1012,99 @@ func deletionContract(t *testing.T, cfg *rest.Config, ns string) {
 		[]byte(`[{"op":"test","path":"/data/k","value":"other"},{"op":"replace","path":"/data/k","value":"w"}]`), metav1.PatchOptions{})
 	wantStatus(t, err, metav1.Status{Code: http.StatusUnprocessableEntity, Reason: metav1.StatusReasonInvalid,
 		Message: "the server rejected our request due to an error in our request", Details: &metav1.StatusDetails{}})
+}
+
+// dryRunContract: with dryRun=All a create, update, patch, server-side
+// apply, status update and delete go through every check and answer what
+// would be stored (a create at no resourceVersion, the others at the stored
+// one), and store nothing: the objects read as before and no watch sees an
+// event. Any other dryRun value is 422, naming the options.
+func dryRunContract(t *testing.T, cfg *rest.Config, ns string) {
+	ctx := rowContext(t)
+	cs := clientset(t, cfg)
+	cms := cs.CoreV1().ConfigMaps(ns)
+	dry := []string{metav1.DryRunAll}
+	base, err := cms.Create(ctx, newConfigMap(ns, "base", map[string]string{"k": "v"}), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: base.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	unchanged := func(what string) {
+		t.Helper()
+		got, err := cms.Get(ctx, "base", metav1.GetOptions{})
+		if err != nil || got.ResourceVersion != base.ResourceVersion || !reflect.DeepEqual(got.Data, base.Data) || got.DeletionTimestamp != nil {
+			t.Errorf("after a dry-run %s: %v, %v; want the object as created", what, describeObject(got), err)
+		}
+	}
+
+	created, err := cms.Create(ctx, newConfigMap(ns, "dry", map[string]string{"k": "v"}), metav1.CreateOptions{DryRun: dry})
+	if err != nil {
+		t.Fatalf("dry-run create: %v", err)
+	}
+	if created.Name != "dry" || created.ResourceVersion != "" || created.UID == "" || created.CreationTimestamp.IsZero() {
+		t.Errorf("dry-run create answered %s (uid %q, created %v), want the object with a uid and a creation time, at no resourceVersion", describeObject(created), created.UID, created.CreationTimestamp)
+	}
+	if _, err := cms.Get(ctx, "dry", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("after a dry-run create, get: %v, want NotFound", err)
+	}
+
+	next := base.DeepCopy()
+	next.Data = map[string]string{"k": "updated"}
+	updated, err := cms.Update(ctx, next, metav1.UpdateOptions{DryRun: dry})
+	if err != nil || updated.Data["k"] != "updated" || updated.ResourceVersion != base.ResourceVersion {
+		t.Errorf("dry-run update answered %s, %v; want the new data at the stored resourceVersion %s", describeObject(updated), err, base.ResourceVersion)
+	}
+	unchanged("update")
+
+	patched, err := cms.Patch(ctx, "base", types.MergePatchType, []byte(`{"data":{"k":"patched"}}`), metav1.PatchOptions{DryRun: dry})
+	if err != nil || patched.Data["k"] != "patched" || patched.ResourceVersion != base.ResourceVersion {
+		t.Errorf("dry-run patch answered %s, %v; want the new data at the stored resourceVersion %s", describeObject(patched), err, base.ResourceVersion)
+	}
+	unchanged("patch")
+
+	applied, err := cms.Apply(ctx, corev1ac.ConfigMap("base", ns).WithData(map[string]string{"k": "applied"}), metav1.ApplyOptions{FieldManager: "dry", Force: true, DryRun: dry})
+	if err != nil || applied.Data["k"] != "applied" {
+		t.Errorf("dry-run apply answered %s, %v; want the applied data", describeObject(applied), err)
+	}
+	unchanged("apply")
+
+	if err := cms.Delete(ctx, "base", metav1.DeleteOptions{DryRun: dry}); err != nil {
+		t.Errorf("dry-run delete: %v", err)
+	}
+	unchanged("delete")
+
+	deployments := cs.AppsV1().Deployments(ns)
+	d, err := deployments.Create(ctx, newDeployment(ns, "dry-status"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Status.ObservedGeneration = 7
+	status, err := deployments.UpdateStatus(ctx, d, metav1.UpdateOptions{DryRun: dry})
+	if err != nil || status.Status.ObservedGeneration != 7 {
+		t.Errorf("dry-run status update answered %v, %v; want observedGeneration 7", status.Status, err)
+	}
+	if got, err := deployments.Get(ctx, "dry-status", metav1.GetOptions{}); err != nil || got.Status.ObservedGeneration != 0 || got.ResourceVersion != d.ResourceVersion {
+		t.Errorf("after a dry-run status update: %v, %v; want the status as created", got.Status, err)
+	}
+
+	_, err = cms.Create(ctx, newConfigMap(ns, "wet", nil), metav1.CreateOptions{DryRun: []string{"true"}})
+	wantStatusFields(t, err, http.StatusUnprocessableEntity, metav1.StatusReasonInvalid)
+	if want := `CreateOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: ["true"]: supported values: "All"`; err == nil || err.Error() != want {
+		t.Errorf("dryRun=true: %v, want %s", err, want)
+	}
+
+	// The first event the watch sees is a real write after all of them.
+	real, err := cms.Create(ctx, newConfigMap(ns, "real", nil), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := nextEvent(t, w); ev.Type != watch.Added || describeObject(ev.Object) != describeObject(real) {
+		t.Errorf("watch after the dry runs: %s %s, want ADDED %s", ev.Type, describeObject(ev.Object), describeObject(real))
+	}
 }
 
 // clusterScopeContract: cluster-scoped resources (ClusterRoles, Namespaces)

@@ -24,6 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/apimachinery/pkg/watch"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -339,6 +340,22 @@ type route struct {
 	// collect what the answer's Warning headers will say.
 	fieldValidation string
 	warnings        *[]string
+	// dryRun is a write that goes through every rule and is not stored.
+	dryRun bool
+}
+
+// optionsKinds are the options of each write, as kube-apiserver names them
+// in their validation errors.
+var optionsKinds = map[string]string{http.MethodPost: "CreateOptions", http.MethodPut: "UpdateOptions", http.MethodPatch: "PatchOptions", http.MethodDelete: "DeleteOptions"}
+
+// validDryRun is kube-apiserver's check of a write's dryRun option, the
+// first thing it checks: All is the only value.
+func validDryRun(v []string, optionsKind string) error {
+	if len(v) == 1 && v[0] == metav1.DryRunAll {
+		return nil
+	}
+	return apierrors.NewInvalid(schema.GroupKind{Group: metav1.GroupName, Kind: optionsKind}, "",
+		field.ErrorList{field.NotSupported(field.NewPath("dryRun"), v, []string{metav1.DryRunAll})})
 }
 
 // warn adds warnings to the answer, when there is one to add them to.
@@ -454,6 +471,14 @@ func (s *Server) do(req *http.Request, w http.ResponseWriter, rt route) (runtime
 		// object would not be.
 		return nil, 0, apierrors.NewNotFound(rt.res.groupResource(), rt.name)
 	}
+	if strings.Contains(req.URL.RawQuery, "dryRun") {
+		if v := req.URL.Query()["dryRun"]; len(v) > 0 && optionsKinds[req.Method] != "" {
+			if err := validDryRun(v, optionsKinds[req.Method]); err != nil {
+				return nil, 0, err
+			}
+			rt.dryRun = true
+		}
+	}
 	if rt.res.custom != nil {
 		// Only custom resources have fields a schema can refuse or warn of.
 		if strings.Contains(req.URL.RawQuery, "fieldValidation") {
@@ -487,7 +512,7 @@ func (s *Server) do(req *http.Request, w http.ResponseWriter, rt route) (runtime
 		if err != nil {
 			return nil, 0, err
 		}
-		obj, err := s.create(rt, req.Header.Get("Content-Type"), body, req.URL.Query().Get("dryRun") != "")
+		obj, err := s.create(rt, req.Header.Get("Content-Type"), body)
 		return obj, http.StatusCreated, err
 	case req.Method == http.MethodPut && rt.name != "":
 		body, err := readAll(req)

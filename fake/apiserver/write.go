@@ -34,7 +34,7 @@ var namespacesGVR = corev1.SchemeGroupVersion.WithResource("namespaces")
 // namespace from the path (which must exist and not be terminating), a name
 // or generateName, and uid, creationTimestamp, generation 1, an empty status
 // set by the server.
-func (s *Server) create(rt route, contentType string, body []byte, dryRun bool) (runtime.Object, error) {
+func (s *Server) create(rt route, contentType string, body []byte) (runtime.Object, error) {
 	r := rt.res
 	if r.namespaced && rt.namespace == "" {
 		return nil, apierrors.NewMethodNotSupported(r.groupResource(), "create")
@@ -43,11 +43,11 @@ func (s *Server) create(rt route, contentType string, body []byte, dryRun bool) 
 	if err != nil {
 		return nil, err
 	}
-	return s.createObject(rt, obj, m, dryRun)
+	return s.createObject(rt, obj, m)
 }
 
 // createObject is create for a decoded object the server owns.
-func (s *Server) createObject(rt route, obj runtime.Object, m metav1.Object, dryRun bool) (runtime.Object, error) {
+func (s *Server) createObject(rt route, obj runtime.Object, m metav1.Object) (runtime.Object, error) {
 	r := rt.res
 	if err := s.placeIn(rt, m); err != nil {
 		return nil, err
@@ -81,9 +81,6 @@ func (s *Server) createObject(rt route, obj runtime.Object, m metav1.Object, dry
 	}
 	if _, ok := s.store.objectLocked(r.storeGVR(), keyOf(m)); ok {
 		return nil, apierrors.NewAlreadyExists(r.groupResource(), m.GetName())
-	}
-	if dryRun {
-		return obj, nil
 	}
 	return s.writeLocked(rt, watch.Added, obj), nil
 }
@@ -359,6 +356,12 @@ func (s *Server) deleteOptions(body []byte) (*metav1.DeleteOptions, error) {
 
 // deleteObject is delete with decoded options.
 func (s *Server) deleteObject(rt route, opts *metav1.DeleteOptions) (runtime.Object, error) {
+	if len(opts.DryRun) > 0 { // a delete's options come in its body
+		if err := validDryRun(opts.DryRun, "DeleteOptions"); err != nil {
+			return nil, err
+		}
+		rt.dryRun = true
+	}
 	s.store.mu.Lock()
 	defer s.store.mu.Unlock()
 	old, ok := s.currentLocked(rt)
@@ -400,8 +403,13 @@ func (s *Server) currentLocked(rt route) (runtime.Object, bool) {
 }
 
 // writeLocked stores obj, at rt's version, as a change of type typ, and
-// returns it as rt answers it.
+// returns it as rt answers it. A dry run stores nothing and answers obj as
+// it would have been stored (at the resourceVersion it has: none for a
+// create, the stored object's for the others), as kube-apiserver does.
 func (s *Server) writeLocked(rt route, typ watch.EventType, obj runtime.Object) runtime.Object {
+	if rt.dryRun {
+		return obj
+	}
 	m, _ := meta.Accessor(obj)
 	key := keyOf(m)
 	v := s.store.writeLocked(rt.res.storeGVR(), key, typ, rt.res.toStorage(obj))
