@@ -19,7 +19,9 @@
 // kube-apiserver's words; unconditional when empty; no-op writes skipped),
 // JSON, merge and strategic merge patches, server-side apply with field
 // managers and conflicts, delete (preconditions; finalizers keep the object
-// with a deletionTimestamp) and deletecollection, the status subresource, and metadata.generation
+// with a deletionTimestamp; a deletion counts as a change for the
+// generation) and deletecollection, dryRun=All on every write (every rule
+// runs, nothing is stored), the status subresource, and metadata.generation
 // as kube-apiserver keeps it per kind (1 on create and one more per spec
 // change for the workload kinds, 0 for most built-in kinds such as Lease and
 // Service), for namespaced and cluster-scoped kinds of a runtime.Scheme
