@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"sigs.k8s.io/yaml"
 )
 
@@ -51,7 +52,10 @@ type negotiation struct {
 
 type negotiated struct {
 	mt string
-	ok bool
+	// partial: the client asked for the metadata alone (as=PartialObjectMetadata
+	// or PartialObjectMetadataList, g=meta.k8s.io, v=v1 or v1beta1).
+	partial bool
+	ok      bool
 }
 
 // memo is a bounded cache of a pure function's results.
@@ -80,39 +84,85 @@ func (c *memo[K, V]) get(k K, compute func() V) V {
 }
 
 // negotiate picks the answer's media type from Accept: protobuf when asked
-// for first and the object has a protobuf form, else JSON. Aggregated
-// discovery (as=APIGroupDiscoveryList) is not served, so those entries are
-// passed over and the client falls back to plain discovery, as it does with
-// older servers.
-func negotiate(accept string, protobuf bool) (string, bool) {
-	n := accepted.get(negotiation{accept, protobuf}, func() negotiated {
-		mt, ok := negotiateAccept(accept, protobuf)
-		return negotiated{mt, ok}
-	})
-	return n.mt, n.ok
+// for first and the object has a protobuf form, else JSON; partial when the
+// entry chosen asks for the metadata alone, as controller-runtime's
+// metadata clients and informers do (PartialObjectMetadata always has a
+// protobuf form). Aggregated discovery (as=APIGroupDiscoveryList) and
+// tables are not served, so those entries are passed over and the client
+// falls back, as it does with older servers.
+func negotiate(accept string, protobuf bool) (mt string, partial, ok bool) {
+	n := accepted.get(negotiation{accept, protobuf}, func() negotiated { return negotiateAccept(accept, protobuf) })
+	return n.mt, n.partial, n.ok
 }
 
-func negotiateAccept(accept string, protobuf bool) (string, bool) {
+func negotiateAccept(accept string, protobuf bool) negotiated {
 	if strings.TrimSpace(accept) == "" {
-		return mediaJSON, true
+		return negotiated{mt: mediaJSON, ok: true}
 	}
 	for part := range strings.SplitSeq(accept, ",") {
 		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err != nil || params["as"] != "" {
+		if err != nil {
+			continue
+		}
+		partial := false
+		switch as := params["as"]; {
+		case as == "":
+		case (as == "PartialObjectMetadata" || as == "PartialObjectMetadataList") && params["g"] == metav1.GroupName && (params["v"] == "v1" || params["v"] == "v1beta1"):
+			partial = true
+		default:
 			continue
 		}
 		switch mt {
 		case mediaProtobuf:
-			if protobuf {
-				return mediaProtobuf, true
+			if protobuf || partial {
+				return negotiated{mt: mediaProtobuf, partial: partial, ok: true}
 			}
 		case mediaJSON, "application/*", "*/*":
-			return mediaJSON, true
+			return negotiated{mt: mediaJSON, partial: partial, ok: true}
 		case mediaYAML:
-			return mediaYAML, true
+			return negotiated{mt: mediaYAML, partial: partial, ok: true}
 		}
 	}
-	return "", false
+	return negotiated{}
+}
+
+// metaCodecs encode the metadata-only forms of objects.
+var metaCodecs = func() serializer.CodecFactory {
+	s := runtime.NewScheme()
+	metav1.AddMetaToScheme(s)
+	return serializer.NewCodecFactory(s)
+}()
+
+// partialMetadata is obj as a metadata-only answer: a PartialObjectMetadata,
+// or a PartialObjectMetadataList for a list, as kube-apiserver transforms
+// them; any other answer (a Status, a discovery document) is obj itself.
+func partialMetadata(obj runtime.Object) runtime.Object {
+	obj = owned(obj)
+	if meta.IsListType(obj) {
+		lm, err := meta.ListAccessor(obj)
+		if err != nil {
+			return obj
+		}
+		list := &metav1.PartialObjectMetadataList{ListMeta: metav1.ListMeta{ResourceVersion: lm.GetResourceVersion(), Continue: lm.GetContinue(), RemainingItemCount: lm.GetRemainingItemCount()}}
+		_ = meta.EachListItem(obj, func(item runtime.Object) error {
+			if m, err := meta.Accessor(item); err == nil {
+				list.Items = append(list.Items, *meta.AsPartialObjectMetadata(m))
+			}
+			return nil
+		})
+		list.SetGroupVersionKind(metav1.SchemeGroupVersion.WithKind("PartialObjectMetadataList"))
+		return list
+	}
+	if _, ok := obj.(*metav1.Status); ok {
+		return obj
+	}
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return obj
+	}
+	p := meta.AsPartialObjectMetadata(m)
+	p.SetGroupVersionKind(metav1.SchemeGroupVersion.WithKind("PartialObjectMetadata"))
+	return p
 }
 
 // isTyped reports whether obj is a Go type of the scheme, which has a
@@ -140,7 +190,10 @@ func hasProtobuf(obj runtime.Object) bool {
 
 // writeObject answers obj with code, encoded as the client asks.
 func (s *Server) writeObject(w http.ResponseWriter, req *http.Request, code int, obj runtime.Object) {
-	mt, ok := negotiate(req.Header.Get("Accept"), hasProtobuf(obj))
+	mt, partial, ok := negotiate(req.Header.Get("Accept"), hasProtobuf(obj))
+	if ok && partial {
+		obj = partialMetadata(obj)
+	}
 	if !ok {
 		st := apierrors.NewGenericServerResponse(http.StatusNotAcceptable, "", schema.GroupResource{}, "", "", 0, false).ErrStatus
 		st.Details = nil
@@ -165,6 +218,14 @@ func (s *Server) writeObject(w http.ResponseWriter, req *http.Request, code int,
 func (s *Server) encode(obj runtime.Object, mt string) ([]byte, error) {
 	if shared, ok := obj.(sharedObject); ok {
 		return shared.r.encode(mt, shared.as, s.encode)
+	}
+	switch obj.(type) {
+	case *metav1.PartialObjectMetadata, *metav1.PartialObjectMetadataList:
+		info, ok := runtime.SerializerInfoForMediaType(metaCodecs.SupportedMediaTypes(), mt)
+		if !ok {
+			return nil, fmt.Errorf("no serializer for %s", mt)
+		}
+		return runtime.Encode(metaCodecs.WithoutConversion().EncoderForVersion(info.Serializer, metav1.SchemeGroupVersion), obj)
 	}
 	if !isTyped(obj) {
 		b, err := runtime.Encode(unstructured.UnstructuredJSONScheme, obj)

@@ -49,6 +49,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/retry"
@@ -124,6 +125,7 @@ var apiContracts = []apiContract{
 	{"finalizers and delete preconditions", finalizerContract},
 	{"deletion and failed JSON patches: generation, finalizers, 422", deletionContract},
 	{"dryRun on every write: the answer, and nothing stored", dryRunContract},
+	{"metadata-only get, list and watch (PartialObjectMetadata)", metadataOnlyContract},
 	{"cluster-scoped resources", clusterScopeContract},
 	{"discovery", discoveryContract},
 	{"metadata; JSON and protobuf see the same object", metadataContract},
@@ -1104,6 +1106,71 @@ func dryRunContract(t *testing.T, cfg *rest.Config, ns string) {
 	}
 	if ev := nextEvent(t, w); ev.Type != watch.Added || describeObject(ev.Object) != describeObject(real) {
 		t.Errorf("watch after the dry runs: %s %s, want ADDED %s", ev.Type, describeObject(ev.Object), describeObject(real))
+	}
+}
+
+// metadataOnlyContract: a client that asks for the metadata alone
+// (client-go's metadata client: as=PartialObjectMetadata[List], in
+// protobuf or JSON, and it decodes nothing else) gets PartialObjectMetadata
+// for a get and for every watch event and PartialObjectMetadataList for a
+// list, for built-in kinds and custom resources alike, with the object's
+// metadata and resourceVersions.
+func metadataOnlyContract(t *testing.T, cfg *rest.Config, ns string) {
+	ctx := rowContext(t)
+	cm := newConfigMap(ns, "meta", map[string]string{"k": "v"})
+	cm.Labels = map[string]string{"app": "meta"}
+	created, err := clientset(t, cfg).CoreV1().ConfigMaps(ns).Create(ctx, cm, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cms := mc.Resource(corev1.SchemeGroupVersion.WithResource("configmaps")).Namespace(ns)
+	same := func(what string, got *metav1.PartialObjectMetadata) {
+		t.Helper()
+		if got.Name != "meta" || got.UID != created.UID || got.ResourceVersion != created.ResourceVersion || got.Labels["app"] != "meta" {
+			t.Errorf("%s: %s uid %s rv %s labels %v; want the metadata of meta at %s", what, got.Name, got.UID, got.ResourceVersion, got.Labels, created.ResourceVersion)
+		}
+	}
+	got, err := cms.Get(ctx, "meta", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("metadata get: %v", err)
+	}
+	same("metadata get", got)
+	list, err := cms.List(ctx, metav1.ListOptions{LabelSelector: "app=meta"})
+	if err != nil {
+		t.Fatalf("metadata list: %v", err)
+	}
+	if len(list.Items) != 1 || list.ResourceVersion == "" {
+		t.Fatalf("metadata list: %d items at %q; want one, with a resourceVersion", len(list.Items), list.ResourceVersion)
+	}
+	same("metadata list item", &list.Items[0])
+	w, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: list.ResourceVersion})
+	if err != nil {
+		t.Fatalf("metadata watch: %v", err)
+	}
+	defer w.Stop()
+	cm = created.DeepCopy()
+	cm.Data = map[string]string{"k": "changed"}
+	updated, err := clientset(t, cfg).CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := nextEvent(t, w)
+	p, ok := ev.Object.(*metav1.PartialObjectMetadata)
+	if ev.Type != watch.Modified || !ok || p.Name != "meta" || p.ResourceVersion != updated.ResourceVersion {
+		t.Errorf("metadata watch: %s %T %s; want MODIFIED PartialObjectMetadata of meta at %s", ev.Type, ev.Object, describeObject(ev.Object), updated.ResourceVersion)
+	}
+
+	widgets := mc.Resource(widgetsResource).Namespace(ns)
+	if _, err := dynamicClient(t, cfg).Resource(widgetsResource).Namespace(ns).Create(ctx, widget(t, "meta", `"spec":{"size":2}`), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wm, err := widgets.Get(ctx, "meta", metav1.GetOptions{})
+	if err != nil || wm.Name != "meta" || wm.Generation != 1 {
+		t.Errorf("metadata get of a custom resource: %+v, %v; want the metadata of meta at generation 1", wm, err)
 	}
 }
 

@@ -26,7 +26,9 @@
 // change for the workload kinds, 0 for most built-in kinds such as Lease and
 // Service), for namespaced and cluster-scoped kinds of a runtime.Scheme
 // (client-go's by default; WithScheme for your own Go types, WithKind for
-// kinds known only by GVK). Built-in kinds are served in JSON and protobuf;
+// kinds known only by GVK), whole or as their metadata alone
+// (PartialObjectMetadata, for metadata clients and informers). Built-in kinds
+// are served in JSON and protobuf;
 // every other kind is JSON only, as kube-apiserver serves custom resources: a
 // client that accepts protobuf and JSON gets JSON, and a protobuf patch is
 // 415 Unsupported Media Type.

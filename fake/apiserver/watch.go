@@ -53,9 +53,9 @@ func (s *Server) watch(ctx context.Context, req *http.Request, w http.ResponseWr
 	if initial && first(q, "resourceVersionMatch") != string(metav1.ResourceVersionMatchNotOlderThan) {
 		return apierrors.NewBadRequest("sendInitialEvents requires resourceVersionMatch=NotOlderThan")
 	}
-	mt, ok := negotiate(req.Header.Get("Accept"), rt.res.protobuf)
+	mt, partial, ok := negotiate(req.Header.Get("Accept"), rt.res.protobuf)
 	if !ok || mt == mediaYAML {
-		mt = mediaJSON
+		mt, partial = mediaJSON, false
 	}
 	wt := &watcher{gvr: rt.res.storeGVR(), filter: f, notify: make(chan struct{}, 1)}
 	var objs []runtime.Object
@@ -73,7 +73,7 @@ func (s *Server) watch(ctx context.Context, req *http.Request, w http.ResponseWr
 	}
 	defer s.store.stopWatch(wt)
 
-	stream, err := s.newEventStream(w, mt)
+	stream, err := s.newEventStream(w, mt, partial)
 	if err != nil {
 		return err
 	}
@@ -194,9 +194,11 @@ type eventStream struct {
 	mt  string
 	enc *restclientwatch.Encoder
 	w   http.ResponseWriter
+	// partial: every event's object is its metadata alone.
+	partial bool
 }
 
-func (s *Server) newEventStream(w http.ResponseWriter, mt string) (*eventStream, error) {
+func (s *Server) newEventStream(w http.ResponseWriter, mt string, partial bool) (*eventStream, error) {
 	info, ok := runtimeSerializer(s, mt)
 	if !ok || info.StreamSerializer == nil {
 		return nil, apierrors.NewInternalError(fmt.Errorf("no stream serializer for %s", mt))
@@ -210,12 +212,15 @@ func (s *Server) newEventStream(w http.ResponseWriter, mt string) (*eventStream,
 	w.WriteHeader(http.StatusOK)
 	_ = flush(w) // the status line: nothing held yet
 	framer := info.StreamSerializer.Framer.NewFrameWriter(w)
-	es := &eventStream{s: s, mt: mt, w: w}
+	es := &eventStream{s: s, mt: mt, w: w, partial: partial}
 	es.enc = restclientwatch.NewEncoder(streaming.NewEncoder(framer, info.StreamSerializer.Serializer), embedded{s: s, mt: mt})
 	return es, nil
 }
 
 func (e *eventStream) send(typ watch.EventType, obj runtime.Object) error {
+	if e.partial && typ != watch.Error {
+		obj = partialMetadata(obj)
+	}
 	if err := e.enc.Encode(&watch.Event{Type: typ, Object: obj}); err != nil {
 		return err
 	}
