@@ -43,6 +43,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/watch"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"k8s.io/client-go/discovery"
@@ -126,6 +127,7 @@ var apiContracts = []apiContract{
 	{"deletion and failed JSON patches: generation, finalizers, 422", deletionContract},
 	{"dryRun on every write: the answer, and nothing stored", dryRunContract},
 	{"metadata-only get, list and watch (PartialObjectMetadata)", metadataOnlyContract},
+	{"a fresh server: its namespaces, the kubernetes Service, the group versions of v1.37", freshServerContract},
 	{"cluster-scoped resources", clusterScopeContract},
 	{"discovery", discoveryContract},
 	{"metadata; JSON and protobuf see the same object", metadataContract},
@@ -1171,6 +1173,64 @@ func metadataOnlyContract(t *testing.T, cfg *rest.Config, ns string) {
 	wm, err := widgets.Get(ctx, "meta", metav1.GetOptions{})
 	if err != nil || wm.Name != "meta" || wm.Generation != 1 {
 		t.Errorf("metadata get of a custom resource: %+v, %v; want the metadata of meta at generation 1", wm, err)
+	}
+}
+
+// freshServerContract: what kube-apiserver has before anyone writes: the
+// four namespaces, the default/kubernetes Service it keeps for itself (it
+// creates it within moments of starting), and discovery of exactly the
+// group versions v1.37 serves: no removed or alpha versions, whatever
+// client-go's scheme still has. The in-memory server does not serve the
+// review and aggregation groups, as its package doc says.
+func freshServerContract(t *testing.T, cfg *rest.Config, _ string) {
+	ctx := rowContext(t)
+	cs := clientset(t, cfg)
+	for _, ns := range []string{"default", "kube-node-lease", "kube-public", "kube-system"} {
+		if _, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil {
+			t.Errorf("namespace %s: %v", ns, err)
+		}
+	}
+	var svc *corev1.Service
+	deadline := time.Now().Add(eventTimeout)
+	for {
+		var err error
+		if svc, err = cs.CoreV1().Services("default").Get(ctx, "kubernetes", metav1.GetOptions{}); err == nil || time.Now().After(deadline) {
+			if err != nil {
+				t.Fatalf("the kubernetes Service: %v", err)
+			}
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if p := svc.Spec.Ports; svc.Spec.Type != corev1.ServiceTypeClusterIP || svc.Spec.ClusterIP == "" || len(p) != 1 || p[0].Name != "https" || p[0].Port != 443 ||
+		p[0].Protocol != corev1.ProtocolTCP || svc.Labels["component"] != "apiserver" || svc.Labels["provider"] != "kubernetes" {
+		t.Errorf("the kubernetes Service: %s %s %v labels %v; want a ClusterIP Service, port https 443/TCP, labelled component=apiserver provider=kubernetes",
+			svc.Spec.Type, svc.Spec.ClusterIP, svc.Spec.Ports, svc.Labels)
+	}
+
+	groups, err := discoveryClient(t, cfg).ServerGroups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := sets.New[string]()
+	for _, g := range groups.Groups {
+		if strings.Contains(g.Name, "leaderlab.io") {
+			continue // the table's own CRDs
+		}
+		for _, v := range g.Versions {
+			served.Insert(v.GroupVersion)
+		}
+	}
+	want := sets.New("v1", "admissionregistration.k8s.io/v1", "apiextensions.k8s.io/v1", "apps/v1", "autoscaling/v1", "autoscaling/v2", "batch/v1",
+		"certificates.k8s.io/v1", "coordination.k8s.io/v1", "discovery.k8s.io/v1", "events.k8s.io/v1",
+		"flowcontrol.apiserver.k8s.io/v1", "networking.k8s.io/v1", "node.k8s.io/v1", "policy/v1",
+		"rbac.authorization.k8s.io/v1", "resource.k8s.io/v1", "scheduling.k8s.io/v1", "storage.k8s.io/v1", "storagemigration.k8s.io/v1")
+	notServedHere := sets.New("authentication.k8s.io/v1", "authorization.k8s.io/v1", "apiregistration.k8s.io/v1")
+	if missing := want.Difference(served); missing.Len() > 0 {
+		t.Errorf("discovery lacks %v", sets.List(missing))
+	}
+	if extra := served.Difference(want).Difference(notServedHere); extra.Len() > 0 {
+		t.Errorf("discovery lists %v, which kube-apiserver v1.37 does not serve", sets.List(extra))
 	}
 }
 

@@ -141,6 +141,19 @@ var builtinGeneration = func() map[schema.GroupKind]generation {
 	return m
 }()
 
+// servedVersions are the group versions of client-go's scheme that
+// kube-apiserver v1.37 serves; client-go's scheme also has versions it no
+// longer serves (apps/v1beta1, batch/v1beta1, ...), and alpha and beta
+// versions off by default. The conformance table checks this list against
+// kube-apiserver's discovery.
+var servedVersions = sets.New(
+	"v1", "admissionregistration.k8s.io/v1", "apps/v1", "autoscaling/v1", "autoscaling/v2", "batch/v1",
+	"certificates.k8s.io/v1", "coordination.k8s.io/v1", "discovery.k8s.io/v1", "events.k8s.io/v1",
+	"flowcontrol.apiserver.k8s.io/v1", "networking.k8s.io/v1", "node.k8s.io/v1", "policy/v1",
+	"rbac.authorization.k8s.io/v1", "resource.k8s.io/v1", "scheduling.k8s.io/v1", "storage.k8s.io/v1",
+	"storagemigration.k8s.io/v1",
+)
+
 // generationOf is a kind's generation rule: the built-in table for
 // client-go's kinds, custom resources' rule (1 on create) for every other.
 func generationOf(gvk schema.GroupVersionKind) generation {
@@ -180,6 +193,9 @@ func newResources(scheme *runtime.Scheme, extra []resource) *resources {
 		}
 		if _, err := scheme.New(gvk.GroupVersion().WithKind(gvk.Kind + "List")); err != nil {
 			continue // not served as a resource (options, reviews without lists)
+		}
+		if clientgoscheme.Scheme.Recognizes(gvk) && !servedVersions.Has(gvk.GroupVersion().String()) {
+			continue // a version kube-apiserver does not serve
 		}
 		plural, singular := meta.UnsafeGuessKindToResource(gvk)
 		_, hasStatus := typ.FieldByName("Status")

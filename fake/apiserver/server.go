@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -29,6 +30,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 )
 
 // Server is an in-memory Kubernetes API server that real clients live on:
@@ -115,6 +117,23 @@ const DefaultEventLog = 10000
 // builtinNamespaces exist from the start, as on every cluster.
 var builtinNamespaces = []string{"default", "kube-node-lease", "kube-public", "kube-system"}
 
+// kubernetesService is the Service kube-apiserver keeps for itself in the
+// default namespace, as it creates it (its target port is kube-apiserver's
+// secure port, 6443 by default).
+func kubernetesService() *corev1.Service {
+	return &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: metav1.NamespaceDefault,
+			Labels: map[string]string{"component": "apiserver", "provider": "kubernetes"}},
+		Spec: corev1.ServiceSpec{
+			Type: corev1.ServiceTypeClusterIP, ClusterIP: "10.0.0.1", ClusterIPs: []string{"10.0.0.1"},
+			Ports:           []corev1.ServicePort{{Name: "https", Port: 443, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(6443)}},
+			SessionAffinity: corev1.ServiceAffinityNone, IPFamilies: []corev1.IPFamily{corev1.IPv4Protocol},
+			IPFamilyPolicy:        ptr.To(corev1.IPFamilyPolicySingleStack),
+			InternalTrafficPolicy: ptr.To(corev1.ServiceInternalTrafficPolicyCluster),
+		},
+	}
+}
+
 // New returns a server with the built-in namespaces, the custom resources of
 // the CRDs it is given, and the seed objects. Options that cannot work (a
 // malformed CRD, a CRD file that cannot be read, a seed object of a kind it
@@ -149,6 +168,7 @@ func New(opts ...Option) (*Server, error) {
 	for _, ns := range builtinNamespaces {
 		seed = append(seed, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
 	}
+	seed = append(seed, kubernetesService())
 	for _, obj := range append(seed, cfg.objects...) {
 		if err := s.Add(obj); err != nil {
 			return nil, fmt.Errorf("apiserver: WithObjects: %w", err)
