@@ -142,8 +142,13 @@
 //     Terminating, as on an envtest server without a controller manager,
 //     and its objects stay too.
 //   - The log, exec, proxy and eviction subresources, the scale subresource
-//     of the built-in workloads, and aggregated discovery are not served (the
-//     clients fall back to plain discovery).
+//     of the built-in workloads, the review groups (authentication.k8s.io,
+//     authorization.k8s.io), API aggregation (apiregistration.k8s.io) and
+//     aggregated discovery are not served (the clients fall back to plain
+//     discovery). Of client-go's kinds, only the group versions
+//     kube-apiserver v1.37 serves are served.
+//   - A fresh server has what a fresh kube-apiserver has: the four
+//     namespaces and the default/kubernetes Service (without its Endpoints).
 //   - A protobuf body for a custom resource is 400 Bad Request; kube-apiserver
 //     answers so with fieldValidation Ignore, and with the default its
 //     handler fails and drops the connection.
