@@ -5,7 +5,7 @@ SHELL := /usr/bin/env bash
 GO ?= go
 
 
-.PHONY: all test vet lint envtest-assets bench validate
+.PHONY: all test vet lint envtest-assets bench validate crsuites
 
 all: test
 
@@ -35,6 +35,10 @@ bench:
 ## validate: the simulator against a real kube-apiserver (TRIALS real trials per plan); report/validate.*
 validate:
 	bash hack/validate.sh $(or $(TRIALS),10) report
+
+## crsuites: controller-runtime's client and cache suites, unchanged, on the in-memory API server and on envtest (BACKEND=memory|envtest|both)
+crsuites:
+	bash hack/crsuites/run.sh $(or $(BACKEND),both)
 
 ## vet: go vet
 vet:
