@@ -97,7 +97,15 @@ type network struct {
 }
 
 func newNetwork(c *Cluster) (*network, error) {
-	opts := []apiserver.Option{apiserver.WithCRDs(c.opts.CRDs...), apiserver.WithCRDPaths(c.opts.CRDPaths...)}
+	var n *network
+	opts := []apiserver.Option{apiserver.WithCRDs(c.opts.CRDs...), apiserver.WithCRDPaths(c.opts.CRDPaths...),
+		apiserver.WithControllers(apiserver.Controllers{
+			GarbageCollection:  !c.opts.DisableGarbageCollection,
+			NamespaceLifecycle: !c.opts.DisableNamespaceLifecycle,
+			// The controllers act in the loop, before the requests of the
+			// same instant, like every event of the simulator's own.
+			Schedule: func(d time.Duration, fn func()) { n.schedule(time.Now().Add(d), -1, fn) },
+		})}
 	if c.opts.Scheme != nil {
 		opts = append(opts, apiserver.WithScheme(c.opts.Scheme))
 	}
@@ -109,7 +117,8 @@ func newNetwork(c *Cluster) (*network, error) {
 		c.rec.violation("the API server could not serve %s %s: %s", method, path, why)
 	})
 	cfg := srv.Config()
-	return &network{c: c, srv: srv, srvRT: cfg.Transport, admin: kubernetes.NewForConfigOrDie(cfg), timer: stoppedTimer(), done: make(chan struct{})}, nil
+	n = &network{c: c, srv: srv, srvRT: cfg.Transport, admin: kubernetes.NewForConfigOrDie(cfg), timer: stoppedTimer(), done: make(chan struct{})}
+	return n, nil
 }
 
 // stoppedTimer is a timer that is not running. It must be made inside the

@@ -165,6 +165,15 @@ type Options struct {
 	// CRD does.
 	CRDs     []*apiextensionsv1.CustomResourceDefinition `json:"-"`
 	CRDPaths []string                                    `json:"crdPaths,omitempty"`
+	// DisableGarbageCollection and DisableNamespaceLifecycle switch off the
+	// simulated server's garbage collector (the dependents of a deleted
+	// owner deleted by their ownerReferences) and namespace controller (a
+	// deleted namespace emptied, then gone), which act as
+	// kube-controller-manager's do, apiserver.DefaultControllerDelay of
+	// virtual time after each change. A cluster runs both; envtest runs
+	// neither.
+	DisableGarbageCollection  bool `json:"disableGarbageCollection,omitempty"`
+	DisableNamespaceLifecycle bool `json:"disableNamespaceLifecycle,omitempty"`
 	// Namespace and LeaseName locate the lease; defaults "default" and
 	// "leaderlab".
 	Namespace string `json:"namespace,omitempty"`

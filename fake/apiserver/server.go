@@ -59,6 +59,11 @@ type Server struct {
 	// served are the served resources of each stored CRD, by CRD name.
 	served map[string]servedCRD
 
+	// controllers run on the store; pass is true while a pass of theirs is
+	// scheduled (under the store's lock).
+	controllers Controllers
+	pass        bool
+
 	managers fieldManagers
 
 	mu       sync.Mutex
@@ -72,12 +77,13 @@ type Server struct {
 type Option func(*config)
 
 type config struct {
-	scheme   *runtime.Scheme
-	objects  []runtime.Object
-	kinds    []resource
-	crds     []*apiextensionsv1.CustomResourceDefinition
-	crdPaths []string
-	logSize  int
+	scheme      *runtime.Scheme
+	objects     []runtime.Object
+	kinds       []resource
+	crds        []*apiextensionsv1.CustomResourceDefinition
+	crdPaths    []string
+	logSize     int
+	controllers Controllers
 }
 
 // WithScheme serves the kinds of s instead of client-go's scheme: add your
@@ -150,10 +156,12 @@ func New(opts ...Option) (*Server, error) {
 	s := &Server{scheme: cfg.scheme, codecs: serializer.NewCodecFactory(cfg.scheme), store: newStore(cfg.logSize),
 		kinds: append(cfg.kinds, crdResource), served: make(map[string]servedCRD)}
 	s.table.Store(newResources(cfg.scheme, s.kinds))
-	s.store.onWrite = func(gvr schema.GroupVersionResource) {
-		if gvr == crdsGVR {
+	s.controllers = cfg.controllers
+	s.store.onWrite = func(ev *logEvent) {
+		if ev.gvr == crdsGVR {
 			s.syncCRDsLocked()
 		}
+		s.wakeLocked(ev)
 	}
 	fromPaths, err := readCRDs(cfg.crdPaths)
 	if err != nil {

@@ -34,7 +34,7 @@ type store struct {
 	dropped  uint64 // the version of the newest event dropped from the log (0: none)
 	watchers map[*watcher]struct{}
 	// onWrite is told of every write, under the lock, after it.
-	onWrite func(schema.GroupVersionResource)
+	onWrite func(*logEvent)
 }
 
 type objectKey struct{ namespace, name string }
@@ -165,7 +165,7 @@ func (s *store) writeLocked(gvr schema.GroupVersionResource, key objectKey, typ 
 		w.offer(ev)
 	}
 	if s.onWrite != nil {
-		s.onWrite(gvr)
+		s.onWrite(ev)
 	}
 	return v
 }

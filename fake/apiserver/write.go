@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -364,6 +365,15 @@ func (s *Server) deleteObject(rt route, opts *metav1.DeleteOptions) (runtime.Obj
 	}
 	s.store.mu.Lock()
 	defer s.store.mu.Unlock()
+	return s.deleteLocked(rt, opts)
+}
+
+// deleteLocked deletes the object rt names as kube-apiserver's registry
+// does: preconditions first; the propagation policy's finalizer
+// (foregroundDeletion, orphan) added; an object with finalizers is marked
+// deleted (a deletionTimestamp, one more generation) and stays until they
+// are gone; one without is removed at once.
+func (s *Server) deleteLocked(rt route, opts *metav1.DeleteOptions) (runtime.Object, error) {
 	old, ok := s.currentLocked(rt)
 	if !ok {
 		return nil, apierrors.NewNotFound(rt.res.groupResource(), rt.name)
@@ -372,14 +382,24 @@ func (s *Server) deleteObject(rt route, opts *metav1.DeleteOptions) (runtime.Obj
 	if err := precondition.CheckDelete(rt.res.gvk.GroupKind(), rt.name, opts.Preconditions, om); err != nil {
 		return nil, err
 	}
-	if len(finalizersOf(old)) == 0 {
-		return s.writeLocked(rt, watch.Deleted, old.DeepCopyObject()), nil
+	policy, err := propagation(opts)
+	if err != nil {
+		return nil, err
 	}
 	if om.GetDeletionTimestamp() != nil {
 		return rt.res.served(sharedObject{r: s.store.objects[rt.res.storeGVR()][keyOf(om)]}), nil
 	}
 	next := old.DeepCopyObject()
 	nm, _ := meta.Accessor(next)
+	switch policy {
+	case metav1.DeletePropagationForeground:
+		nm.SetFinalizers(appendMissing(nm.GetFinalizers(), metav1.FinalizerDeleteDependents))
+	case metav1.DeletePropagationOrphan:
+		nm.SetFinalizers(appendMissing(nm.GetFinalizers(), metav1.FinalizerOrphanDependents))
+	}
+	if len(finalizersOf(next)) == 0 {
+		return s.writeLocked(rt, watch.Deleted, next), nil
+	}
 	now := metav1.NewTime(time.Now().Truncate(time.Second))
 	nm.SetDeletionTimestamp(&now)
 	nm.SetDeletionGracePeriodSeconds(new(int64))
@@ -390,6 +410,36 @@ func (s *Server) deleteObject(rt route, opts *metav1.DeleteOptions) (runtime.Obj
 		ns.Status.Phase = corev1.NamespaceTerminating
 	}
 	return s.writeLocked(rt, watch.Modified, next), nil
+}
+
+// propagation is a delete's propagation policy: its propagationPolicy, or
+// the older orphanDependents; background (the dependents deleted after the
+// owner) when it names none.
+func propagation(opts *metav1.DeleteOptions) (metav1.DeletionPropagation, error) {
+	switch {
+	case opts.PropagationPolicy != nil && opts.OrphanDependents != nil:
+		return "", apierrors.NewInvalid(schema.GroupKind{Group: metav1.GroupName, Kind: "DeleteOptions"}, "",
+			field.ErrorList{field.Invalid(field.NewPath("propagationPolicy"), *opts.PropagationPolicy, "orphanDependents and deletionPropagation cannot be both set")})
+	case opts.PropagationPolicy != nil:
+		switch p := *opts.PropagationPolicy; p {
+		case metav1.DeletePropagationForeground, metav1.DeletePropagationBackground, metav1.DeletePropagationOrphan:
+			return p, nil
+		default:
+			return "", apierrors.NewInvalid(schema.GroupKind{Group: metav1.GroupName, Kind: "DeleteOptions"}, "",
+				field.ErrorList{field.NotSupported(field.NewPath("propagationPolicy"), p, []string{string(metav1.DeletePropagationForeground), string(metav1.DeletePropagationBackground), string(metav1.DeletePropagationOrphan), "nil"})})
+		}
+	case opts.OrphanDependents != nil && *opts.OrphanDependents:
+		return metav1.DeletePropagationOrphan, nil
+	}
+	return metav1.DeletePropagationBackground, nil
+}
+
+// appendMissing is list with s at the end unless it has it.
+func appendMissing(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(slices.Clone(list), s)
 }
 
 // currentLocked is the stored object rt names, at rt's version: shared and
