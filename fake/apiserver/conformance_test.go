@@ -128,6 +128,7 @@ var apiContracts = []apiContract{
 	{"dryRun on every write: the answer, and nothing stored", dryRunContract},
 	{"metadata-only get, list and watch (PartialObjectMetadata)", metadataOnlyContract},
 	{"a fresh server: its namespaces, the kubernetes Service, the group versions of v1.37", freshServerContract},
+	{"names per kind, namespaces/finalize, what a status write keeps", perKindContract},
 	{"cluster-scoped resources", clusterScopeContract},
 	{"discovery", discoveryContract},
 	{"metadata; JSON and protobuf see the same object", metadataContract},
@@ -1231,6 +1232,81 @@ func freshServerContract(t *testing.T, cfg *rest.Config, _ string) {
 	}
 	if extra := served.Difference(want).Difference(notServedHere); extra.Len() > 0 {
 		t.Errorf("discovery lists %v, which kube-apiserver v1.37 does not serve", sets.List(extra))
+	}
+}
+
+// perKindContract: rules kube-apiserver keeps per kind. Names: RBAC's kinds
+// take any path segment (capitals too), a Service a DNS label (no dots), most
+// kinds a DNS subdomain. A namespace's finalize subresource sets its
+// spec.finalizers, and a deleted namespace left without one goes. A
+// Deployment's status write keeps the annotations it sets but not its
+// labels.
+func perKindContract(t *testing.T, cfg *rest.Config, ns string) {
+	ctx := rowContext(t)
+	cs := clientset(t, cfg)
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "Reader-" + ns, Namespace: ns}}
+	if _, err := cs.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Errorf("a Role named with capitals: %v", err)
+	}
+	_, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, newConfigMap(ns, "Capital", nil), metav1.CreateOptions{})
+	wantStatusFields(t, err, http.StatusUnprocessableEntity, metav1.StatusReasonInvalid)
+	service := func(name string) *corev1.Service {
+		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}}
+	}
+	if _, err := cs.CoreV1().Services(ns).Create(ctx, service("1st"), metav1.CreateOptions{}); err != nil {
+		t.Errorf("a Service named 1st (a DNS label): %v", err)
+	}
+	_, err = cs.CoreV1().Services(ns).Create(ctx, service("dotted.name"), metav1.CreateOptions{})
+	wantStatusFields(t, err, http.StatusUnprocessableEntity, metav1.StatusReasonInvalid)
+	if want := `Service "dotted.name" is invalid: metadata.name: Invalid value: "dotted.name": must not contain dots`; err == nil || err.Error() != want {
+		t.Errorf("a Service named dotted.name: %v, want %s", err, want)
+	}
+
+	d, err := cs.AppsV1().Deployments(ns).Create(ctx, newDeployment(ns, "annotated"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Annotations = map[string]string{"leaderlab.io/note": "set by a status write"}
+	d.Labels = map[string]string{"leaderlab.io/label": "set by a status write"}
+	d.Status.ObservedGeneration = d.Generation
+	written, err := cs.AppsV1().Deployments(ns).UpdateStatus(ctx, d, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if written.Annotations["leaderlab.io/note"] == "" || len(written.Labels) != 0 || written.Status.ObservedGeneration != d.Generation {
+		t.Errorf("after a status write: annotations %v, labels %v, observedGeneration %d; want the annotation, no label, %d",
+			written.Annotations, written.Labels, written.Status.ObservedGeneration, d.Generation)
+	}
+
+	doomed := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns + "-fin"}}
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, doomed, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.CoreV1().Namespaces().Delete(ctx, doomed.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// With no controller manager the namespace stays Terminating until its
+	// finalizer is taken off, as envtest's users do themselves.
+	terminating, err := cs.CoreV1().Namespaces().Get(ctx, doomed.Name, metav1.GetOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	if err == nil {
+		terminating.Spec.Finalizers = nil
+		if _, err := cs.CoreV1().Namespaces().Finalize(ctx, terminating, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			t.Fatalf("finalize: %v", err)
+		}
+	}
+	deadline := time.Now().Add(eventTimeout)
+	for {
+		_, err := cs.CoreV1().Namespaces().Get(ctx, doomed.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("namespace %s after finalize: %v, want NotFound", doomed.Name, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

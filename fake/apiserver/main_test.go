@@ -18,7 +18,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	apiServer, apiServerErr = testenv.Start(testenv.WithCRDPaths(crdPath))
+	apiServer, apiServerErr = testenv.Start(testenv.WithCRDPaths(crdPath), testenv.WithControllers())
 	code := m.Run()
 	if apiServer != nil {
 		if err := apiServer.Stop(); err != nil {

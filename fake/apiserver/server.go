@@ -453,6 +453,7 @@ func (rs *resources) route(gv schema.GroupVersion, parts []string) (route, bool)
 		switch {
 		case rt.subresource == "status" && r.status:
 		case rt.subresource == "scale" && r.custom != nil && r.custom.scale != nil:
+		case rt.subresource == "finalize" && r.gvr == namespacesGVR:
 		case r.custom != nil: // kube-apiserver's answer is NotFound (see do)
 		default:
 			return rt, false
@@ -522,8 +523,16 @@ func (s *Server) do(req *http.Request, w http.ResponseWriter, rt route) (runtime
 			}
 		}()
 	}
-	if rt.subresource == "scale" {
+	switch {
+	case rt.subresource == "scale":
 		obj, err := s.scale(req, rt)
+		return obj, http.StatusOK, err
+	case rt.subresource == "finalize" && req.Method == http.MethodPut:
+		body, err := readAll(req)
+		if err != nil {
+			return nil, 0, err
+		}
+		obj, err := s.finalize(rt, req.Header.Get("Content-Type"), body)
 		return obj, http.StatusOK, err
 	}
 	switch {

@@ -12,6 +12,7 @@ import (
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -22,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apimachinery/pkg/watch"
@@ -99,33 +101,35 @@ func (s *Server) placeIn(rt route, m metav1.Object) error {
 	return nil
 }
 
-// validName checks a new object's name as kube-apiserver's generic
-// validation does: present, and a DNS subdomain (a DNS label for
-// namespaces, a path segment for custom resources).
+// validName checks a new object's name as kube-apiserver's validation of
+// its kind does: present, and a DNS subdomain for most kinds; a DNS label
+// for namespaces and services, a path segment for RBAC's
+// kinds and custom resources.
 func validName(r *resource, m metav1.Object) error {
 	path := field.NewPath("metadata", "name")
-	var errs field.ErrorList
+	if m.GetName() == "" {
+		return apierrors.NewInvalid(r.gvk.GroupKind(), m.GetName(), field.ErrorList{field.Required(path, "name or generateName is required")})
+	}
+	check := validation.NameIsDNSSubdomain
 	switch {
-	case m.GetName() == "":
-		errs = append(errs, field.Required(path, "name or generateName is required"))
-	case r.custom != nil:
-		for _, msg := range pathvalidation.IsValidPathSegmentName(m.GetName()) {
-			errs = append(errs, field.Invalid(path, m.GetName(), msg))
-		}
+	case r.custom != nil || r.gvr.Group == rbacv1.GroupName:
+		check = pathvalidation.ValidatePathSegmentName
 	case r.gvr == namespacesGVR:
-		for _, msg := range validation.ValidateNamespaceName(m.GetName(), false) {
-			errs = append(errs, field.Invalid(path, m.GetName(), msg))
-		}
-	default:
-		for _, msg := range validation.NameIsDNSSubdomain(m.GetName(), false) {
-			errs = append(errs, field.Invalid(path, m.GetName(), msg))
-		}
+		check = validation.ValidateNamespaceName
+	case r.gvr == servicesGVR:
+		check = validation.NameIsDNSLabel
+	}
+	var errs field.ErrorList
+	for _, msg := range check(m.GetName(), false) {
+		errs = append(errs, field.Invalid(path, m.GetName(), msg))
 	}
 	if len(errs) > 0 {
 		return apierrors.NewInvalid(r.gvk.GroupKind(), m.GetName(), errs)
 	}
 	return nil
 }
+
+var servicesGVR = corev1.SchemeGroupVersion.WithResource("services")
 
 // namespaceOpenLocked checks that namespace exists and takes new objects.
 func (s *Server) namespaceOpenLocked(namespace string) error {
@@ -181,10 +185,16 @@ func (s *Server) commitLocked(rt route, old, next runtime.Object) (runtime.Objec
 	switch {
 	case r.custom != nil: // the registry's strategy does it below
 	case rt.subresource == "status":
-		status := statusOf(next)
-		next = old.DeepCopyObject()
-		setStatus(next, status)
-		nm, _ = meta.Accessor(next)
+		// kube-apiserver's status strategies keep the spec and take the
+		// write's metadata, but the workload kinds keep their labels and a
+		// pod its owner references.
+		setPart(next, "Spec", "spec", specOf(old.DeepCopyObject()))
+		if statusKeepsLabels.Has(r.gvk.GroupKind()) {
+			nm.SetLabels(om.GetLabels())
+		}
+		if r.gvk.GroupKind() == (schema.GroupKind{Kind: "Pod"}) {
+			nm.SetOwnerReferences(om.GetOwnerReferences())
+		}
 	case r.status:
 		setStatus(next, statusOf(old))
 	}
@@ -285,6 +295,33 @@ func (s *Server) patch(req *http.Request, rt route, pt types.PatchType, body []b
 type jsonPatchError struct{ error }
 
 func (e *jsonPatchError) Unwrap() error { return e.error }
+
+// finalize is a namespace's finalize subresource, which the namespace
+// controller writes: it sets spec.finalizers and nothing else; a deleted
+// namespace left with no finalizer goes.
+func (s *Server) finalize(rt route, contentType string, body []byte) (runtime.Object, error) {
+	obj, m, err := s.decode(rt, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	if m.GetName() != rt.name {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", m.GetName(), rt.name))
+	}
+	sent, ok := obj.(*corev1.Namespace)
+	if !ok {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("the object provided is unrecognized (must be of type Namespace): %T", obj))
+	}
+	s.store.mu.Lock()
+	defer s.store.mu.Unlock()
+	old, ok := s.currentLocked(rt)
+	if !ok {
+		return nil, apierrors.NewNotFound(rt.res.groupResource(), rt.name)
+	}
+	next := old.DeepCopyObject().(*corev1.Namespace)
+	next.Spec.Finalizers = sent.Spec.Finalizers
+	next.ResourceVersion = sent.ResourceVersion // a precondition when set
+	return s.commitLocked(rt, old, next)
+}
 
 // managerOf is the field manager of a write: the fieldManager parameter, or
 // the client's user agent up to its first slash, as kube-apiserver names it.
@@ -497,22 +534,34 @@ func part(obj runtime.Object, field, key string) any {
 }
 
 // setStatus sets obj's status to status (nil: empty).
-func setStatus(obj runtime.Object, status any) {
+func setStatus(obj runtime.Object, status any) { setPart(obj, "Status", "status", status) }
+
+// setPart sets a part of obj (a struct field of a Go type, a map entry of an
+// unstructured object) to value (nil: empty).
+func setPart(obj runtime.Object, field, key string, value any) {
 	if u, ok := obj.(*unstructured.Unstructured); ok {
-		if status == nil {
-			delete(u.Object, "status")
+		if value == nil {
+			delete(u.Object, key)
 		} else {
-			u.Object["status"] = status
+			u.Object[key] = value
 		}
 		return
 	}
-	v := reflect.ValueOf(obj).Elem().FieldByName("Status")
+	v := reflect.ValueOf(obj).Elem().FieldByName(field)
 	if !v.IsValid() {
 		return
 	}
-	if status == nil {
+	if value == nil {
 		v.Set(reflect.Zero(v.Type()))
 		return
 	}
-	v.Set(reflect.ValueOf(status))
+	v.Set(reflect.ValueOf(value))
 }
+
+// statusKeepsLabels are the kinds whose status writes cannot change labels,
+// as their kube-apiserver status strategies say.
+var statusKeepsLabels = sets.New(
+	schema.GroupKind{Group: "apps", Kind: "Deployment"}, schema.GroupKind{Group: "apps", Kind: "ReplicaSet"},
+	schema.GroupKind{Group: "apps", Kind: "StatefulSet"}, schema.GroupKind{Group: "apps", Kind: "DaemonSet"},
+	schema.GroupKind{Kind: "ReplicationController"},
+)
