@@ -10,7 +10,13 @@ package apiserver_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -24,8 +30,10 @@ import (
 	"github.com/leaderlab/leaderlab/fake/apiserver"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	flowcontrolv1 "k8s.io/api/flowcontrol/v1"
@@ -129,6 +137,7 @@ var apiContracts = []apiContract{
 	{"metadata-only get, list and watch (PartialObjectMetadata)", metadataOnlyContract},
 	{"a fresh server: its namespaces, the kubernetes Service, the group versions of v1.37", freshServerContract},
 	{"names per kind, namespaces/finalize, what a status write keeps", perKindContract},
+	{"subresources of built-in kinds: scale, eviction, binding, approval, token", builtinSubresourcesContract},
 	{"cluster-scoped resources", clusterScopeContract},
 	{"discovery", discoveryContract},
 	{"metadata; JSON and protobuf see the same object", metadataContract},
@@ -1307,6 +1316,105 @@ func perKindContract(t *testing.T, cfg *rest.Config, ns string) {
 			t.Fatalf("namespace %s after finalize: %v, want NotFound", doomed.Name, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// builtinSubresourcesContract: the subresources controllers write. A
+// Deployment's scale reads and sets spec.replicas (and counts as a spec
+// change); an eviction deletes a pod (PodDisruptionBudgets need
+// kube-controller-manager's disruption controller, which neither server
+// here runs); a binding assigns a pod to a node once; a
+// certificate signing request's approval changes its conditions alone; a
+// service account's token request is answered with a token.
+func builtinSubresourcesContract(t *testing.T, cfg *rest.Config, ns string) {
+	ctx := rowContext(t)
+	cs := clientset(t, cfg)
+
+	d, err := cs.AppsV1().Deployments(ns).Create(ctx, newDeployment(ns, "scaled"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := cs.AppsV1().Deployments(ns).GetScale(ctx, "scaled", metav1.GetOptions{})
+	if err != nil || sc.Spec.Replicas != 1 || sc.Status.Selector != "app=scaled" || sc.ResourceVersion != d.ResourceVersion {
+		t.Fatalf("get scale: %+v, %v; want 1 replica, selector app=scaled, at %s", sc, err, d.ResourceVersion)
+	}
+	sc.Spec.Replicas = 3
+	if _, err := cs.AppsV1().Deployments(ns).UpdateScale(ctx, "scaled", sc, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("update scale: %v", err)
+	}
+	if _, err := cs.AppsV1().Deployments(ns).UpdateScale(ctx, "scaled", sc, metav1.UpdateOptions{}); !apierrors.IsConflict(err) {
+		t.Errorf("update scale from a stale read: %v, want a Conflict", err)
+	}
+	scaled, err := cs.AppsV1().Deployments(ns).Get(ctx, "scaled", metav1.GetOptions{})
+	if err != nil || *scaled.Spec.Replicas != 3 || scaled.Generation != d.Generation+1 {
+		t.Errorf("after scaling: %v replicas, generation %d, %v; want 3 at generation %d", scaled.Spec.Replicas, scaled.Generation, err, d.Generation+1)
+	}
+
+	pod := func(name string, labels map[string]string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "example.com/app:1"}}}}
+	}
+	pods := cs.CoreV1().Pods(ns)
+	for _, p := range []*corev1.Pod{pod("evicted", nil), pod("bound", nil)} {
+		if _, err := pods.Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pods.EvictV1(ctx, &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: "evicted", Namespace: ns}}); err != nil {
+		t.Errorf("evict: %v", err)
+	}
+	if _, err := pods.Get(ctx, "evicted", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("an evicted pod: %v, want NotFound", err)
+	}
+	binding := &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: "bound", Namespace: ns}, Target: corev1.ObjectReference{Kind: "Node", Name: "node-1"}}
+	if err := pods.Bind(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("bind: %v", err)
+	}
+	bound, err := pods.Get(ctx, "bound", metav1.GetOptions{})
+	if err != nil || bound.Spec.NodeName != "node-1" || !slices.ContainsFunc(bound.Status.Conditions, func(c corev1.PodCondition) bool {
+		return c.Type == corev1.PodScheduled && c.Status == corev1.ConditionTrue
+	}) {
+		t.Errorf("a bound pod: node %q, conditions %v, %v; want node-1, PodScheduled", bound.Spec.NodeName, bound.Status.Conditions, err)
+	}
+	binding.Target.Name = "node-2"
+	if err := pods.Bind(ctx, binding, metav1.CreateOptions{}); !apierrors.IsConflict(err) {
+		t.Errorf("a second binding: %v, want a Conflict", err)
+	}
+
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "leaderlab"}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csrs := cs.CertificatesV1().CertificateSigningRequests()
+	csr, err := csrs.Create(ctx, &certificatesv1.CertificateSigningRequest{ObjectMeta: metav1.ObjectMeta{Name: ns + "-csr"},
+		Spec: certificatesv1.CertificateSigningRequestSpec{Request: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}),
+			SignerName: "kubernetes.io/kube-apiserver-client", Usages: []certificatesv1.KeyUsage{certificatesv1.UsageClientAuth}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = csrs.Delete(context.Background(), csr.Name, metav1.DeleteOptions{}) })
+	csr.Status.Conditions = append(csr.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
+		Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue, Reason: "Test", Message: "approved by the table"})
+	csr.Spec.Usages = []certificatesv1.KeyUsage{certificatesv1.UsageServerAuth} // not the approval's to change
+	approved, err := csrs.UpdateApproval(ctx, csr.Name, csr, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatalf("approve: %v", err)
+	}
+	if len(approved.Status.Conditions) != 1 || approved.Status.Conditions[0].Type != certificatesv1.CertificateApproved ||
+		!slices.Equal(approved.Spec.Usages, []certificatesv1.KeyUsage{certificatesv1.UsageClientAuth}) {
+		t.Errorf("approved: conditions %v, usages %v; want Approved, the usages as created", approved.Status.Conditions, approved.Spec.Usages)
+	}
+
+	if _, err := cs.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "robot", Namespace: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "robot", &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](1800)}}, metav1.CreateOptions{})
+	if err != nil || tr.Status.Token == "" || tr.Status.ExpirationTimestamp.Time.Before(time.Now().Add(29*time.Minute)) {
+		t.Errorf("token: %v, %v; want a token that expires in half an hour", tr, err)
 	}
 }
 

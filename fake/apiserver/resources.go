@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"maps"
 	"slices"
 	"strings"
 
@@ -283,7 +284,12 @@ func (rs *resources) resourceList(gv schema.GroupVersion) (*metav1.APIResourceLi
 				Name: gvr.Resource + "/status", Namespaced: r.namespaced, Kind: r.gvk.Kind, Verbs: verbsStatus,
 			})
 		}
-		if r.custom != nil && r.custom.scale != nil {
+		for _, sub := range slices.Sorted(maps.Keys(builtinSubresources[gvr])) {
+			res := builtinSubresources[gvr][sub]
+			res.Name, res.Namespaced = gvr.Resource+"/"+sub, r.namespaced
+			list.APIResources = append(list.APIResources, res)
+		}
+		if r.scalable() {
 			list.APIResources = append(list.APIResources, metav1.APIResource{
 				Name: gvr.Resource + "/scale", Namespaced: r.namespaced, Group: "autoscaling", Version: "v1", Kind: "Scale", Verbs: verbsStatus,
 			})
@@ -294,6 +300,12 @@ func (rs *resources) resourceList(gv schema.GroupVersion) (*metav1.APIResourceLi
 	}
 	slices.SortFunc(list.APIResources, func(a, b metav1.APIResource) int { return strings.Compare(a.Name, b.Name) })
 	return list, true
+}
+
+// scalable reports whether r has a scale subresource.
+func (r *resource) scalable() bool {
+	_, ok := r.scalePaths()
+	return ok
 }
 
 // storageKey is an object's key as kube-apiserver's storage names it in a

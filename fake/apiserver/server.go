@@ -452,8 +452,9 @@ func (rs *resources) route(gv schema.GroupVersion, parts []string) (route, bool)
 		rt.subresource = parts[2]
 		switch {
 		case rt.subresource == "status" && r.status:
-		case rt.subresource == "scale" && r.custom != nil && r.custom.scale != nil:
+		case rt.subresource == "scale" && r.scalable():
 		case rt.subresource == "finalize" && r.gvr == namespacesGVR:
+		case builtinSubresources[r.gvr][rt.subresource].Kind != "":
 		case r.custom != nil: // kube-apiserver's answer is NotFound (see do)
 		default:
 			return rt, false
@@ -495,7 +496,7 @@ func (s *Server) methodNotAllowed(req *http.Request, r *resource) error {
 // do runs a resource request.
 func (s *Server) do(req *http.Request, w http.ResponseWriter, rt route) (runtime.Object, int, error) {
 	ctx := req.Context()
-	if rt.res.custom != nil && rt.subresource != "" && !(rt.subresource == "status" && rt.res.status) && !(rt.subresource == "scale" && rt.res.custom.scale != nil) {
+	if rt.res.custom != nil && rt.subresource != "" && !(rt.subresource == "status" && rt.res.status) && !(rt.subresource == "scale" && rt.res.scalable()) {
 		// A subresource the CRD does not declare is not found, as the
 		// object would not be.
 		return nil, 0, apierrors.NewNotFound(rt.res.groupResource(), rt.name)
@@ -527,6 +528,8 @@ func (s *Server) do(req *http.Request, w http.ResponseWriter, rt route) (runtime
 	case rt.subresource == "scale":
 		obj, err := s.scale(req, rt)
 		return obj, http.StatusOK, err
+	case rt.subresource == "eviction" || rt.subresource == "binding" || rt.subresource == "token":
+		return s.subresource(req, rt)
 	case rt.subresource == "finalize" && req.Method == http.MethodPut:
 		body, err := readAll(req)
 		if err != nil {

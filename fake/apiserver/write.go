@@ -184,6 +184,10 @@ func (s *Server) commitLocked(rt route, old, next runtime.Object) (runtime.Objec
 	r := rt.res
 	switch {
 	case r.custom != nil: // the registry's strategy does it below
+	case rt.subresource == "approval":
+		next = approve(next, old)
+		nm, _ = meta.Accessor(next)
+	case rt.subresource == "binding": // the pod's spec and status both change
 	case rt.subresource == "status":
 		// kube-apiserver's status strategies keep the spec and take the
 		// write's metadata, but the workload kinds keep their labels and a
