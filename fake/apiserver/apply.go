@@ -186,7 +186,7 @@ func (s *Server) applyObject(rt route, applied *unstructured.Unstructured, manag
 		return nil, 0, err
 	}
 	if rt.res.namespaced {
-		if err := s.namespaceOpenLocked(rt.namespace); err != nil {
+		if err := s.namespaceOpenLocked(rt.res.groupResource(), m.GetName(), rt.namespace); err != nil {
 			return nil, 0, err
 		}
 	}

@@ -90,7 +90,10 @@ func apiTargets() []apiTarget {
 		name: "apiserver.Server",
 		config: func(t *testing.T) *rest.Config {
 			t.Helper()
-			srv := newServer(t, apiserver.WithCRDPaths(crdPath))
+			// kube-apiserver runs beside kube-controller-manager's garbage
+			// collector and namespace controller (internal/testenv).
+			srv := newServer(t, apiserver.WithCRDPaths(crdPath),
+				apiserver.WithControllers(apiserver.Controllers{GarbageCollection: true, NamespaceLifecycle: true}))
 			t.Cleanup(func() {
 				if u := srv.Unserved(); len(u) != 0 {
 					t.Errorf("requests apiserver.Server could not serve: %v", u)
@@ -138,6 +141,8 @@ var apiContracts = []apiContract{
 	{"a fresh server: its namespaces, the kubernetes Service, the group versions of v1.37", freshServerContract},
 	{"names per kind, namespaces/finalize, what a status write keeps", perKindContract},
 	{"subresources of built-in kinds: scale, eviction, binding, approval, token", builtinSubresourcesContract},
+	{"garbage collection: background, foreground and orphan cascades", garbageCollectionContract},
+	{"namespace deletion: Terminating, no new content, emptied, gone", namespaceDeletionContract},
 	{"cluster-scoped resources", clusterScopeContract},
 	{"discovery", discoveryContract},
 	{"metadata; JSON and protobuf see the same object", metadataContract},
@@ -1415,6 +1420,118 @@ func builtinSubresourcesContract(t *testing.T, cfg *rest.Config, ns string) {
 	tr, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "robot", &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](1800)}}, metav1.CreateOptions{})
 	if err != nil || tr.Status.Token == "" || tr.Status.ExpirationTimestamp.Time.Before(time.Now().Add(29*time.Minute)) {
 		t.Errorf("token: %v, %v; want a token that expires in half an hour", tr, err)
+	}
+}
+
+// garbageCollectionContract: with kube-controller-manager's garbage
+// collector, a deleted owner's dependents go after it (background, the
+// default); with propagationPolicy Foreground the owner stays, with a
+// deletionTimestamp and the foregroundDeletion finalizer, until its
+// dependents are gone, a blocking one held by its own finalizer included;
+// with Orphan the dependents stay and lose their reference to it. An object
+// whose owner never existed is deleted too.
+func garbageCollectionContract(t *testing.T, cfg *rest.Config, ns string) {
+	ctx := rowContext(t)
+	cms := clientset(t, cfg).CoreV1().ConfigMaps(ns)
+	create := func(name string, owner *corev1.ConfigMap, finalizers ...string) *corev1.ConfigMap {
+		t.Helper()
+		cm := newConfigMap(ns, name, nil)
+		cm.Finalizers = finalizers
+		if owner != nil {
+			cm.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: owner.Name, UID: owner.UID, BlockOwnerDeletion: ptr.To(true)}}
+		}
+		created, err := cms.Create(ctx, cm, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return created
+	}
+	gone := func(name string) bool {
+		_, err := cms.Get(ctx, name, metav1.GetOptions{})
+		return apierrors.IsNotFound(err)
+	}
+	del := func(name string, policy metav1.DeletionPropagation) {
+		t.Helper()
+		if err := cms.Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &policy}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	owner := create("bg-owner", nil)
+	create("bg-child", owner)
+	create("orphaned-at-birth", &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "never", UID: "00000000-1111-2222-3333-444444444444"}})
+	del("bg-owner", metav1.DeletePropagationBackground)
+	eventually(t, "the background owner's child and the child of an owner that never was gone", func() bool { return gone("bg-child") && gone("orphaned-at-birth") })
+
+	owner = create("fg-owner", nil)
+	create("fg-child", owner, "leaderlab.io/hold")
+	del("fg-owner", metav1.DeletePropagationForeground)
+	eventually(t, "the foreground child marked deleted", func() bool {
+		c, err := cms.Get(ctx, "fg-child", metav1.GetOptions{})
+		return err == nil && c.DeletionTimestamp != nil
+	})
+	held, err := cms.Get(ctx, "fg-owner", metav1.GetOptions{})
+	if err != nil || held.DeletionTimestamp == nil || !slices.Contains(held.Finalizers, metav1.FinalizerDeleteDependents) {
+		t.Fatalf("the foreground owner while its child is held: %v, %v; want it deleting, with the foregroundDeletion finalizer", held, err)
+	}
+	child, err := cms.Get(ctx, "fg-child", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	child.Finalizers = nil
+	if _, err := cms.Update(ctx, child, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the foreground owner gone after its child", func() bool { return gone("fg-child") && gone("fg-owner") })
+
+	owner = create("orphan-owner", nil)
+	create("orphan-child", owner)
+	del("orphan-owner", metav1.DeletePropagationOrphan)
+	eventually(t, "the orphaning owner gone", func() bool { return gone("orphan-owner") })
+	orphan, err := cms.Get(ctx, "orphan-child", metav1.GetOptions{})
+	if err != nil || len(orphan.OwnerReferences) != 0 {
+		t.Errorf("the orphan: %v, %v; want it kept, with no owner reference", orphan, err)
+	}
+}
+
+// namespaceDeletionContract: with kube-controller-manager's namespace
+// controller, a deleted namespace is Terminating, refuses new objects with
+// 403, has its objects deleted and then goes (kube-controller-manager waits
+// 5 s before it starts on a deleted namespace).
+func namespaceDeletionContract(t *testing.T, cfg *rest.Config, ns string) {
+	ctx := rowContext(t)
+	cs := clientset(t, cfg)
+	doomed := ns + "-doomed"
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: doomed}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CoreV1().ConfigMaps(doomed).Create(ctx, newConfigMap(doomed, "content", nil), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.CoreV1().Namespaces().Delete(ctx, doomed, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := cs.CoreV1().Namespaces().Get(ctx, doomed, metav1.GetOptions{})
+	if err != nil || got.Status.Phase != corev1.NamespaceTerminating {
+		t.Fatalf("the deleted namespace: %v, %v; want it Terminating", got, err)
+	}
+	_, err = cs.CoreV1().ConfigMaps(doomed).Create(ctx, newConfigMap(doomed, "late", nil), metav1.CreateOptions{})
+	wantStatus(t, err, metav1.Status{Code: http.StatusForbidden, Reason: metav1.StatusReasonForbidden,
+		Message: fmt.Sprintf(`configmaps "late" is forbidden: unable to create new content in namespace %s because it is being terminated`, doomed),
+		Details: &metav1.StatusDetails{Name: "late", Kind: "configmaps", Causes: []metav1.StatusCause{{Type: "NamespaceTerminating", Message: fmt.Sprintf("namespace %s is being terminated", doomed), Field: "metadata.namespace"}}}})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := cs.CoreV1().Namespaces().Get(ctx, doomed, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("namespace %s still there after 30 s: %v", doomed, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := cs.CoreV1().ConfigMaps(doomed).Get(ctx, "content", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the namespace's content after it went: %v, want NotFound", err)
 	}
 }
 

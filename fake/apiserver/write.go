@@ -78,7 +78,7 @@ func (s *Server) createObject(rt route, obj runtime.Object, m metav1.Object) (ru
 	s.store.mu.Lock()
 	defer s.store.mu.Unlock()
 	if r.namespaced {
-		if err := s.namespaceOpenLocked(rt.namespace); err != nil {
+		if err := s.namespaceOpenLocked(rt.res.groupResource(), m.GetName(), rt.namespace); err != nil {
 			return nil, err
 		}
 	}
@@ -131,15 +131,19 @@ func validName(r *resource, m metav1.Object) error {
 
 var servicesGVR = corev1.SchemeGroupVersion.WithResource("services")
 
-// namespaceOpenLocked checks that namespace exists and takes new objects.
-func (s *Server) namespaceOpenLocked(namespace string) error {
+// namespaceOpenLocked checks that namespace exists and takes new objects;
+// gr and name are the object's to create, which kube-apiserver's refusal
+// names.
+func (s *Server) namespaceOpenLocked(gr schema.GroupResource, name, namespace string) error {
 	obj, ok := s.store.objectLocked(namespacesGVR, objectKey{"", namespace})
 	if !ok {
 		return apierrors.NewNotFound(namespacesGVR.GroupResource(), namespace)
 	}
 	if m, _ := meta.Accessor(obj); m.GetDeletionTimestamp() != nil {
-		return apierrors.NewForbidden(namespacesGVR.GroupResource(), namespace,
-			fmt.Errorf("unable to create new content in namespace %s because it is being terminated", namespace))
+		err := apierrors.NewForbidden(gr, name, fmt.Errorf("unable to create new content in namespace %s because it is being terminated", namespace))
+		err.ErrStatus.Details.Causes = append(err.ErrStatus.Details.Causes, metav1.StatusCause{
+			Type: corev1.NamespaceTerminatingCause, Message: fmt.Sprintf("namespace %s is being terminated", namespace), Field: "metadata.namespace"})
+		return err
 	}
 	return nil
 }
