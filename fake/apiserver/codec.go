@@ -282,7 +282,27 @@ func (s *Server) decode(rt route, contentType string, body []byte) (runtime.Obje
 		if err != nil {
 			return nil, nil, apierrors.NewInternalError(err)
 		}
-		decoded, gvk, err := s.codecs.UniversalDeserializer().Decode(body, &r.gvk, into)
+		dec := s.codecs.UniversalDeserializer()
+		if mt == mediaJSON || mt == "" {
+			dec = s.strictJSON
+		} else if mt == mediaYAML {
+			dec = s.strictYAML
+		}
+		decoded, gvk, err := dec.Decode(body, &r.gvk, into)
+		if strict, ok := runtime.AsStrictDecodingError(err); ok && decoded != nil {
+			// Fields the Go type does not know, as kube-apiserver's
+			// fieldValidation handles them.
+			err = nil
+			if msgs := strictMessages(strict); len(msgs) > 0 {
+				switch rt.fieldValidation {
+				case metav1.FieldValidationIgnore:
+				case metav1.FieldValidationStrict:
+					return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("%s in version %q cannot be handled as a %s: %v", r.gvk.Kind, r.gvk.Version, r.gvk.Kind, strict))
+				default:
+					rt.warn(msgs...)
+				}
+			}
+		}
 		if err != nil {
 			return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the object provided is unrecognized (must be of type %s): %v", r.gvk.Kind, err))
 		}
@@ -326,6 +346,16 @@ func (s *Server) decode(rt route, contentType string, body []byte) (runtime.Obje
 		return nil, nil, apierrors.NewBadRequest(err.Error())
 	}
 	return obj, m, nil
+}
+
+// strictMessages are the fields a strict decoding found, each as its own
+// warning, as kube-apiserver sends them.
+func strictMessages(err interface{ Errors() []error }) []string {
+	var out []string
+	for _, e := range err.Errors() {
+		out = append(out, e.Error())
+	}
+	return out
 }
 
 // unknownFields are kube-apiserver's words for fields a schema does not know.

@@ -9,6 +9,7 @@ package apiserver_test
 // because clients and users match on it.
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -58,6 +59,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
@@ -141,6 +143,7 @@ var apiContracts = []apiContract{
 	{"a fresh server: its namespaces, the kubernetes Service, the group versions of v1.37", freshServerContract},
 	{"names per kind, namespaces/finalize, what a status write keeps", perKindContract},
 	{"subresources of built-in kinds: scale, eviction, binding, approval, token", builtinSubresourcesContract},
+	{"fieldValidation of built-in kinds: warnings, Strict, Ignore", builtinFieldValidationContract},
 	{"garbage collection: background, foreground and orphan cascades", garbageCollectionContract},
 	{"namespace deletion: Terminating, no new content, emptied, gone", namespaceDeletionContract},
 	{"cluster-scoped resources", clusterScopeContract},
@@ -1421,6 +1424,52 @@ func builtinSubresourcesContract(t *testing.T, cfg *rest.Config, ns string) {
 	if err != nil || tr.Status.Token == "" || tr.Status.ExpirationTimestamp.Time.Before(time.Now().Add(29*time.Minute)) {
 		t.Errorf("token: %v, %v; want a token that expires in half an hour", tr, err)
 	}
+}
+
+// builtinFieldValidationContract: a JSON body of a built-in kind with
+// fields its type does not know is stored without them and warned of (the
+// default, Warn), refused with 400 (Strict) or taken silently (Ignore).
+func builtinFieldValidationContract(t *testing.T, cfg *rest.Config, ns string) {
+	ctx := rowContext(t)
+	warnings := &warningLog{}
+	cfg.WarningHandler = warnings
+	rc, err := rest.RESTClientFor(func() *rest.Config {
+		c := rest.CopyConfig(cfg)
+		c.GroupVersion, c.APIPath = &corev1.SchemeGroupVersion, "/api"
+		c.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
+		c.ContentType = runtime.ContentTypeJSON
+		return c
+	}())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := func(name string) []byte {
+		return []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"` + name + `","extraMeta":1},"data":{"k":"v"},"additionalField":true}`)
+	}
+	create := func(name, mode string) error {
+		req := rc.Post().Namespace(ns).Resource("configmaps").Body(body(name))
+		if mode != "" {
+			req = req.Param("fieldValidation", mode)
+		}
+		return req.Do(ctx).Error()
+	}
+	for _, mode := range []string{"", metav1.FieldValidationWarn} {
+		warnings.reset()
+		name := "warned-" + strings.ToLower(cmp.Or(mode, "default"))
+		if err := create(name, mode); err != nil {
+			t.Fatalf("create with fieldValidation %q: %v", mode, err)
+		}
+		if got, want := warnings.get(), []string{`unknown field "additionalField"`, `unknown field "metadata.extraMeta"`}; !slices.Equal(got, want) {
+			t.Errorf("create with fieldValidation %q: warnings %q, want %q", mode, got, want)
+		}
+	}
+	warnings.reset()
+	if err := create("ignored", metav1.FieldValidationIgnore); err != nil || len(warnings.get()) != 0 {
+		t.Errorf("create with fieldValidation Ignore: %v, warnings %q; want no error and no warning", err, warnings.get())
+	}
+	err = create("strict", metav1.FieldValidationStrict)
+	wantStatus(t, err, metav1.Status{Code: http.StatusBadRequest, Reason: metav1.StatusReasonBadRequest,
+		Message: `ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field "metadata.extraMeta", unknown field "additionalField"`})
 }
 
 // garbageCollectionContract: with kube-controller-manager's garbage

@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
@@ -48,7 +49,10 @@ import (
 type Server struct {
 	scheme *runtime.Scheme
 	codecs serializer.CodecFactory
-	store  *store
+	// strictJSON and strictYAML decode the Go types and report the fields
+	// they do not know.
+	strictJSON, strictYAML runtime.Decoder
+	store                  *store
 
 	// table is the resource table: the scheme's kinds and WithKind's, and
 	// the custom resources of the CRDs stored now. A CRD written through the
@@ -154,7 +158,9 @@ func New(opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("apiserver: WithEventLog (%d) must be at least 1", cfg.logSize)
 	}
 	s := &Server{scheme: cfg.scheme, codecs: serializer.NewCodecFactory(cfg.scheme), store: newStore(cfg.logSize),
-		kinds: append(cfg.kinds, crdResource), served: make(map[string]servedCRD)}
+		strictJSON: json.NewSerializerWithOptions(json.DefaultMetaFactory, cfg.scheme, cfg.scheme, json.SerializerOptions{Strict: true}),
+		strictYAML: json.NewSerializerWithOptions(json.DefaultMetaFactory, cfg.scheme, cfg.scheme, json.SerializerOptions{Strict: true, Yaml: true}),
+		kinds:      append(cfg.kinds, crdResource), served: make(map[string]servedCRD)}
 	s.table.Store(newResources(cfg.scheme, s.kinds))
 	s.controllers = cfg.controllers
 	s.store.onWrite = func(ev *logEvent) {
@@ -509,8 +515,9 @@ func (s *Server) do(req *http.Request, w http.ResponseWriter, rt route) (runtime
 			rt.dryRun = true
 		}
 	}
-	if rt.res.custom != nil {
-		// Only custom resources have fields a schema can refuse or warn of.
+	if rt.res.custom != nil || (req.Method != http.MethodGet && mediaType(req.Header.Get("Content-Type")) != mediaProtobuf) {
+		// A body in JSON or YAML may have fields its schema or Go type
+		// does not know: an error or warnings (protobuf has none).
 		if strings.Contains(req.URL.RawQuery, "fieldValidation") {
 			rt.fieldValidation = req.URL.Query().Get("fieldValidation")
 		}
