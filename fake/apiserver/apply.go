@@ -1,12 +1,14 @@
 package apiserver
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured/unstructuredscheme"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -14,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/applyconfigurations"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/structured-merge-diff/v6/typed"
 	"sigs.k8s.io/yaml"
 )
@@ -29,9 +32,12 @@ type typeConverter struct {
 	deduced managedfields.TypeConverter
 }
 
+// ObjectToTyped types obj by its kind's schema: client-go's for its own
+// kinds (a field it does not declare is an error, as on kube-apiserver),
+// deduced from the object for the others.
 func (c typeConverter) ObjectToTyped(obj runtime.Object, opts ...typed.ValidationOptions) (*typed.TypedValue, error) {
-	if tv, err := c.known.ObjectToTyped(obj, opts...); err == nil {
-		return tv, nil
+	if clientgoscheme.Scheme.Recognizes(obj.GetObjectKind().GroupVersionKind()) {
+		return c.known.ObjectToTyped(obj, opts...)
 	}
 	return c.deduced.ObjectToTyped(obj, opts...)
 }
@@ -160,8 +166,17 @@ func (s *Server) applyObject(rt route, applied *unstructured.Unstructured, manag
 		live.GetObjectKind().SetGroupVersionKind(rt.res.gvk)
 	}
 	next, err := mgr.Apply(live, applied, manager, force)
-	if err != nil {
+	var status apierrors.APIStatus
+	switch {
+	case errors.As(err, &status): // a conflict
 		return nil, 0, err
+	case err != nil:
+		// The configuration does not fit the kind's schema: kube-apiserver
+		// answers 500 with the field manager's message and no reason
+		// ("failed to create typed patch object (/name; /v1, Kind=ConfigMap):
+		// .x: field not declared in schema"), and so does this server, which
+		// lists it with its own server errors.
+		return nil, 0, &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: http.StatusInternalServerError, Message: err.Error()}}
 	}
 	if c := rt.res.custom; c != nil {
 		// What the apply made is read as a request body is: pruned and

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	"sigs.k8s.io/yaml"
 )
 
 // The scale subresource, as kube-apiserver's registries serve it for a
@@ -250,8 +251,16 @@ func (s *Server) patchScale(pt types.PatchType, old *autoscalingv1.Scale, body [
 		patched, err = jsonpatch.MergePatch(original, body)
 	case types.StrategicMergePatchType:
 		patched, err = strategicpatch.StrategicMergePatch(original, body, &autoscalingv1.Scale{})
+	case types.ApplyYAMLPatchType:
+		// What a Scale's apply can set is spec.replicas: merged as a merge
+		// patch of the configuration (field ownership of the replicas is not
+		// tracked).
+		var j []byte
+		if j, err = yaml.YAMLToJSON(body); err == nil {
+			patched, err = jsonpatch.MergePatch(original, j)
+		}
 	default:
-		return nil, unsupportedMediaType(string(types.JSONPatchType), string(types.MergePatchType), string(types.StrategicMergePatchType))
+		return nil, unsupportedMediaType(string(types.JSONPatchType), string(types.MergePatchType), string(types.StrategicMergePatchType), string(types.ApplyYAMLPatchType))
 	}
 	if err != nil {
 		return nil, apierrors.NewBadRequest(err.Error())
