@@ -18,10 +18,19 @@
 // terminating), update (409 on a stale resourceVersion or another UID, in
 // kube-apiserver's words; unconditional when empty; no-op writes skipped),
 // JSON, merge and strategic merge patches, server-side apply with field
-// managers and conflicts, delete (preconditions; finalizers keep the object
-// with a deletionTimestamp; a deletion counts as a change for the
-// generation) and deletecollection, dryRun=All on every write (every rule
-// runs, nothing is stored), the status subresource, and metadata.generation
+// managers and conflicts, delete (preconditions; propagationPolicy's
+// foregroundDeletion and orphan finalizers; finalizers keep the object with a
+// deletionTimestamp; a deletion counts as a change for the generation) and
+// deletecollection, dryRun=All on every write (every rule runs, nothing is
+// stored), fieldValidation (unknown fields of a JSON or YAML body are
+// warnings, or with Strict a 400), the metadata rules of every update (no new
+// finalizers on an object being deleted), names checked per kind (a path
+// segment for RBAC's kinds, a DNS label for namespaces and services, a DNS
+// subdomain for most), the status subresource (keeping the write's metadata
+// as the kind's status strategy does), the scale subresource of the
+// workloads, a pod's eviction and binding, a CertificateSigningRequest's
+// approval, a ServiceAccount's token, a namespace's finalize, and
+// metadata.generation
 // as kube-apiserver keeps it per kind (1 on create and one more per spec
 // change for the workload kinds, 0 for most built-in kinds such as Lease and
 // Service), for namespaced and cluster-scoped kinds of a runtime.Scheme
@@ -43,6 +52,17 @@
 // fake clientset on the same store, for code that takes a
 // kubernetes.Interface. Server.Compact forgets the watch history, as a
 // restarted kube-apiserver or etcd's compaction does.
+//
+// # Controllers
+//
+// WithControllers runs what kube-controller-manager runs and every operator
+// relies on, on the server's own store: the garbage collector (the
+// dependents of a deleted owner go in the background, first in the
+// foreground, or are orphaned) and the namespace controller (a deleted
+// namespace is emptied, then goes). They act DefaultControllerDelay after a
+// change, a cascade one level at a time. New runs neither, as envtest (which
+// runs kube-apiserver alone): there a deleted namespace stays Terminating and
+// dependents stay. The simulator runs both, in virtual time.
 //
 // # Custom resources
 //
@@ -104,11 +124,13 @@
 // # What it is not
 //
 // Not kube-apiserver: no admission (webhooks, built-in plugins or
-// ValidatingAdmissionPolicy), no OpenAPI validation or defaulting of the
-// built-in kinds (a Deployment kube-apiserver would refuse is stored), no
-// authentication or authorization, no garbage collection or other
-// controllers, no conversion webhooks (a CRD with strategy Webhook is
-// refused).
+// ValidatingAdmissionPolicy), no validation or defaulting of the built-in
+// kinds' fields (a Pod without containers, or a change of an immutable field,
+// is stored: their rules live in kube-apiserver's internal packages, which a
+// library cannot import), no authentication or authorization, no
+// controllers but the two above (no PodDisruptionBudget status, so an
+// eviction deletes the pod), no conversion webhooks (a CRD with strategy
+// Webhook is refused).
 //
 // # Limitations, and why
 //
@@ -138,15 +160,19 @@
 //   - A deleted CRD takes its custom resources with it at once (each gets a
 //     DELETED event); kube-apiserver keeps the CRD Terminating until its
 //     cleanup finalizer has deleted them.
-//   - Namespaces are finalized by no one: a deleted namespace stays
-//     Terminating, as on an envtest server without a controller manager,
-//     and its objects stay too.
-//   - The log, exec, proxy and eviction subresources, the scale subresource
-//     of the built-in workloads, the review groups (authentication.k8s.io,
-//     authorization.k8s.io), API aggregation (apiregistration.k8s.io) and
-//     aggregated discovery are not served (the clients fall back to plain
-//     discovery). Of client-go's kinds, only the group versions
-//     kube-apiserver v1.37 serves are served.
+//   - Without WithControllers, namespaces are finalized by no one: a deleted
+//     namespace stays Terminating, as on envtest, and its objects stay too
+//     (a client may finalize it itself, as controller-runtime's suites do).
+//     The namespace controller here takes DefaultControllerDelay, where
+//     kube-controller-manager's waits 5 s before it starts.
+//   - The log, exec, proxy and attach subresources, the review groups
+//     (authentication.k8s.io, authorization.k8s.io), API aggregation
+//     (apiregistration.k8s.io) and aggregated discovery are not served (the
+//     clients fall back to plain discovery). Of client-go's kinds, only the
+//     group versions kube-apiserver v1.37 serves are served. A service
+//     account token is an unsigned JWT no one verifies.
+//   - Server-side apply of a Scale sets the replicas without tracking who
+//     owns them.
 //   - A fresh server has what a fresh kube-apiserver has: the four
 //     namespaces and the default/kubernetes Service (without its Endpoints).
 //   - A protobuf body for a custom resource is 400 Bad Request; kube-apiserver
