@@ -9,6 +9,7 @@ package widget_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -200,6 +201,39 @@ var _ = Describe("a Widget in the simulator", func() {
 		Expect(apierrors.IsNotFound(cmGoneErr)).To(BeTrue(), "its ConfigMap: %v", cmGoneErr)
 		Expect(rep).To(And(scenarios.HaveWrittenData(), scenarios.HaveNoStaleWrites()))
 	})
+})
+
+var _ = Describe("a Widget whose operator is gone", func() {
+	// The cluster's garbage collector, not the operator, removes the
+	// ConfigMap a deleted Widget controls: with every replica stopped and
+	// the finalizer taken off by hand (what an administrator does for an
+	// operator that was uninstalled), deleting the Widget still deletes its
+	// ConfigMap, by its owner reference; without the garbage collector, as
+	// on envtest, the ConfigMap stays.
+	for _, gc := range []bool{true, false} {
+		It(fmt.Sprintf("leaves its ConfigMap to the garbage collector (collector on: %v)", gc), func() {
+			ctx := context.Background()
+			var orphanErr error
+			opts := sim.Options{Seed: 1, Candidates: 2, Run: sim.Manager(widget.Setup), DisableGarbageCollection: !gc}
+			simulate(fmt.Sprintf("widget-gc-%v", gc), opts, func(c *sim.Cluster) {
+				cl := c.Client()
+				Expect(cl.Create(ctx, &widgetv1.Widget{ObjectMeta: metav1.ObjectMeta{Name: demo.Name, Namespace: demo.Namespace}})).To(Succeed())
+				c.AwaitLeader(time.Minute)
+				c.Advance(10 * time.Second)
+				Expect(cl.Get(ctx, widget.ConfigMapOf(demo), &corev1.ConfigMap{})).To(Succeed(), "the operator made no ConfigMap")
+				for _, cand := range []string{"c0", "c1"} {
+					c.Stop(cand)
+				}
+				c.Advance(time.Minute)
+				Expect(cl.Patch(ctx, &widgetv1.Widget{ObjectMeta: metav1.ObjectMeta{Name: demo.Name, Namespace: demo.Namespace}},
+					client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`)))).To(Succeed())
+				Expect(cl.Delete(ctx, &widgetv1.Widget{ObjectMeta: metav1.ObjectMeta{Name: demo.Name, Namespace: demo.Namespace}})).To(Succeed())
+				c.Advance(time.Second)
+				orphanErr = cl.Get(ctx, widget.ConfigMapOf(demo), &corev1.ConfigMap{})
+			})
+			Expect(apierrors.IsNotFound(orphanErr)).To(Equal(gc), "the ConfigMap of the deleted Widget: %v", orphanErr)
+		})
+	}
 })
 
 // status is the Status of an API error.
