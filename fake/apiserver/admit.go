@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/validation"
@@ -15,7 +16,9 @@ import (
 
 // A kind's own rules for a write, applied between decoding the body and
 // storing the object: kube-apiserver's metadata rules for every kind, the
-// registry strategy of a custom resource, CRD validation for a CRD.
+// registry strategy of a custom resource, CRD validation for a CRD, and the
+// few rules of built-in kinds that controllers run into (Secrets' stringData
+// and type, immutable ConfigMaps and Secrets).
 
 // admitCreate applies a kind's own rules to a new object: the registry's
 // strategy for a custom resource (status cleared, generation 1, the schema's
@@ -32,6 +35,8 @@ func (s *Server) admitCreate(rt route, obj runtime.Object) error {
 		rt.warn(r.custom.strategy.WarningsOnCreate(ctx, obj)...)
 	case r.gvr == crdsGVR:
 		return s.admitCRD(obj.(*unstructured.Unstructured), nil)
+	case r.typed:
+		builtinPrepare(obj)
 	}
 	return nil
 }
@@ -59,6 +64,10 @@ func (s *Server) admitUpdate(rt route, next, old runtime.Object) error {
 	if metadataChanged(nm, om) {
 		errs = validation.ValidateObjectMetaAccessorUpdate(nm, om, field.NewPath("metadata"))
 	}
+	if r.custom == nil {
+		builtinPrepare(next)
+		errs = append(errs, builtinUpdateRules(next, old)...)
+	}
 	if st != nil {
 		errs = append(errs, st.ValidateUpdate(ctx, next, old)...)
 	}
@@ -85,4 +94,52 @@ func metadataChanged(next, old metav1.Object) bool {
 		!slices.Equal(next.GetFinalizers(), old.GetFinalizers()) ||
 		!equality.Semantic.DeepEqual(next.GetOwnerReferences(), old.GetOwnerReferences()) ||
 		next.GetDeletionTimestamp() != nil
+}
+
+// builtinPrepare does what kube-apiserver does to a built-in object before
+// it stores it, where the rule is simple and controllers rely on it: a
+// Secret's stringData goes into its data.
+func builtinPrepare(obj runtime.Object) {
+	if secret, ok := obj.(*corev1.Secret); ok && len(secret.StringData) > 0 {
+		if secret.Data == nil {
+			secret.Data = make(map[string][]byte, len(secret.StringData))
+		}
+		for k, v := range secret.StringData {
+			secret.Data[k] = []byte(v)
+		}
+		secret.StringData = nil
+	}
+}
+
+// builtinUpdateRules are the update rules of built-in kinds that
+// controllers run into, in kube-apiserver's words: a Secret's type never
+// changes; an immutable ConfigMap's or Secret's data, and its immutable
+// flag, never change.
+func builtinUpdateRules(next, old runtime.Object) field.ErrorList {
+	const frozen = "field is immutable when `immutable` is set"
+	var errs field.ErrorList
+	immutable := func(wasImmutable, isImmutable *bool, changed map[string]bool) {
+		if wasImmutable == nil || !*wasImmutable {
+			return
+		}
+		if isImmutable == nil || !*isImmutable {
+			errs = append(errs, field.Forbidden(field.NewPath("immutable"), frozen))
+		}
+		for _, f := range []string{"data", "binaryData"} {
+			if changed[f] {
+				errs = append(errs, field.Forbidden(field.NewPath(f), frozen))
+			}
+		}
+	}
+	switch n := next.(type) {
+	case *corev1.Secret:
+		o := old.(*corev1.Secret)
+		errs = append(errs, validation.ValidateImmutableField(n.Type, o.Type, field.NewPath("type"))...)
+		immutable(o.Immutable, n.Immutable, map[string]bool{"data": !equality.Semantic.DeepEqual(n.Data, o.Data)})
+	case *corev1.ConfigMap:
+		o := old.(*corev1.ConfigMap)
+		immutable(o.Immutable, n.Immutable, map[string]bool{
+			"data": !equality.Semantic.DeepEqual(n.Data, o.Data), "binaryData": !equality.Semantic.DeepEqual(n.BinaryData, o.BinaryData)})
+	}
+	return errs
 }

@@ -144,6 +144,7 @@ var apiContracts = []apiContract{
 	{"names per kind, namespaces/finalize, what a status write keeps", perKindContract},
 	{"subresources of built-in kinds: scale, eviction, binding, approval, token", builtinSubresourcesContract},
 	{"fieldValidation of built-in kinds: warnings, Strict, Ignore", builtinFieldValidationContract},
+	{"Secrets and ConfigMaps: stringData, immutable type and data", secretRulesContract},
 	{"garbage collection: background, foreground and orphan cascades", garbageCollectionContract},
 	{"namespace deletion: Terminating, no new content, emptied, gone", namespaceDeletionContract},
 	{"cluster-scoped resources", clusterScopeContract},
@@ -1470,6 +1471,39 @@ func builtinFieldValidationContract(t *testing.T, cfg *rest.Config, ns string) {
 	err = create("strict", metav1.FieldValidationStrict)
 	wantStatus(t, err, metav1.Status{Code: http.StatusBadRequest, Reason: metav1.StatusReasonBadRequest,
 		Message: `ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field "metadata.extraMeta", unknown field "additionalField"`})
+}
+
+// secretRulesContract: a Secret's stringData is stored in its data; its
+// type never changes; an immutable ConfigMap's or Secret's data and
+// immutable flag never change (422, kube-apiserver's words).
+func secretRulesContract(t *testing.T, cfg *rest.Config, ns string) {
+	ctx := rowContext(t)
+	cs := clientset(t, cfg)
+	secret, err := cs.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: ns},
+		Type: corev1.SecretTypeOpaque, StringData: map[string]string{"k": "v"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(secret.Data["k"]) != "v" || len(secret.StringData) != 0 {
+		t.Errorf("a Secret created with stringData: data %q, stringData %v; want data k=v and no stringData", secret.Data, secret.StringData)
+	}
+	secret.Type = "leaderlab.io/custom"
+	_, err = cs.CoreV1().Secrets(ns).Update(ctx, secret, metav1.UpdateOptions{})
+	wantStatusFields(t, err, http.StatusUnprocessableEntity, metav1.StatusReasonInvalid)
+	if want := `Secret "s" is invalid: type: Invalid value: "leaderlab.io/custom": field is immutable`; err == nil || err.Error() != want {
+		t.Errorf("changing a Secret's type: %v, want %s", err, want)
+	}
+	cm := newConfigMap(ns, "frozen", map[string]string{"k": "v"})
+	cm.Immutable = ptr.To(true)
+	if cm, err = cs.CoreV1().ConfigMaps(ns).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["k"] = "changed"
+	_, err = cs.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{})
+	wantStatusFields(t, err, http.StatusUnprocessableEntity, metav1.StatusReasonInvalid)
+	if want := "ConfigMap \"frozen\" is invalid: data: Forbidden: field is immutable when `immutable` is set"; err == nil || err.Error() != want {
+		t.Errorf("changing an immutable ConfigMap's data: %v, want %s", err, want)
+	}
 }
 
 // garbageCollectionContract: with kube-controller-manager's garbage
