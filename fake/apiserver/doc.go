@@ -125,9 +125,10 @@
 //
 // Not kube-apiserver: no admission (webhooks, built-in plugins or
 // ValidatingAdmissionPolicy), no validation or defaulting of the built-in
-// kinds' fields (a Pod without containers, or a change of an immutable field,
-// is stored: their rules live in kube-apiserver's internal packages, which a
-// library cannot import), no authentication or authorization, no
+// kinds' fields beyond unknown fields, names, metadata and the immutability
+// of Secrets and ConfigMaps (a Pod without containers, or a change of a
+// Deployment's selector, is stored: those rules live in kube-apiserver's
+// internal packages, which a library cannot import), no authentication or authorization, no
 // controllers but the two above (no PodDisruptionBudget status, so an
 // eviction deletes the pod), no conversion webhooks (a CRD with strategy
 // Webhook is refused).
