@@ -145,6 +145,7 @@ var apiContracts = []apiContract{
 	{"subresources of built-in kinds: scale, eviction, binding, approval, token", builtinSubresourcesContract},
 	{"fieldValidation of built-in kinds: warnings, Strict, Ignore", builtinFieldValidationContract},
 	{"Secrets and ConfigMaps: stringData, immutable type and data", secretRulesContract},
+	{"deletecollection by label selector", deleteCollectionContract},
 	{"garbage collection: background, foreground and orphan cascades", garbageCollectionContract},
 	{"namespace deletion: Terminating, no new content, emptied, gone", namespaceDeletionContract},
 	{"cluster-scoped resources", clusterScopeContract},
@@ -1503,6 +1504,49 @@ func secretRulesContract(t *testing.T, cfg *rest.Config, ns string) {
 	wantStatusFields(t, err, http.StatusUnprocessableEntity, metav1.StatusReasonInvalid)
 	if want := "ConfigMap \"frozen\" is invalid: data: Forbidden: field is immutable when `immutable` is set"; err == nil || err.Error() != want {
 		t.Errorf("changing an immutable ConfigMap's data: %v, want %s", err, want)
+	}
+}
+
+// deleteCollectionContract: a delete of a collection deletes the objects
+// its selector selects, and only those; one held by a finalizer is marked
+// deleted instead.
+func deleteCollectionContract(t *testing.T, cfg *rest.Config, ns string) {
+	ctx := rowContext(t)
+	cms := clientset(t, cfg).CoreV1().ConfigMaps(ns)
+	for _, name := range []string{"a", "b", "held", "other"} {
+		cm := newConfigMap(ns, name, nil)
+		if name != "other" {
+			cm.Labels = map[string]string{"batch": "1"}
+		}
+		if name == "held" {
+			cm.Finalizers = []string{"leaderlab.io/hold"}
+		}
+		if _, err := cms.Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cms.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "batch=1"}); err != nil {
+		t.Fatalf("deletecollection: %v", err)
+	}
+	list, err := cms.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, cm := range list.Items {
+		left = append(left, fmt.Sprintf("%s deleting=%v", cm.Name, cm.DeletionTimestamp != nil))
+	}
+	slices.Sort(left)
+	if want := []string{"held deleting=true", "other deleting=false"}; !slices.Equal(left, want) {
+		t.Errorf("after deletecollection of batch=1: %q, want %q", left, want)
+	}
+	held, err := cms.Get(ctx, "held", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held.Finalizers = nil
+	if _, err := cms.Update(ctx, held, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
 	}
 }
 
