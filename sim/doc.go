@@ -55,7 +55,8 @@
 // AllowOverlap, SameInstantStart, ExitOnLoss, Restart, TraceRequests,
 // LogVerbosity, Faults (a schedule of Fault values), Run (bring your own
 // candidate, or Manager), WritesWithoutLeadership, Scheme, CRDs and
-// CRDPaths, Namespace, LeaseName. Options.Validate reports bad input before anything
+// CRDPaths, DisableGarbageCollection and DisableNamespaceLifecycle (the
+// simulated cluster runs both controllers), Namespace, LeaseName. Options.Validate reports bad input before anything
 // runs.
 //
 // Cluster (only from the body): Now, Advance, AwaitLeader, Leader, Leaders,
