@@ -376,6 +376,9 @@ type route struct {
 	warnings        *[]string
 	// dryRun is a write that goes through every rule and is not stored.
 	dryRun bool
+	// undeclared is a subresource of a custom resource its CRD does not
+	// declare.
+	undeclared bool
 }
 
 // optionsKinds are the options of each write, as kube-apiserver names them
@@ -461,7 +464,8 @@ func (rs *resources) route(gv schema.GroupVersion, parts []string) (route, bool)
 		case rt.subresource == "scale" && r.scalable():
 		case rt.subresource == "finalize" && r.gvr == namespacesGVR:
 		case builtinSubresources[r.gvr][rt.subresource].Kind != "":
-		case r.custom != nil: // kube-apiserver's answer is NotFound (see do)
+		case r.custom != nil:
+			rt.undeclared = true // kube-apiserver's answer is NotFound (see do)
 		default:
 			return rt, false
 		}
@@ -502,7 +506,7 @@ func (s *Server) methodNotAllowed(req *http.Request, r *resource) error {
 // do runs a resource request.
 func (s *Server) do(req *http.Request, w http.ResponseWriter, rt route) (runtime.Object, int, error) {
 	ctx := req.Context()
-	if rt.res.custom != nil && rt.subresource != "" && !(rt.subresource == "status" && rt.res.status) && !(rt.subresource == "scale" && rt.res.scalable()) {
+	if rt.undeclared {
 		// A subresource the CRD does not declare is not found, as the
 		// object would not be.
 		return nil, 0, apierrors.NewNotFound(rt.res.groupResource(), rt.name)
