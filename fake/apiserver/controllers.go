@@ -118,13 +118,16 @@ func (s *Server) collect() {
 			dependents[ref.UID] = append(dependents[ref.UID], o)
 		}
 	}
+	defer func() { s.acting = "" }()
 	if s.controllers.GarbageCollection {
+		s.acting = GarbageCollector
 		for _, o := range all {
 			s.collectDependentLocked(o, byUID)
 			s.finishOwnerLocked(o, dependents[o.m.GetUID()])
 		}
 	}
 	if s.controllers.NamespaceLifecycle {
+		s.acting = NamespaceController
 		for _, o := range all {
 			if ns, ok := o.obj.(*corev1.Namespace); ok {
 				s.finishNamespaceLocked(o, ns, all)

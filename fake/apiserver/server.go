@@ -75,6 +75,10 @@ type Server struct {
 	unserved []string
 	// onUnserved is told of every request the server cannot serve.
 	onUnserved func(method, path, why string)
+	// onChange is told of every stored write; acting names the server's
+	// controller that writes now (under the store's lock), if one does.
+	onChange func(Change)
+	acting   string
 }
 
 // Option configures New.
@@ -379,6 +383,8 @@ type route struct {
 	// undeclared is a subresource of a custom resource its CRD does not
 	// declare.
 	undeclared bool
+	// req is the request being served; nil for the server's own writes.
+	req *http.Request
 }
 
 // optionsKinds are the options of each write, as kube-apiserver names them
@@ -438,6 +444,7 @@ func (s *Server) serve(req *http.Request, w http.ResponseWriter) (runtime.Object
 	if !ok {
 		return nil, 0, s.notServed(req, gv.Group)
 	}
+	rt.req = req
 	return s.do(req, w, rt)
 }
 

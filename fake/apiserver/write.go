@@ -507,7 +507,16 @@ func (s *Server) writeLocked(rt route, typ watch.EventType, obj runtime.Object) 
 	}
 	m, _ := meta.Accessor(obj)
 	key := keyOf(m)
+	prev, _ := s.store.objectLocked(rt.res.storeGVR(), key)
 	v := s.store.writeLocked(rt.res.storeGVR(), key, typ, rt.res.toStorage(obj))
+	if s.onChange != nil {
+		by := s.acting
+		if rt.req == nil && by == "" {
+			by = "seed"
+		}
+		s.onChange(Change{Resource: rt.res.storeGVR(), Kind: rt.res.gvk.GroupKind().WithVersion(rt.res.storeGVR().Version), Namespace: key.namespace, Name: key.name, Type: typ,
+			Object: v.obj, Previous: prev, ResourceVersion: m.GetResourceVersion(), Request: rt.req, By: by})
+	}
 	return rt.res.served(sharedObject{r: v})
 }
 
