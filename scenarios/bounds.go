@@ -82,15 +82,22 @@ func (b Bounds) Margin() time.Duration {
 	return b.Timing.LeaseDuration - b.Timing.RenewDeadline - b.Timing.RetryPeriod
 }
 
-// ReleaseWait is how long a leader that cannot reach the API waits in its
-// release (ReleaseOnCancel): the Get is bounded by the client timeout, or by
-// the release context (RD) without one.
-func (b Bounds) ReleaseWait() time.Duration {
+// LatestAnswer is the latest answer a request of the lock is still waiting
+// for: the client timeout, or without one the context client-go gives the
+// request, which ends RD after the renew (or the release) began. A renew
+// answered that late is still a success, and a release that cannot reach the
+// API waits that long.
+func (b Bounds) LatestAnswer() time.Duration {
 	if b.ClientTimeout == 0 {
 		return b.Timing.RenewDeadline
 	}
 	return min(b.ClientTimeout, b.Timing.RenewDeadline)
 }
+
+// ReleaseWait is how long a leader that cannot reach the API waits in its
+// release (ReleaseOnCancel): the Get is bounded by the client timeout, or by
+// the release context (RD) without one, so it is LatestAnswer.
+func (b Bounds) ReleaseWait() time.Duration { return b.LatestAnswer() }
 
 // Grain is how much older than the leader's last renew the write a follower
 // counts LD from can be. client-go compares lease records as JSON, whose renew

@@ -24,6 +24,10 @@ var _ = Describe("Bounds", func() {
 		Expect(defaults.MaxPoll()).To(Equal(4400 * ms))
 		Expect(defaults.Margin()).To(Equal(3 * time.Second))
 		Expect(scenarios.BoundsFor(sim.Options{NoClientTimeout: true}).ReleaseWait()).To(Equal(10 * time.Second))
+		// The latest answer a renew accepts: the client timeout, or without
+		// one the renew's context, RD.
+		Expect(defaults.LatestAnswer()).To(Equal(5 * time.Second))
+		Expect(scenarios.BoundsFor(sim.Options{NoClientTimeout: true}).LatestAnswer()).To(Equal(10 * time.Second))
 		Expect(scenarios.BoundsFor(sim.Options{Timing: timing(5*time.Second, 1500*ms, time.Second)}).ClientTimeout).To(Equal(time.Second))
 	})
 

@@ -280,9 +280,10 @@ func lateLeg0(lateLeg func(Bounds) time.Duration, b Bounds) time.Duration {
 	return lateLeg(b)
 }
 
-// lateLeg is the response leg of LateRenewsThenPartition: 90% of the client
-// timeout, late but still accepted.
-func lateLeg(b Bounds) time.Duration { return b.ClientTimeout * 9 / 10 }
+// lateLeg is the response leg of LateRenewsThenPartition: 90% of the latest
+// answer a renew accepts (the client timeout, or RD without one), late but
+// still accepted.
+func lateLeg(b Bounds) time.Duration { return b.LatestAnswer() * 9 / 10 }
 
 // renewLeg is the response leg of the leader's renews: lateLeg's, or the
 // run's latency.

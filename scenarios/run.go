@@ -32,6 +32,15 @@ type Config struct {
 	Latency sim.Dist `json:"latency,omitzero"`
 	// Seeds are the seeds each scenario runs with; nil means DefaultSeeds.
 	Seeds []int64 `json:"seeds,omitempty"`
+	// ReleaseOnCancel sets sim.Options.ReleaseOnCancel for every scenario,
+	// as a controller that ships with it does (Preset.Config); false leaves it
+	// to each scenario's Setup, which sets it where the plan is about it
+	// (handover, partition-release).
+	ReleaseOnCancel bool `json:"releaseOnCancel,omitempty"`
+	// NoClientTimeout removes the client timeout max(RD/2, 1s) from every
+	// candidate's lock requests, as a controller that builds its lock on a
+	// client without one does (Preset.Config); false keeps it.
+	NoClientTimeout bool `json:"noClientTimeout,omitempty"`
 	// Allowance is the round trip a real API server takes itself,
 	// scheduling included, counted into every bound of a run on one
 	// (RunReal); zero means DefaultAllowance. The simulator ignores it: its
@@ -65,13 +74,21 @@ func (c Config) seeds() []int64 {
 func (c Config) String() string {
 	b := BoundsFor(sim.Options{Timing: c.Timing, Latency: c.Latency})
 	t := b.Timing
-	return fmt.Sprintf("%v/%v/%v, %d candidates, latency %v per leg", t.LeaseDuration, t.RenewDeadline, t.RetryPeriod, c.candidates(), b.Latency)
+	s := fmt.Sprintf("%v/%v/%v, %d candidates, latency %v per leg", t.LeaseDuration, t.RenewDeadline, t.RetryPeriod, c.candidates(), b.Latency)
+	if c.ReleaseOnCancel {
+		s += ", ReleaseOnCancel"
+	}
+	if c.NoClientTimeout {
+		s += ", no client timeout"
+	}
+	return s
 }
 
 // Params returns the run's options and arithmetic for cfg and seed: the
 // Config, then s.Setup, then AllowOverlap when s.Overlap allows one.
 func (s Scenario) Params(cfg Config, seed int64) Params {
-	o := sim.Options{Seed: seed, Candidates: cfg.candidates(), Timing: cfg.Timing, Latency: cfg.Latency}
+	o := sim.Options{Seed: seed, Candidates: cfg.candidates(), Timing: cfg.Timing, Latency: cfg.Latency,
+		ReleaseOnCancel: cfg.ReleaseOnCancel, NoClientTimeout: cfg.NoClientTimeout}
 	if s.Setup != nil {
 		s.Setup(&o)
 	}

@@ -17,10 +17,10 @@ import (
 
 // needs is what the user must tolerate.
 type needs struct {
-	outage, drift, maxFailover time.Duration
-	releaseOnCancel            bool
-	latency                    sim.Dist
-	candidates, seeds          int
+	outage, drift, maxFailover       time.Duration
+	releaseOnCancel, noClientTimeout bool
+	latency                          sim.Dist
+	candidates, seeds                int
 }
 
 func (n needs) String() string {
@@ -30,12 +30,16 @@ func (n needs) String() string {
 	} else {
 		s += "crash failover: no maximum; "
 	}
-	return s + fmt.Sprintf("ReleaseOnCancel %v; latency %v per leg", n.releaseOnCancel, n.latency)
+	timeout := "max(RD/2, 1s)"
+	if n.noClientTimeout {
+		timeout = "none"
+	}
+	return s + fmt.Sprintf("ReleaseOnCancel %v; client timeout %s; latency %v per leg", n.releaseOnCancel, timeout, n.latency)
 }
 
 // bounds is client-go's arithmetic for t under n's latency.
 func (n needs) bounds(t sim.Timing) scenarios.Bounds {
-	return scenarios.BoundsFor(sim.Options{Timing: t, Latency: n.latency, ReleaseOnCancel: n.releaseOnCancel})
+	return scenarios.BoundsFor(sim.Options{Timing: t, Latency: n.latency, ReleaseOnCancel: n.releaseOnCancel, NoClientTimeout: n.noClientTimeout})
 }
 
 // retryPeriods are the RetryPeriods derive tries, longest first: client-go's
@@ -74,6 +78,7 @@ func derive(n needs) (sim.Timing, error) {
 func newAdvise() *cobra.Command {
 	var n needs
 	var timing, latency string
+	var over overrideFlags
 	cmd := &cobra.Command{
 		Use:   "advise",
 		Short: "Derive a timing from what you must tolerate, show its margins, verify it in the simulator",
@@ -84,10 +89,11 @@ func newAdvise() *cobra.Command {
 			"it. It shows the margins, verifies the timing in the simulator over --seeds seeds (an outage just\n" +
 			"under --outage keeps the leader; crash failovers within --max-failover; no overlap in the two\n" +
 			"scenarios that break the margin) and shows the well-known presets under the same analysis.\n" +
-			"--timing analyses and verifies a timing of yours instead.\n\n" +
+			"--timing analyses and verifies a timing of yours instead; a preset brings its ReleaseOnCancel and\n" +
+			"client timeout, which --release-on-cancel and --no-client-timeout override when given.\n\n" +
 			"Exit status 1 when the timing does not meet the requirements (a --timing of yours) or the simulator\n" +
-			"contradicts the arithmetic, 2 when a requirement cannot be met.",
-		Example: "  leaderlab advise --outage 8s --max-failover 30s\n  leaderlab advise --timing default",
+			"contradicts the arithmetic, 2 when a requirement cannot be met.\n\n" + presetHelp(),
+		Example: "  leaderlab advise --outage 8s --max-failover 30s\n  leaderlab advise --timing default\n  leaderlab advise --timing flux",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			for _, d := range []struct {
@@ -108,20 +114,25 @@ func newAdvise() *cobra.Command {
 			if err := atLeast("--seeds", n.seeds, 1); err != nil {
 				return err
 			}
-			var t sim.Timing
+			var set setting
 			derived := timing == ""
+			if !derived {
+				if set, err = parseTiming("--timing", timing, false); err != nil {
+					return err
+				}
+			}
+			set = over.apply(cmd, set)
+			n.releaseOnCancel, n.noClientTimeout = set.releaseOnCancel, set.noClientTimeout
 			if derived {
-				t, err = derive(n)
-			} else {
-				t, err = parseTiming("--timing", timing)
+				if set.timing, err = derive(n); err != nil {
+					return err
+				}
 			}
-			if err != nil {
-				return err
-			}
+			t := set.timing
 			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 			writeAdvice(stdout, n, t, derived)
 			withT(stderr, func(tt *testing.T) int {
-				if !verify(tt, stdout, stderr, n, t) {
+				if !verify(tt, stdout, stderr, n, set) {
 					return exitFailed
 				}
 				return exitOK
@@ -133,8 +144,8 @@ func newAdvise() *cobra.Command {
 	fl.DurationVar(&n.outage, "outage", 0, "the API may be unreachable (connections refused) this long without the leader losing its lease")
 	fl.DurationVar(&n.drift, "clock-skew", 0, "how much the candidates' clocks may disagree about one LeaseDuration (client-go measures durations on each candidate's own clock, so only drift matters, not an offset)")
 	fl.DurationVar(&n.maxFailover, "max-failover", 0, "the longest acceptable failover after a leader crashes (0: no maximum)")
-	fl.BoolVar(&n.releaseOnCancel, "release-on-cancel", false, "the candidates set ReleaseOnCancel")
-	fl.StringVar(&timing, "timing", "", "analyse and verify this timing (LD/RD/RP or a preset: "+presetNames()+") instead of deriving one")
+	over.register(cmd)
+	fl.StringVar(&timing, "timing", "", "analyse and verify this timing (LD/RD/RP or a preset: "+scenarios.PresetNames()+") instead of deriving one")
 	fl.StringVar(&latency, "latency", sim.DefaultLatency.String(), "latency of each request leg: fixed (2ms) or uniform (1ms..3ms)")
 	fl.IntVar(&n.candidates, "candidates", 3, "candidates (replicas) in the simulator")
 	fl.IntVar(&n.seeds, "seeds", 50, "seeds per check in the simulator")
@@ -152,20 +163,35 @@ func writeAdvice(w io.Writer, n needs, t sim.Timing, derived bool) {
 	fmt.Fprintf(w, "\nwell-known presets under the same analysis:\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "timing\tpreset\tclient timeout\tmargin\t(a) late answers\t(b) release\toutage kept\tcrash failover\tmeets the requirements")
-	rows := []preset{{name: "this", timing: t}}
-	rows = append(rows, presets...)
-	for _, p := range rows {
-		b := n.bounds(p.timing)
-		fmt.Fprintf(tw, "%s\t%s\t%v\t%v\t%s\t%s\t%v\t%v\t%s\n", scenarios.TimingLabel(p.timing), p.name, b.ClientTimeout, b.Margin(),
-			overlapCell(lateOverlap(b)), overlapCell(releaseOverlap(b)), b.OutageKept(), b.Crash().Hi, strings.Join(unmet(n, b), "; "))
+	row := func(name string, b scenarios.Bounds, releases bool) {
+		rel := "off"
+		if releases {
+			rel = overlapCell(releaseOverlap(b))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%s\t%v\t%v\t%s\n", scenarios.TimingLabel(b.Timing), name, timeoutCell(b), b.Margin(),
+			overlapCell(lateOverlap(b)), rel, b.OutageKept(), b.Crash().Hi, strings.Join(unmet(n, b), "; "))
+	}
+	row("this", n.bounds(t), n.releaseOnCancel)
+	// Each preset with its own ReleaseOnCancel and client timeout, under
+	// the requirements' latency.
+	for _, p := range scenarios.Presets {
+		row(p.Name, p.Bounds(n.latency), p.ReleaseOnCancel)
 	}
 	_ = tw.Flush()
 }
 
 // lateOverlap is margin-breaking case (a): the leader's last renew answered
-// as late as a client accepts (the client timeout), then a partition.
+// as late as a client accepts (Bounds.LatestAnswer), then a partition.
 func lateOverlap(b scenarios.Bounds) scenarios.Window {
-	return b.PartitionOverlap(sim.Fixed(b.ClientTimeout), false)
+	return b.PartitionOverlap(sim.Fixed(b.LatestAnswer()), false)
+}
+
+// timeoutCell is the client timeout, or "none".
+func timeoutCell(b scenarios.Bounds) string {
+	if b.ClientTimeout == 0 {
+		return "none"
+	}
+	return b.ClientTimeout.String()
 }
 
 // releaseOverlap is case (b): ReleaseOnCancel while the API is unreachable.
@@ -203,15 +229,23 @@ func unmet(n needs, b scenarios.Bounds) []string {
 func writeMargins(w io.Writer, n needs, t sim.Timing) {
 	b := n.bounds(t)
 	fmt.Fprintf(w, "client-go's arithmetic for %s (%v):\n", scenarios.TimingLabel(t), b)
-	fmt.Fprintf(w, "  client timeout max(RD/2, 1s) = %v: every request of the lock gives up after it\n", b.ClientTimeout)
+	if b.ClientTimeout > 0 {
+		fmt.Fprintf(w, "  client timeout max(RD/2, 1s) = %v: every request of the lock gives up after it\n", b.ClientTimeout)
+	} else {
+		fmt.Fprintf(w, "  no client timeout: a request of the lock waits until its context ends, RD (%v) after the renew or the release began\n", t.RenewDeadline)
+	}
 	fmt.Fprintf(w, "  margin LD - RD - RP = %v - %v - %v = %v: how much later than the leader's own give-up a follower may take over\n",
 		t.LeaseDuration, t.RenewDeadline, t.RetryPeriod, b.Margin())
 	late, rel := lateOverlap(b), releaseOverlap(b)
-	fmt.Fprintf(w, "  (a) late answers: the leader's last renew answered up to the client timeout (%v) late, then a partition: %s\n",
-		b.ClientTimeout, verdict(late, b.ClientTimeout, b.Margin()))
+	accepted := fmt.Sprintf("the client timeout (%v)", b.ClientTimeout)
+	if b.ClientTimeout == 0 {
+		accepted = fmt.Sprintf("RD (%v), for want of a client timeout", t.RenewDeadline)
+	}
+	fmt.Fprintf(w, "  (a) late answers: the leader's last renew answered up to %s late, then a partition: %s\n",
+		accepted, verdict(late, b.LatestAnswer(), b.Margin()))
 	fmt.Fprintf(w, "  (b) ReleaseOnCancel with the API unreachable: the release waits up to %v before the leader stops acting: %s\n",
 		b.ReleaseWait(), verdict(rel, b.ReleaseWait()+b.Leg(), b.Margin()))
-	if both := b.PartitionOverlap(sim.Fixed(b.ClientTimeout), true); both.Hi > 0 && n.releaseOnCancel {
+	if both := b.PartitionOverlap(sim.Fixed(b.LatestAnswer()), true); both.Hi > 0 && n.releaseOnCancel {
 		fmt.Fprintf(w, "      (a) and (b) at once (a late last renew, then the release's wait): overlap up to %v\n", both.Hi)
 	}
 	fmt.Fprintf(w, "  safe LeaseDuration for RD %v, RP %v (margin > release wait + leg + grain + clock drift %v): %v\n",
@@ -254,8 +288,9 @@ func overlapsWithin(rep *sim.Report, p scenarios.Params, s scenarios.Scenario) b
 // verify runs the checks of tm over n.seeds seeds each and prints the
 // evidence and the verdict. It returns false when tm does not meet the
 // requirements or a run contradicts the arithmetic.
-func verify(t *testing.T, w, stderr io.Writer, n needs, tm sim.Timing) bool {
-	cfg := scenarios.Config{Timing: tm, Candidates: n.candidates, Latency: n.latency}
+func verify(t *testing.T, w, stderr io.Writer, n needs, set setting) bool {
+	tm := set.timing
+	cfg := set.config(n.candidates, n.latency)
 	var checks []simCheck
 	if n.outage > 0 {
 		d := max(n.outage-time.Millisecond, 0)
@@ -273,7 +308,7 @@ func verify(t *testing.T, w, stderr io.Writer, n needs, tm sim.Timing) bool {
 		simCheck{fmt.Sprintf("a crashed leader is replaced within %v", crashMax), scenarios.LeaderCrash, func(rep *sim.Report, _ scenarios.Params) bool {
 			return len(rep.Failovers) > 0 && rep.Failovers[0].Duration <= crashMax
 		}},
-		simCheck{"(a) late renews, then a partition", late, func(rep *sim.Report, p scenarios.Params) bool { return overlapsWithin(rep, p, late) }},
+		simCheck{lateCheckName(n), late, func(rep *sim.Report, p scenarios.Params) bool { return overlapsWithin(rep, p, late) }},
 		simCheck{"(b) partition with ReleaseOnCancel", rel, func(rep *sim.Report, p scenarios.Params) bool { return overlapsWithin(rep, p, rel) }},
 	)
 	fmt.Fprintf(w, "\nverified in the simulator, %d seeds per check, %d candidates, latency %v per leg:\n", n.seeds, n.candidates, n.latency)
@@ -324,7 +359,7 @@ func verify(t *testing.T, w, stderr io.Writer, n needs, tm sim.Timing) bool {
 		}
 		fmt.Fprintln(w)
 		if first != 0 {
-			fmt.Fprintf(w, "       first failing run: %s\n", runCommand(c.scenario.ID, first, tm, n.candidates, n.latency))
+			fmt.Fprintf(w, "       first failing run: %s\n", runCommand(c.scenario.ID, first, set, n.candidates, n.latency))
 		}
 	}
 	if n.drift > 0 {
@@ -342,6 +377,15 @@ func verify(t *testing.T, w, stderr io.Writer, n needs, tm sim.Timing) bool {
 		fmt.Fprintf(w, "\nverdict: %s meets every requirement, and the simulator agrees with the arithmetic\n", scenarios.TimingLabel(tm))
 	}
 	return agrees && meets
+}
+
+// lateCheckName names the check of case (a), which is (a) and (b) at once
+// when the candidates release on cancel.
+func lateCheckName(n needs) string {
+	if n.releaseOnCancel {
+		return "(a) late renews, then a partition, with ReleaseOnCancel: (a) and (b) at once"
+	}
+	return "(a) late renews, then a partition"
 }
 
 func btoi(b bool) int {

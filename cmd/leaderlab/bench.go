@@ -75,7 +75,10 @@ func newBench() *cobra.Command {
 			"--out: failover-table.md and .json, an SVG histogram per scenario, the timeline of a\n" +
 			"representative run per scenario, and index.html showing them all.\n\n" +
 			"--shards N runs N worker processes and merges their results (the same output as one process);\n" +
-			"--shard I/N runs one slice of the seeds and writes --out/partial-I-of-N.json for leaderlab merge.",
+			"--shard I/N runs one slice of the seeds and writes --out/partial-I-of-N.json for leaderlab merge.\n\n" +
+			"A preset gives bench its timing only: bench's scenarios do not depend on ReleaseOnCancel or the\n" +
+			"client timeout (handover and rolling-restart set ReleaseOnCancel themselves, a crashed leader\n" +
+			"cannot release, and no request hangs). leaderlab run and advise use all of a preset.\n\n" + presetHelp(),
 		Example: "  leaderlab bench --timing default,openshift --seeds 100 --out report\n" +
 			"  leaderlab bench --timing 20s/15s/3s --latency 5ms..40ms --shards 2\n" +
 			"  leaderlab bench --shard 2/8 --out /partials && leaderlab merge /partials/*.json --out report",
@@ -83,7 +86,7 @@ func newBench() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error { return f.run(cmd) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.timing, "timing", "common", "timings LD/RD/RP, comma-separated, or presets: "+presetNames()+", common (all of scenarios.CommonTimings)")
+	fl.StringVar(&f.timing, "timing", "common", "timings LD/RD/RP, comma-separated, or presets: "+scenarios.PresetNames()+", common (all of scenarios.CommonTimings)")
 	fl.IntVar(&f.candidates, "candidates", 3, "candidates (replicas) per run")
 	fl.StringVar(&f.latency, "latency", sim.DefaultLatency.String(), "latency of each request leg: fixed (2ms) or uniform (1ms..3ms)")
 	fl.StringVar(&f.scenarios, "scenarios", scenarioList(scenarios.BenchScenarios), "scenarios to measure: "+scenarioIDs(true))

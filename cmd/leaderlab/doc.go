@@ -10,14 +10,29 @@
 //	leaderlab bench  [--timing 15s/10s/2s,openshift] [--seeds 200] [--out report] [--shards N | --shard I/N]
 //	leaderlab run    SCENARIO [--seed N] [--timing ...] [--svg FILE] [--json]
 //	leaderlab advise [--outage D] [--clock-skew S] [--max-failover F] [--release-on-cancel] [--timing ...]
+//	leaderlab operators [--seeds 200] > docs/operators.md
 //	leaderlab merge  PARTIAL.json... [--out report]
 //
 // bench measures failover times over many seeds and writes a report folder
 // (Markdown and JSON table, an SVG histogram per scenario, the timeline of a
 // representative run per scenario, index.html); run runs one scenario once
 // and says how to replay it; advise derives a timing from what must be
-// tolerated, shows its margins and verifies it in the simulator; merge
-// combines the partial results of bench --shard.
+// tolerated, shows its margins and verifies it in the simulator; operators
+// prints docs/operators.md, what widely used controllers' settings do under
+// faults; merge combines the partial results of bench --shard.
+//
+// # Presets
+//
+// --timing takes an LD/RD/RP triple or a preset (scenarios.Presets): a
+// controller's settings as it ships them, with their source and version in
+// each command's help. A preset carries its timing, ReleaseOnCancel and
+// client timeout (max(RD/2, 1s) or none); a triple carries client-go's
+// defaults (ReleaseOnCancel off, the client timeout). run and advise use all
+// of it, and --release-on-cancel and --no-client-timeout, when given,
+// override what --timing carries (--release-on-cancel=false turns a preset's
+// off). bench uses a preset's timing only: its scenarios do not depend on the
+// other two. A replay command spells a preset out as its triple and flags, so
+// that it replays the same run after the preset table changes.
 //
 // Results go to standard output, progress and diagnostics to standard
 // error. Exit status: 0 done, 1 a check failed (an invariant, an

@@ -20,28 +20,59 @@ func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
 
-// preset is a well-known timing, by the name --timing accepts.
-type preset struct {
-	name   string
-	timing sim.Timing
-	why    string
+// setting is one item of --timing: a timing and the ReleaseOnCancel and
+// client timeout that come with it. A preset (scenarios.Presets) carries
+// the controller's own; a triple LD/RD/RP carries client-go's defaults
+// (ReleaseOnCancel off, the client timeout max(RD/2, 1s)).
+type setting struct {
+	preset          string // the preset's name; "" for a triple
+	timing          sim.Timing
+	releaseOnCancel bool
+	noClientTimeout bool
 }
 
-func secs(ld, rd, rp int) sim.Timing {
-	return sim.Timing{LeaseDuration: time.Duration(ld) * time.Second, RenewDeadline: time.Duration(rd) * time.Second, RetryPeriod: time.Duration(rp) * time.Second}
+func (s setting) config(candidates int, lat sim.Dist) scenarios.Config {
+	return scenarios.Config{Timing: s.timing, Candidates: candidates, Latency: lat, ReleaseOnCancel: s.releaseOnCancel, NoClientTimeout: s.noClientTimeout}
 }
 
-// presets are the timings users meet most: client-go's and
-// controller-runtime's defaults, and OpenShift's for highly available and
-// single-node clusters.
-var presets = []preset{
-	{"default", secs(15, 10, 2), "client-go's and controller-runtime's defaults"},
-	{"openshift", secs(137, 107, 26), "OpenShift's operators on highly available clusters"},
-	{"openshift-sno", secs(270, 240, 60), "OpenShift's operators on single-node clusters"},
+// replayArgs is the --timing of s as a replay command gives it: the triple,
+// and the flags for what differs from a triple's defaults. A triple, not the
+// preset's name, so that the command replays the same run after the preset
+// table changes.
+func (s setting) replayArgs() string {
+	out := "--timing " + scenarios.TimingLabel(s.timing)
+	if s.releaseOnCancel {
+		out += " --release-on-cancel"
+	}
+	if s.noClientTimeout {
+		out += " --no-client-timeout"
+	}
+	return out
 }
 
-func presetNames() string {
-	return joinNames(presets, func(p preset) (string, bool) { return p.name, true })
+// overrideFlags are --release-on-cancel and --no-client-timeout of run and
+// advise: given, they override what --timing carries; not given, the
+// preset's settings (or a triple's defaults) stand.
+type overrideFlags struct {
+	releaseOnCancel, noClientTimeout bool
+}
+
+func (o *overrideFlags) register(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&o.releaseOnCancel, "release-on-cancel", false,
+		"the candidates set ReleaseOnCancel (default: what --timing's preset ships, off for LD/RD/RP); --release-on-cancel=false turns a preset's off")
+	cmd.Flags().BoolVar(&o.noClientTimeout, "no-client-timeout", false,
+		"the candidates' lock requests have no client timeout (default: what --timing's preset ships, max(RD/2, 1s) for LD/RD/RP)")
+}
+
+// apply overrides s with the flags given on cmd's command line.
+func (o overrideFlags) apply(cmd *cobra.Command, s setting) setting {
+	if cmd.Flags().Changed("release-on-cancel") {
+		s.releaseOnCancel = o.releaseOnCancel
+	}
+	if cmd.Flags().Changed("no-client-timeout") {
+		s.noClientTimeout = o.noClientTimeout
+	}
+	return s
 }
 
 // joinNames joins the names of the items that keep, comma-separated.
@@ -55,9 +86,10 @@ func joinNames[T any](items []T, keep func(T) (string, bool)) string {
 	return strings.Join(names, ", ")
 }
 
-// parseTimings reads --timing: a comma-separated list of LD/RD/RP triples
-// ("15s/10s/2s") and preset names; "common" is every timing of
-// scenarios.CommonTimings. Each timing must pass the simulator's checks.
+// parseTimings reads bench's --timing: a comma-separated list of LD/RD/RP
+// triples ("15s/10s/2s") and preset names; "common" is every timing of
+// scenarios.CommonTimings. Only the timings count: bench's scenarios do not
+// depend on ReleaseOnCancel or the client timeout.
 func parseTimings(flag, value string) ([]sim.Timing, error) {
 	var out []sim.Timing
 	for _, item := range strings.Split(value, ",") {
@@ -66,39 +98,61 @@ func parseTimings(flag, value string) ([]sim.Timing, error) {
 			out = append(out, scenarios.CommonTimings...)
 			continue
 		}
-		t, err := parseTiming(flag, item)
+		s, err := parseTiming(flag, item, true)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, t)
+		out = append(out, s.timing)
 	}
 	return out, nil
 }
 
-// parseTiming reads one timing: a preset name or LD/RD/RP.
-func parseTiming(flag, item string) (sim.Timing, error) {
-	for _, p := range presets {
-		if item == p.name {
-			return p.timing, nil
-		}
+// parseTiming reads one timing: a preset name or LD/RD/RP. list says
+// whether the flag takes a list (and so "common"), for the message.
+func parseTiming(flag, item string, list bool) (setting, error) {
+	if p, ok := scenarios.LookupPreset(item); ok {
+		return setting{preset: p.Name, timing: p.Timing, releaseOnCancel: p.ReleaseOnCancel, noClientTimeout: p.ClientTimeout == 0}, nil
 	}
 	parts := strings.Split(item, "/")
 	if len(parts) != 3 {
-		return sim.Timing{}, usagef("%s %q: want LeaseDuration/RenewDeadline/RetryPeriod such as 15s/10s/2s, or a preset (%s, or common)", flag, item, presetNames())
+		names := scenarios.PresetNames()
+		if list {
+			names += ", or common"
+		}
+		return setting{}, usagef("%s %q: want LeaseDuration/RenewDeadline/RetryPeriod such as 15s/10s/2s, or a preset (%s)", flag, item, names)
 	}
 	var d [3]time.Duration
 	for i, name := range []string{"LeaseDuration", "RenewDeadline", "RetryPeriod"} {
 		v, err := time.ParseDuration(parts[i])
 		if err != nil || v <= 0 {
-			return sim.Timing{}, usagef("%s %q: %s %q must be a positive duration such as 10s", flag, item, name, parts[i])
+			return setting{}, usagef("%s %q: %s %q must be a positive duration such as 10s", flag, item, name, parts[i])
 		}
 		d[i] = v
 	}
 	t := sim.Timing{LeaseDuration: d[0], RenewDeadline: d[1], RetryPeriod: d[2]}
 	if err := (sim.Options{Candidates: 1, Timing: t}).Validate(); err != nil {
-		return sim.Timing{}, usagef("%s %q: %s", flag, item, strings.TrimPrefix(strings.TrimPrefix(err.Error(), "sim: "), "Timing."))
+		return setting{}, usagef("%s %q: %s", flag, item, strings.TrimPrefix(strings.TrimPrefix(err.Error(), "sim: "), "Timing."))
 	}
-	return t, nil
+	return setting{timing: t}, nil
+}
+
+// presetHelp lists the presets for a command's help: name, settings,
+// controller, source and version.
+func presetHelp() string {
+	var b strings.Builder
+	b.WriteString("Presets (--timing NAME; docs/operators.md shows what each does under faults):\n")
+	for _, p := range scenarios.Presets {
+		rel, timeout := "off", "none"
+		if p.ReleaseOnCancel {
+			rel = "on"
+		}
+		if p.ClientTimeout > 0 {
+			timeout = p.ClientTimeout.String()
+		}
+		fmt.Fprintf(&b, "  %-24s %s, ReleaseOnCancel %s, client timeout %s: %s\n  %-24s from %s, %s\n",
+			p.Name, scenarios.TimingLabel(p.Timing), rel, timeout, p.Controller, "", p.Source, p.Version)
+	}
+	return b.String()
 }
 
 // parseLatency reads a per-leg latency: "2ms" (fixed) or "1ms..3ms"

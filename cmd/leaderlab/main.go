@@ -71,16 +71,16 @@ func newRoot() *cobra.Command {
 		// A bare "leaderlab" or an unknown subcommand is bad usage.
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usagef("unknown command %q; the commands are bench, run, advise and merge", args[0])
+				return usagef("unknown command %q; the commands are bench, run, advise, operators and merge", args[0])
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return usagef("a command is needed: bench, run, advise or merge")
+			return usagef("a command is needed: bench, run, advise, operators or merge")
 		},
 	}
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usagef("%v", err) })
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(newBench(), newMerge(), newRun(), newAdvise())
+	root.AddCommand(newBench(), newMerge(), newRun(), newAdvise(), newOperators())
 	return root
 }

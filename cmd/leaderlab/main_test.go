@@ -85,7 +85,7 @@ func TestBadInputExitsTwoWithAMessageNamingTheFlagAndTheBound(t *testing.T) {
 		{[]string{"bench", "--timing", "15500ms/10s/2s"},
 			"leaderlab: --timing \"15500ms/10s/2s\": LeaseDuration (15.5s) must be a whole number of seconds, at least 1s: the lease stores whole seconds and client-go truncates\nsee 'leaderlab bench --help'\n"},
 		{[]string{"bench", "--timing", "kubernetes"},
-			"leaderlab: --timing \"kubernetes\": want LeaseDuration/RenewDeadline/RetryPeriod such as 15s/10s/2s, or a preset (default, openshift, openshift-sno, or common)\nsee 'leaderlab bench --help'\n"},
+			"leaderlab: --timing \"kubernetes\": want LeaseDuration/RenewDeadline/RetryPeriod such as 15s/10s/2s, or a preset (" + scenarios.PresetNames() + ", or common)\nsee 'leaderlab bench --help'\n"},
 		{[]string{"bench", "--scenarios", "crash,partition"},
 			"leaderlab: --scenarios: scenario \"partition\" has no failover window to measure; the bench measures crash, handover, rolling-restart (leaderlab run runs any scenario)\nsee 'leaderlab bench --help'\n"},
 		{[]string{"bench", "--seeds", "0"}, "leaderlab: --seeds (0) must be at least 1\nsee 'leaderlab bench --help'\n"},
@@ -100,14 +100,20 @@ func TestBadInputExitsTwoWithAMessageNamingTheFlagAndTheBound(t *testing.T) {
 		{[]string{"run", "split-brain"},
 			"leaderlab: unknown scenario \"split-brain\"; scenarios: " + strings.Join(ids(scenarios.Catalog()), ", ") + "\nsee 'leaderlab run --help'\n"},
 		{[]string{"run", "crash", "--timing", "openshift-micro"},
-			"leaderlab: --timing \"openshift-micro\": want LeaseDuration/RenewDeadline/RetryPeriod such as 15s/10s/2s, or a preset (default, openshift, openshift-sno, or common)\nsee 'leaderlab run --help'\n"},
+			"leaderlab: --timing \"openshift-micro\": want LeaseDuration/RenewDeadline/RetryPeriod such as 15s/10s/2s, or a preset (" + scenarios.PresetNames() + ")\nsee 'leaderlab run --help'\n"},
+		// run takes one timing: a list is no preset and no triple.
+		{[]string{"run", "crash", "--timing", "flux,default"},
+			"leaderlab: --timing \"flux,default\": want LeaseDuration/RenewDeadline/RetryPeriod such as 15s/10s/2s, or a preset (" + scenarios.PresetNames() + ")\nsee 'leaderlab run --help'\n"},
+		{[]string{"advise", "--timing", "flux", "--release-on-cancel=maybe"},
+			"leaderlab: invalid argument \"maybe\" for \"--release-on-cancel\" flag: strconv.ParseBool: parsing \"maybe\": invalid syntax\nsee 'leaderlab advise --help'\n"},
+		{[]string{"operators", "--seeds", "0"}, "leaderlab: --seeds (0) must be at least 1\nsee 'leaderlab operators --help'\n"},
 		{[]string{"advise", "--outage", "-1s"}, "leaderlab: --outage (-1s) must not be negative\nsee 'leaderlab advise --help'\n"},
 		{[]string{"advise", "--outage", "8s", "--max-failover", "20s"},
 			fmt.Sprintf("leaderlab: --max-failover 20s cannot be met: the shortest timing that keeps the lease through --outage 8s with a safe margin (clock drift 0s) is %s, "+
 				"whose crash failover can take up to %v (LD + 4.4 RP + round trips, Bounds.Crash), %v more than --max-failover; allow a longer --max-failover or a shorter --outage\nsee 'leaderlab advise --help'\n",
 				scenarios.TimingLabel(fastest), crash, crash-20*time.Second)},
 		{[]string{"merge"}, "leaderlab: merge needs the partial results to merge, such as partials/partial-*-of-4.json\nsee 'leaderlab merge --help'\n"},
-		{[]string{"frobnicate"}, "leaderlab: unknown command \"frobnicate\"; the commands are bench, run, advise and merge\nsee 'leaderlab --help'\n"},
+		{[]string{"frobnicate"}, "leaderlab: unknown command \"frobnicate\"; the commands are bench, run, advise, operators and merge\nsee 'leaderlab --help'\n"},
 	}
 	for _, tt := range tests {
 		r := leaderlab(t, tt.args...)
@@ -353,10 +359,11 @@ func TestAdviseDerivesTheShortestTimingThatMeetsTheRequirements(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no derived timing:\n%s", r.stdout)
 	}
-	tm, err := parseTiming("--timing", m[1])
+	set, err := parseTiming("--timing", m[1], false)
 	if err != nil {
 		t.Fatal(err)
 	}
+	tm := set.timing
 	b := scenarios.BoundsFor(sim.Options{Timing: tm, ReleaseOnCancel: true})
 	if b.OutageKept() < 8*time.Second || b.Crash().Hi > 30*time.Second || tm.LeaseDuration != b.SafeLeaseDuration() {
 		t.Errorf("%s: keeps an outage of %v (need 8s), crash failover up to %v (need 30s), lease %v (safe %v)", m[1], b.OutageKept(), b.Crash().Hi, tm.LeaseDuration, b.SafeLeaseDuration())

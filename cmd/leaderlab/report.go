@@ -101,7 +101,7 @@ time runs left to right; the top lanes show API-wide faults and the lease holder
 on it), then one lane per candidate with its terms as acting leader (solid bars), partitions (hatched), crashes (x) and
 stops (|); a red band across all lanes would be two leaders at once. Replay it with <code>%s</code>.</p>
 <p><img src="timeline-%s.svg" alt="timeline of a representative %s run"></p>
-`, html.EscapeString(runCommand(id, ex.Seed, r.Timing, s.Candidates, s.Latency)), id, id)
+`, html.EscapeString(runCommand(id, ex.Seed, setting{timing: r.Timing}, s.Candidates, s.Latency)), id, id)
 		}
 	}
 	b.WriteString("</body></html>\n")
@@ -138,6 +138,6 @@ func benchCommand(s spec) string {
 }
 
 // runCommand is the run command line that replays one run.
-func runCommand(id string, seed int64, t sim.Timing, candidates int, lat sim.Dist) string {
-	return fmt.Sprintf("leaderlab run %s --seed %d --timing %s --candidates %d --latency %s", id, seed, scenarios.TimingLabel(t), candidates, lat)
+func runCommand(id string, seed int64, s setting, candidates int, lat sim.Dist) string {
+	return fmt.Sprintf("leaderlab run %s --seed %d %s --candidates %d --latency %s", id, seed, s.replayArgs(), candidates, lat)
 }

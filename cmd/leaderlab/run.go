@@ -17,6 +17,7 @@ func newRun() *cobra.Command {
 		seed                 int64
 		candidates           int
 		asJSON               bool
+		over                 overrideFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO",
@@ -25,8 +26,11 @@ func newRun() *cobra.Command {
 			"options, terms, failovers, overlaps, trace), then checks the report against the scenario's\n" +
 			"expectations from client-go's arithmetic. Exit status 1 when an invariant or an expectation\n" +
 			"fails. The same seed and flags replay the same run, byte for byte.\n\n" +
-			"Scenarios: " + scenarioIDs(false),
-		Example: "  leaderlab run partition-release --seed 5\n  leaderlab run crash --seed 3 --timing openshift --svg crash.svg",
+			"--timing takes a triple or a preset; a preset also sets ReleaseOnCancel and the client timeout\n" +
+			"as the controller ships them, unless --release-on-cancel or --no-client-timeout is given. The\n" +
+			"replay command spells them out as a triple and flags.\n\n" +
+			"Scenarios: " + scenarioIDs(false) + "\n\n" + presetHelp(),
+		Example: "  leaderlab run partition-release --seed 5\n  leaderlab run partition-release --timing flux\n  leaderlab run crash --seed 3 --timing openshift --svg crash.svg",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usagef("run needs one scenario, got %d arguments; scenarios: %s", len(args), scenarioIDs(false))
@@ -38,10 +42,11 @@ func newRun() *cobra.Command {
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, _ := scenarios.Lookup(args[0])
-			t, err := parseTiming("--timing", timing)
+			set, err := parseTiming("--timing", timing, false)
 			if err != nil {
 				return err
 			}
+			set = over.apply(cmd, set)
 			lat, err := parseLatency("--latency", latency)
 			if err != nil {
 				return err
@@ -49,7 +54,7 @@ func newRun() *cobra.Command {
 			if err := atLeast("--candidates", candidates, 1); err != nil {
 				return err
 			}
-			cfg := scenarios.Config{Timing: t, Candidates: candidates, Latency: lat}
+			cfg := set.config(candidates, lat)
 			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 			withT(stderr, func(tt *testing.T) int {
 				rep, p := s.Run(tt, cfg, seed)
@@ -57,7 +62,7 @@ func newRun() *cobra.Command {
 					fmt.Fprintf(stderr, "leaderlab: the simulator could not finish %s seed %d\n", s.ID, seed)
 					return exitFailed
 				}
-				rep.Replay = "replay: " + runCommand(s.ID, seed, t, candidates, lat)
+				rep.Replay = "replay: " + runCommand(s.ID, seed, set, candidates, lat)
 				verdict, failed := check(s, p, rep)
 				if asJSON {
 					data, _ := rep.JSON()
@@ -83,7 +88,8 @@ func newRun() *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.Int64Var(&seed, "seed", 1, "the seed: it drives every choice of the run")
-	fl.StringVar(&timing, "timing", "default", "timing LD/RD/RP or a preset: "+presetNames())
+	fl.StringVar(&timing, "timing", "default", "timing LD/RD/RP or a preset: "+scenarios.PresetNames())
+	over.register(cmd)
 	fl.IntVar(&candidates, "candidates", 3, "candidates (replicas)")
 	fl.StringVar(&latency, "latency", sim.DefaultLatency.String(), "latency of each request leg: fixed (2ms) or uniform (1ms..3ms)")
 	fl.StringVar(&svg, "svg", "", "also write the run's timeline as SVG to this file")
