@@ -3,7 +3,9 @@ package scenarios
 import (
 	"cmp"
 	"context"
+	"flag"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 	"github.com/leaderlab/leaderlab/internal/gotest"
 
 	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/types"
 	"github.com/onsi/gomega"
 	"k8s.io/client-go/rest"
 
@@ -131,25 +134,84 @@ type outcome struct {
 	report  *sim.Report // nil when the simulator failed the run before it ended
 	partial *sim.Report // the report up to the failure, then
 	params  Params
-	ran     bool // false when go test's -run filtered the subtest out
-	ok      bool // the subtest passed: no invariant violation, no fatal error
-	name    string
+	ran     bool   // false when go test left the subtest out (-run, -skip, -failfast)
+	ok      bool   // the subtest passed: no invariant violation, no fatal error
+	name    string // the subtest's full name (without go test's #NN when it did not run)
 }
 
-// run runs s as a subtest of t named "<ID>/seed-<n>", so that the
+// run runs s as a subtest of t named by subtestName, so that the
 // simulator's own failures land on that subtest and not on a suite's
 // *testing.T.
 func (s Scenario) run(t *testing.T, cfg Config, seed int64) outcome {
 	o := outcome{params: s.Params(cfg, seed)}
+	name := subtestName(s.ID, seed)
 	var panicked any
-	o.ok = t.Run(fmt.Sprintf("%s/seed-%d", s.ID, seed), func(t *testing.T) {
+	o.ok = t.Run(name, func(t *testing.T) {
 		o.ran, o.name = true, t.Name()
 		panicked = s.simulate(t, o.params, &o.report, &o.partial)
 	})
 	if panicked != nil {
 		panic(panicked)
 	}
+	if !o.ran {
+		o.name = t.Name() + "/" + name
+	}
 	return o
+}
+
+// subtestName is the name of a run's subtest: "<ID>/seed-<n>", and inside a
+// ginkgo spec "<ID>/seed-<n>/spec-<hash of the spec's full text>".
+//
+// The simulator prints a replay command that anchors each part of the
+// subtest's name (sim.Report.Replay), and go test makes a repeated name
+// unique by appending #01, #02, ... in the order the names come. Ginkgo
+// specs all share the suite's *testing.T, so without the spec's part the
+// number would follow the specs that ran before in the process, which
+// ginkgo's shuffle of containers, focus and skip change: the "seed-1#01" of
+// one run was another spec's in the replay. With it, the name is the same
+// whichever specs run, in whichever order. Two specs with the same full text
+// still share a name; ginkgo's focus cannot tell them apart either.
+func subtestName(id string, seed int64) string {
+	name := fmt.Sprintf("%s/seed-%d", id, seed)
+	if spec := ginkgo.CurrentSpecReport(); spec.LeafNodeType == types.NodeTypeIt {
+		h := fnv.New32a()
+		h.Write([]byte(spec.FullText()))
+		name += fmt.Sprintf("/spec-%08x", h.Sum32())
+	}
+	return name
+}
+
+// skipLeftOut ends the caller of a run that go test left out, as skipped
+// with a message that names the run's subtest and the flags that left it
+// out: the current ginkgo spec when there is one (ginkgo.Skip), else t
+// (t.Skip). Returning a nil report instead would let a negative expectation
+// on it, or a caller that skips nil reports, pass a spec that ran nothing.
+func skipLeftOut(t *testing.T, o outcome) {
+	ginkgo.GinkgoHelper()
+	t.Helper()
+	msg := fmt.Sprintf("scenarios: %s did not run: %s left it out", o.name, leftOutBy())
+	if ginkgo.CurrentSpecReport().LeafNodeType != types.NodeTypeInvalid {
+		ginkgo.Skip(msg)
+	}
+	t.Skip(msg)
+}
+
+// leftOutBy names the go test flags, as given, that can leave a subtest
+// out: the -run and -skip patterns and -failfast (after a failure).
+func leftOutBy() string {
+	var flags []string
+	for _, name := range []string{"run", "skip"} {
+		if f := flag.Lookup("test." + name); f != nil && f.Value.String() != "" {
+			flags = append(flags, fmt.Sprintf("-%s '%s'", name, strings.ReplaceAll(f.Value.String(), "'", `'\''`)))
+		}
+	}
+	if f := flag.Lookup("test.failfast"); f != nil && f.Value.String() == "true" {
+		flags = append(flags, "-failfast")
+	}
+	if len(flags) == 0 {
+		return "go test"
+	}
+	return "go test's " + strings.Join(flags, " ")
 }
 
 // simulate runs s's plan in one bubble. It sets *rep to the report, or
@@ -178,8 +240,26 @@ func (s Scenario) simulate(t *testing.T, p Params, rep, partial **sim.Report) (p
 //
 //	rep, p := scenarios.LeaderCrash.Run(t, scenarios.Config{}, 1)
 //	gomega.NewWithT(t).Expect(rep).To(scenarios.LeaderCrash.Expect(p))
+//
+// A run that go test leaves out (its -run or -skip pattern does not select
+// the subtest, or -failfast after a failure) does not return: Run skips the
+// current ginkgo spec, or t outside ginkgo, with a message that names the
+// subtest and the flags, so that a run that did not happen is never read as
+// one that passed. A test or spec that calls Run more than once therefore
+// stops at the first run the pattern leaves out, and the Replay of any of
+// its runs but the first skips it: run such a test whole again, or such a
+// spec with its ginkgo focus.
+//
+// The subtest is named "<ID>/seed-<n>"; inside a ginkgo spec a third part,
+// "spec-<hash of the spec's full text>", keeps go test from numbering it
+// after other specs' runs, so that the report's Replay runs this spec's run
+// and no other.
 func (s Scenario) Run(t *testing.T, cfg Config, seed int64) (*sim.Report, Params) {
+	t.Helper()
 	o := s.run(t, cfg, seed)
+	if !o.ran {
+		skipLeftOut(t, o)
+	}
 	return o.report, o.params
 }
 
@@ -192,7 +272,7 @@ func (s Scenario) Verify(t *testing.T, cfg Config, seed int64) *sim.Report {
 	gomega.Expect(t).NotTo(gomega.BeNil(), errNilT)
 	o := s.run(t, cfg, seed)
 	if !o.ran {
-		ginkgo.Skip("scenarios: the subtest " + s.ID + " was filtered out by go test's -run flag")
+		skipLeftOut(t, o)
 	}
 	replay := fmt.Sprintf("seed %d; run this spec again with:\n  %s", seed, ReplayCommand(t))
 	if o.report == nil {

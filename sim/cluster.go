@@ -53,7 +53,7 @@ func Test(t *testing.T, opts Options, body func(c *Cluster)) *Report {
 		}
 		c.api = net
 		c.wg.Go(net.loop)
-		c.run = beginRun(opts.Seed)
+		c.run = beginRun(c)
 		defer func() { rep = c.finish() }()
 		c.begin()
 		body(c)

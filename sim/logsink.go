@@ -10,9 +10,12 @@ import (
 )
 
 // traceSink is the logr sink of one process: its klog lines go to the trace
-// (fact: client-go's elector logs through klog.FromContext).
+// (fact: client-go's elector logs through klog.FromContext). With p nil it is
+// the run c's own, for lines of its goroutines that belong to no process
+// (see globalSink), traced under "sim".
 type traceSink struct {
 	p         *process
+	c         *Cluster // when p is nil
 	verbosity int
 	name      string
 	values    []any
@@ -24,7 +27,9 @@ func (s *traceSink) Init(logr.RuntimeInfo)  {}
 func (s *traceSink) Enabled(level int) bool { return level <= s.verbosity }
 
 func (s *traceSink) Info(level int, msg string, kv ...any) {
-	s.p.logged(msg)
+	if s.p != nil {
+		s.p.logged(msg)
+	}
 	if msg != msgFailedToRenew {
 		for i := 0; i+1 < len(kv); i += 2 {
 			if err, ok := kv[i+1].(error); ok && aboutUnsent(err) {
@@ -60,8 +65,12 @@ func (s *traceSink) Error(err error, msg string, kv ...any) {
 }
 
 func (s *traceSink) write(msg string, err error, kv []any) {
-	if s.p.isGone() {
-		return
+	c, who := s.c, "sim"
+	if s.p != nil {
+		if s.p.isGone() {
+			return
+		}
+		c, who = s.p.c, s.p.cand.name
 	}
 	var b strings.Builder
 	b.WriteString("log: ")
@@ -74,7 +83,7 @@ func (s *traceSink) write(msg string, err error, kv []any) {
 	}
 	writeKV(&b, s.values)
 	writeKV(&b, kv)
-	s.p.c.rec.add(s.p.cand.name, b.String())
+	c.rec.add(who, b.String())
 }
 
 func writeKV(b *strings.Builder, kv []any) {

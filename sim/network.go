@@ -46,10 +46,17 @@ type backend interface {
 
 // event is something the simulated network does at one instant: a request
 // arrives, a response is delivered, a planned fault starts or ends. Events of
-// one instant run in (candidate, seq) order, which makes runs replayable.
+// one instant run in (candidate, key, seq) order, which makes runs
+// replayable: a request's key (see requestKey) depends on the request alone,
+// so a candidate's concurrent requests keep their order whichever of its
+// goroutines queued first; seq, the order of queueing, decides only among
+// events of one key (the steps of one request or one watch stream, queued by
+// one goroutine, and the simulator's own events, queued in the order of the
+// plan and of the events that queue them).
 type event struct {
 	at   time.Time
 	cand int // -1 for the simulator's own events, which go first
+	key  uint64
 	seq  uint64
 	fn   func()   // the simulator's own events
 	req  *request // a request's next step (arrival, then answer) when fn is nil
@@ -65,6 +72,9 @@ func (h eventHeap) Less(i, j int) bool {
 	}
 	if a.cand != b.cand {
 		return a.cand < b.cand
+	}
+	if a.key != b.key {
+		return a.key < b.key
 	}
 	return a.seq < b.seq
 }
@@ -245,7 +255,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return r.wait(req, nil)
 	}
 	r.server = t.n
-	r.ev = event{at: r.sent.Add(r.plan.reqLeg), cand: t.p.cand.idx, req: r}
+	r.ev = event{at: r.sent.Add(r.plan.reqLeg), cand: t.p.cand.idx, key: r.plan.key, req: r}
 	t.n.push(&r.ev)
 	return r.wait(req, r.reply)
 }

@@ -3,6 +3,7 @@ package sim
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -22,9 +23,8 @@ func (r *Report) Text() string {
 	}
 	fmt.Fprintf(&b, "duration %v, first leader at %s, leaderless %v\n", r.Duration, offsetOrNever(r.FirstLeader), r.Leaderless)
 	s := r.Requests
-	fmt.Fprintf(&b, "requests %d (get %d, create %d, update %d, list %d, delete %d), conflicts %d, timeouts %d, injected errors %d, dropped %d, refused %d\n",
-		s.Total, s.ByVerb[VerbGet], s.ByVerb[VerbCreate], s.ByVerb[VerbUpdate], s.ByVerb[VerbList], s.ByVerb[VerbDelete],
-		s.Conflicts, s.Timeouts, s.Injected, s.Dropped, s.Refused)
+	fmt.Fprintf(&b, "requests %d%s, conflicts %d, timeouts %d, injected errors %d, dropped %d, refused %d\n",
+		s.Total, byVerb(s.ByVerb), s.Conflicts, s.Timeouts, s.Injected, s.Dropped, s.Refused)
 	fmt.Fprintf(&b, "\nterms (%d):\n", len(r.Terms))
 	for _, t := range r.Terms {
 		fmt.Fprintf(&b, "  %-4s %s .. %s  %-12v %s\n", t.Candidate, formatOffset(t.Start), formatOffset(t.End), t.Duration(), t.EndCause)
@@ -68,6 +68,33 @@ func (r *Report) Text() string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// verbOrder is the order of the verbs in the request line: reads, then
+// writes. Other verbs (a method the routes do not name) follow by name.
+var verbOrder = []string{VerbGet, VerbList, VerbWatch, VerbCreate, VerbUpdate, VerbPatch, VerbDelete}
+
+// byVerb is the request line's breakdown, " (get 3, watch 1)": every verb
+// that occurred, so that the parts add up to the total, and none that did not.
+func byVerb(counts map[string]int) string {
+	verbs := slices.Clone(verbOrder)
+	var other []string
+	for v := range counts {
+		if !slices.Contains(verbOrder, v) {
+			other = append(other, v)
+		}
+	}
+	slices.Sort(other)
+	var parts []string
+	for _, v := range append(verbs, other...) {
+		if n := counts[v]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", v, n))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }
 
 // TraceText is the trace alone, one event per line: the text that replays

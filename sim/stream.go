@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"sync"
 	"time"
 )
@@ -14,9 +13,9 @@ import (
 // later, in order; a partition or an outage breaks the stream (the client
 // sees an error and watches again), a black hole stalls it until it ends.
 type stream struct {
-	r   *request
-	src io.ReadCloser
-	rng *rand.Rand // the stream's own, so that its legs do not shift the candidate's draws
+	r     *request
+	src   io.ReadCloser
+	draws source // the stream's own, seeded by its request's key
 
 	mu     sync.Mutex
 	chunks [][]byte
@@ -39,7 +38,7 @@ func (c *Cluster) breakStreams(cand string, after time.Duration, why string) {
 			s.breakOff(why)
 			return true
 		}
-		c.api.schedule(time.Now().Add(after), -1, func() {
+		c.scheduleKeyed(time.Now().Add(after), -1, s.r.plan.key, func() {
 			if unreachable, _ := c.rules.reachability(name); unreachable {
 				s.breakOff(c.rules.whyUnreachable(name) + ", connection health check failed")
 			}
@@ -56,10 +55,27 @@ var errStreamBroken = errors.New("sim: watch stream broken")
 // has ended.
 const stallRetry = 100 * time.Millisecond
 
-func newStream(r *request, src io.ReadCloser, seq uint64) *stream {
-	c := r.p.c
+// newStream relays src, the body of the watch r, to its client. Its legs are
+// drawn from a source seeded by r's key, so they depend on the watch alone,
+// not on which of the candidate's watches opened first.
+func newStream(r *request, src io.ReadCloser) *stream {
 	return &stream{r: r, src: src, notify: make(chan struct{}, 1), last: time.Now(),
-		rng: rand.New(rand.NewPCG(uint64(c.opts.Seed), uint64(r.p.cand.idx+1)<<32|seq))}
+		draws: source{state: r.plan.key ^ streamSalt}}
+}
+
+// streamSalt sets a stream's draws apart from its request's own.
+const streamSalt = 0x57ea3d5a17b0c0de
+
+// scheduleKeyed is schedule with key placing fn among the events of its
+// instant and candidate (see event), so that events queued by concurrent
+// goroutines (a candidate's watch streams) run in an order that does not
+// depend on which queued first. A real server keeps no such order.
+func (c *Cluster) scheduleKeyed(at time.Time, cand int, key uint64, fn func()) {
+	if n, ok := c.api.(*network); ok {
+		n.push(&event{at: at, cand: cand, key: key, fn: fn})
+		return
+	}
+	c.api.schedule(at, cand, fn)
 }
 
 // relay reads the server's stream and sends each chunk across the network,
@@ -74,12 +90,12 @@ func (s *stream) relay() {
 		n, err := s.src.Read(buf)
 		if n > 0 {
 			data := append([]byte(nil), buf[:n]...)
-			at := s.next(draw(s.rng, resp, c.api.minLeg()))
-			c.api.schedule(at, cand.idx, func() { s.deliver(data) })
+			at := s.next(draw(&s.draws, resp, c.api.minLeg()))
+			c.scheduleKeyed(at, cand.idx, s.r.plan.key, func() { s.deliver(data) })
 		}
 		if err != nil {
-			at := s.next(draw(s.rng, resp, c.api.minLeg()))
-			c.api.schedule(at, cand.idx, func() { s.end(io.EOF) })
+			at := s.next(draw(&s.draws, resp, c.api.minLeg()))
+			c.scheduleKeyed(at, cand.idx, s.r.plan.key, func() { s.end(io.EOF) })
 			return
 		}
 	}
@@ -115,7 +131,7 @@ func (s *stream) deliver(data []byte) {
 		}
 		s.breakOff(why)
 	case hole:
-		c.api.schedule(time.Now().Add(stallRetry), s.r.p.cand.idx, func() { s.deliver(data) })
+		c.scheduleKeyed(time.Now().Add(stallRetry), s.r.p.cand.idx, s.r.plan.key, func() { s.deliver(data) })
 	default:
 		s.mu.Lock()
 		if s.err == nil {
