@@ -48,9 +48,10 @@ type Controller struct {
 // handover, rolling restart, partitioned leader (with and without
 // ReleaseOnCancel), slow data writes across the end of a term, an
 // overloaded API server and API server restarts. Each expects what its
-// election scenario expects, from Bounds alone, no stale write
-// (HaveNoStaleWrites) and, when ctl makes changes, that the controllers
-// wrote (HaveWrittenData): a controller that never ran fails.
+// election scenario expects, from Bounds alone, no harmful stale write
+// (HaveNoStaleWrites), no lost update (HaveNoLostUpdates) and, when ctl
+// makes changes, that the controllers wrote (HaveWrittenData): a controller
+// that never ran fails.
 func ManagerCatalog(ctl Controller) []Scenario {
 	return []Scenario{
 		ctl.scenario(LeaderCrash), ctl.scenario(GracefulHandover), ctl.scenario(RollingRestart),
@@ -102,9 +103,9 @@ func (ctl Controller) scenario(s Scenario) Scenario {
 	}
 	s.Expect = func(p Params) types.GomegaMatcher {
 		if ctl.Change == nil {
-			return gomega.And(expect(p), HaveNoStaleWrites())
+			return gomega.And(expect(p), HaveNoStaleWrites(), HaveNoLostUpdates())
 		}
-		return gomega.And(expect(p), HaveNoStaleWrites(), HaveWrittenData())
+		return gomega.And(expect(p), HaveNoStaleWrites(), HaveNoLostUpdates(), HaveWrittenData())
 	}
 	return s
 }

@@ -1,6 +1,7 @@
 package scenarios_test
 
 import (
+	"fmt"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -47,14 +48,56 @@ func splitBrain() *sim.Report {
 }
 
 // staleWrite is healthy with a patch c0 sent at 19s that a slow network
-// applied at 40s, after its crash and after c1 began to lead.
+// applied at 40s, after its crash and after c1 began to lead, setting back
+// what c1 wrote at 38s.
 func staleWrite() *sim.Report {
 	r := healthy()
 	w := sim.Write{Candidate: "c0", Start: 1, Verb: sim.VerbPatch, Resource: "configmaps", Namespace: "default", Name: "out",
 		Kind: sim.WriteData, Sent: 19 * sec, Applied: 40 * sec, LeaderAtSend: true}
 	r.Writes = []sim.Write{w}
-	r.StaleWrites = []sim.StaleWrite{{Write: w, Cause: sim.StaleInFlight, TermEnd: 20 * sec, NewLeader: "c1", NewLeaderStart: 36 * sec}}
+	r.StaleWrites = []sim.StaleWrite{{Write: w, Cause: sim.StaleInFlight, TermEnd: 20 * sec, NewLeader: "c1", NewLeaderStart: 36 * sec,
+		Harmful: true, Undid: []sim.Undo{{Field: "data.v", From: `"3"`, To: `"2"`, By: "c1", Controller: "mirror", At: 38 * sec, ResourceVersion: "16"}}}}
 	return r
+}
+
+// harmlessStaleWrite is staleWrite, but its patch changed nothing anybody
+// had set since c0's term ended.
+func harmlessStaleWrite() *sim.Report {
+	r := staleWrite()
+	r.StaleWrites[0].Harmful, r.StaleWrites[0].Undid = false, nil
+	return r
+}
+
+// lostUpdate is healthy with a patch of c1's that set data.v back to what it
+// was before the outside actor changed it, a change c1 had never been sent.
+func lostUpdate() *sim.Report {
+	r := healthy()
+	w := sim.Write{Candidate: "c1", Start: 1, Verb: sim.VerbPatch, Resource: "configmaps", Namespace: "default", Name: "out",
+		Kind: sim.WriteData, Sent: 41 * sec, Applied: 42 * sec, LeaderAtSend: true, LeaderAtApply: true, ResourceVersion: "20"}
+	r.Writes = []sim.Write{w}
+	r.LostUpdates = []sim.LostUpdate{{Write: w, Seen: "12", Undid: []sim.Undo{{Field: "data.v", From: `"4"`, To: `"3"`, By: sim.Outside, At: 39 * sec, ResourceVersion: "18"}}}}
+	r.Trace = append(r.Trace, sim.Event{At: 39 * sec, Who: "sim", What: "outside update"})
+	return r
+}
+
+// twoPods is healthy with a history in which c0 created two pods, at 10s and
+// 11s.
+func twoPods() *sim.Report {
+	r := healthy()
+	pod := func(name string, at time.Duration, rv string) sim.Version {
+		return sim.Version{Object: "pods default/" + name, ResourceVersion: rv, At: at, Writer: "c0", Start: 1, Verb: sim.VerbCreate, Resource: "pods",
+			Content: map[string]any{"metadata": map[string]any{"name": name, "namespace": "default"}}}
+	}
+	r.History = sim.History{pod("a", 10*sec, "5"), pod("b", 11*sec, "6")}
+	return r
+}
+
+// atMostOnePod is an invariant twoPods breaks.
+func atMostOnePod(s sim.State) error {
+	if n := len(s.List("pods", "default")); n > 1 {
+		return fmt.Errorf("%d pods", n)
+	}
+	return nil
 }
 
 var _ = Describe("the report matchers", func() {
@@ -101,10 +144,14 @@ var _ = Describe("the report matchers", func() {
 		Entry("step-down within a bound: how long after the last renew",
 			scenarios.HaveSteppedDownWithin(13*sec), healthy(), splitBrain(),
 			"c0 acted until 27s, 13.5s after last renew sent 9.000000s"),
-		Entry("no stale writes: the write, its times and cause, the terms and the trace",
-			scenarios.HaveNoStaleWrites(), healthy(), staleWrite(),
-			"c0 patch configmaps default/out, sent 19.000000s (leader: true), applied 40.000000s (leader: false): in flight across the end of its term (its term ended at 20.000000s) (c1 acts as leader since 36.000000s)",
+		Entry("no stale writes: the write, its times and cause, what it undid, the terms and the trace",
+			scenarios.HaveNoStaleWrites(), harmlessStaleWrite(), staleWrite(),
+			"c0 patch configmaps default/out, sent 19.000000s (leader: true), applied 40.000000s (leader: false): in flight across the end of its term (its term ended at 20.000000s) (c1 acts as leader since 36.000000s); harmful: set data.v from \"3\" to \"2\", undoing the write of c1 (controller mirror) at 38.000000s\n",
 			"c0 1s .. 20s (crash)", "c1 36s .. 1m0s (running)", "36.000000s c1   started leading"),
+		Entry("no lost updates: the write, what it undid, what its writer had seen and the trace",
+			scenarios.HaveNoLostUpdates(), harmlessStaleWrite(), lostUpdate(),
+			"c1 patch configmaps default/out, sent 41.000000s (leader: true), applied 42.000000s (leader: true): lost update, its writer had last been sent resourceVersion 12: set data.v from \"4\" to \"3\", undoing the write of outside at 39.000000s\n",
+			"39.000000s sim  outside update"),
 		Entry("no stale writes: an object both candidates of an overlap wrote",
 			scenarios.HaveNoStaleWrites(), healthy(), func() *sim.Report {
 				r := splitBrain()
@@ -112,6 +159,9 @@ var _ = Describe("the report matchers", func() {
 				return r
 			}(),
 			"configmaps default/out was written by both c0 and c1 while both acted as leader (25s .. 27s): 2 writes"),
+		Entry("an invariant throughout: the first state that breaks it, and the write that made it",
+			scenarios.HoldThroughout("at most one pod", atMostOnePod), healthy(), twoPods(),
+			"to hold at most one pod throughout", "at 11.000000s, after create pods default/b by c0 at 11.000000s (resourceVersion 6): 2 pods"),
 		Entry("written only as leader: the write applied outside its writer's term",
 			scenarios.HaveWrittenOnlyAsLeader(), healthy(), staleWrite(),
 			"c0 patch configmaps default/out, sent 19.000000s (leader: true), applied 40.000000s (leader: false)", "terms of c0:", "c0 1s .. 20s (crash)", "20.000000s sim  crash c0"),

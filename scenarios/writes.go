@@ -9,21 +9,23 @@ import (
 	"github.com/leaderlab/leaderlab/sim"
 )
 
-// HaveNoStaleWrites succeeds when no unguarded data write was applied while
-// its writer did not act as leader, or after another candidate had begun to
-// (sim.Report.StaleWrites), and no object was written by both candidates of
-// an overlap while it lasted (sim.Report.OverlapWrites). A guarded stale
-// write (sim.Write.Guarded: it named the resourceVersion it was based on)
-// passes: the server applied it only because nobody had changed the object
-// since, so it overwrote nothing newer. That is the fix for a write that
-// leader election alone cannot stop, one in flight when the term ends. Each
-// failure shows the write with its times and cause, the terms around it and
-// the trace from its sending to its application.
+// HaveNoStaleWrites succeeds when no stale write was harmful
+// (sim.Report.StaleWrites: a data write applied while its writer did not
+// act as leader, or after another candidate had begun to, that changed a
+// field another writer had set since its term ended) and no object was
+// written by both candidates of an overlap while it lasted
+// (sim.Report.OverlapWrites). It judges what a write did, not how it was
+// sent: a late write that changed nothing anybody had changed since is
+// harmless, and one that named a resourceVersion but carried content from an
+// older view (re-read on conflict, status from the cache) is harmful. Each
+// failure shows the write with its times and cause, each field it set back
+// and whose write it undid, the terms around it and the trace from its
+// sending to its application.
 func HaveNoStaleWrites() types.GomegaMatcher {
-	return reportMatcher("have no stale writes", func(r *sim.Report) []string {
+	return reportMatcher("have no harmful stale writes", func(r *sim.Report) []string {
 		var out []string
 		for _, s := range r.StaleWrites {
-			if !s.Write.Guarded {
+			if s.Harmful {
 				out = append(out, describeStaleWrite(r, s))
 			}
 		}
@@ -33,6 +35,39 @@ func HaveNoStaleWrites() types.GomegaMatcher {
 				termsOf(r, o.Overlap.Old, o.Overlap.New), traceBetween(r, o.Overlap.Start-time.Second, o.Overlap.End)))
 		}
 		return out
+	})
+}
+
+// HaveNoLostUpdates succeeds when no candidate's write set a field back to
+// its value before a change the writer had never been sent
+// (sim.Report.LostUpdates): what a controller acting on a stale view does,
+// after a restart or a failover, or from a lagging API server. Each failure
+// shows the write, the fields with whose change it undid, the newest version
+// its writer had seen and the trace from the undone write to this one.
+func HaveNoLostUpdates() types.GomegaMatcher {
+	return reportMatcher("have no lost updates", func(r *sim.Report) []string {
+		var out []string
+		for _, l := range r.LostUpdates {
+			from := l.Write.Sent
+			for _, u := range l.Undid {
+				from = min(from, u.At)
+			}
+			out = append(out, fmt.Sprintf("%v\ntrace:\n%s", l, traceBetween(r, from, max(l.Write.Sent, l.Write.Applied))))
+		}
+		return out
+	})
+}
+
+// HoldThroughout succeeds when inv holds on every state of the data objects
+// the run went through (sim.History.Always): an invariant over time, such as
+// "never more pods than replicas + 1", checked on each version the server
+// stored, not on samples. what names the invariant in the failure.
+func HoldThroughout(what string, inv func(sim.State) error) types.GomegaMatcher {
+	return reportMatcher("hold "+what+" throughout", func(r *sim.Report) []string {
+		if err := r.History.Always(inv); err != nil {
+			return []string{err.Error()}
+		}
+		return nil
 	})
 }
 

@@ -119,9 +119,6 @@ type candidate struct {
 	idx  int
 	name string
 
-	rngMu sync.Mutex
-	rng   *rand.Rand
-
 	mu       sync.Mutex
 	proc     *process
 	identity string
@@ -140,8 +137,7 @@ func newCluster(t *testing.T, opts Options) *Cluster {
 	c := &Cluster{t: t, opts: opts, start: time.Now(), rules: newRules(), byName: make(map[string]*candidate)}
 	c.rec = newRecorder(c.start, opts.AllowOverlap)
 	for i := range opts.Candidates {
-		cand := &candidate{idx: i, name: CandidateName(i), identity: CandidateName(i),
-			rng: rand.New(rand.NewPCG(uint64(opts.Seed), uint64(i)+1))}
+		cand := &candidate{idx: i, name: CandidateName(i), identity: CandidateName(i)}
 		c.cands = append(c.cands, cand)
 		c.byName[cand.name] = cand
 	}
@@ -181,6 +177,9 @@ func (c *Cluster) finish() *Report {
 	c.api.stop()
 	if stuck := c.awaitExits(); len(stuck) > 0 {
 		c.reportStuck(stuck)
+		if c.run != nil {
+			c.run.end() // release the run's claim: the run is over, stuck or not
+		}
 		return c.Report()
 	}
 	c.wg.Wait()
@@ -207,6 +206,13 @@ func (c *Cluster) Report() *Report {
 		rep.ReplayNote = "a run on a real API server does not replay: client-go's jitter, the scheduler and the server differ run to run"
 	}
 	rep.Replay = c.replay
+	if !c.api.versioned() {
+		// What the write did is not known: a stale write that did not
+		// name the version it was based on may have undone anything.
+		for i := range rep.StaleWrites {
+			rep.StaleWrites[i].Harmful = !rep.StaleWrites[i].Write.Guarded
+		}
+	}
 	return rep
 }
 

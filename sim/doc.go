@@ -64,7 +64,7 @@
 // SetLatency, SlowNextResponse, SetErrors, Outage, BlackHole, Overload,
 // RestartAPIServer, DeleteLease, OverwriteLease, Inject (any Fault, now),
 // Client (an outside actor), Object and AddObjects (the simulated store), T,
-// StartTime, Report. A call that fails (a bad fault, no leader in time) ends
+// StartTime, Report, Fatalf. A call that fails (a bad fault, no leader in time) ends
 // the body: in the simulator it fails the test, and Real returns the error.
 //
 // Faults are values (Fault, FaultKind) so that a plan reads the same on
@@ -75,11 +75,13 @@
 // Every kind runs on both backends: on a real server the RoundTripper forges
 // the 500, 503 and 429 answers and refuses connections during an outage.
 //
-// Report: Seed, Options and Backend first, ReplayExact and ReplayNote, Trace
-// (one Event per line), Terms (acting-leader intervals), Failovers, Overlaps,
-// Leaderless, LostWithoutCrash, Holders (the lease holder over time), Faults
-// (the fault intervals), Requests (counts, conflicts, timeouts), RoundTrips
-// (a real server's), Violations; rendered by Text, JSON (camelCase keys,
+// Report: Seed, Options and Backend first, ReplayExact, ReplayNote and
+// Replay, Duration, FirstLeader, Leaderless, Terms (acting-leader
+// intervals), Failovers, Overlaps, LostWithoutCrash, Holders (the lease
+// holder over time), Faults (the fault intervals), Requests (counts,
+// conflicts, timeouts), Writes, StaleWrites, OverlapWrites, LostUpdates,
+// History, CutOffs, RoundTrips (a real server's), Violations and Trace (one
+// Event per line); rendered by Text, TraceText, JSON (camelCase keys,
 // durations in nanoseconds) and SVG.
 //
 // Process (bring your own candidate): Options.Run receives a *Process with the
@@ -124,6 +126,34 @@
 // objects both candidates of an overlap wrote. Leader election gives no
 // fencing: only a guarded write is refused once the next leader has written.
 //
+// # What a write did
+//
+// The oracles judge what a write did, never how it was sent: a
+// resourceVersion precondition shows that the writer read the latest
+// version, not that what it wrote came from it (a controller that re-reads
+// on a conflict and resends the status it computed from its cache passes
+// the check and still sets the status back). The simulated server tells the
+// simulator of every version it stores, its own controllers' included:
+// Report.History has each version of each data object with its writer, the
+// controller-runtime controller that sent it where the manager's logger
+// names one, and the virtual time, and History.Always checks an invariant
+// on every state the run went through. From it, each stale write is judged:
+// Harmful when it changed a field that another writer had set after the
+// stale writer's term ended, with each such field, from what to what and
+// whose write it undid (StaleWrite.Undid); harmless otherwise. The
+// simulator also keeps what each process was sent (answers and watch
+// events, as they reached it): a write by a candidate that set a field back
+// to its value before another writer's change that its process had never
+// been sent is a LostUpdate, reported the same way. A leader that saw a
+// change and changes the field again is not flagged; Cluster.Client is
+// never judged. FaultWatchDelay makes a candidate's informers see every
+// change late, as from a lagging API server replica.
+//
+// A process is gone when it ends: at a crash, and when its Run returns (a
+// manager that lost the lease, ExitOnLoss). Requests its goroutines send
+// after that never arrive, those already on the wire do; Report.CutOffs
+// counts them and names the functions that sent them.
+//
 // Faults that matter once a controller runs: FaultOverload (a server with a
 // few seats, a queue and 429, so a flood of lists delays lease renewals),
 // FaultAPIRestart (every watch breaks and the history is gone), and Resource
@@ -157,29 +187,43 @@
 // block on anything outside the bubble (sockets, real files, other tests). In
 // Real the same calls take real time.
 //
-// # Replay, and the one process-wide side effect
+// # Replay, and process-wide state
 //
-// One Options.Seed derives every choice the simulator makes (each candidate has
-// its own random stream for latencies and error draws). client-go's jitter
-// draws from the global math/rand, which the simulator must seed: since Go
-// 1.24 rand.Seed works only with GODEBUG randseednop=0. So while at least one
-// simulation runs, and only then, the process's GODEBUG has randseednop=0
-// added (the other settings kept, the old value restored when the last one
-// ends), the global source is seeded with the run's seed, and after the last
-// run it is seeded again from crypto/rand so that other code never sees a
-// predictable sequence. The simulator checks that the seeding took effect.
-// Candidates start a few milliseconds apart so that no two draw jitter at the
-// same instant, the API server applies requests that arrive at the same
-// instant in candidate order, and the trace sorts events of one instant
-// canonically. Same seed, same options, same code: the same trace, byte for
-// byte. A failing run prints its seed, its options and the one command that
-// runs exactly that test again.
+// One Options.Seed derives every choice the simulator makes. A request's
+// latency legs and error draws come from a hash of the request itself (the
+// seed, the candidate and its process start, the instant it was sent, its
+// method, URL and body), and a candidate's events of one instant are ordered
+// by that hash, so concurrent requests replay whatever order their
+// goroutines run in. client-go's jitter draws from the global math/rand,
+// which the simulator must seed: since Go 1.24 rand.Seed works only with
+// GODEBUG randseednop=0. So while at least one simulation runs, and only
+// then, the process's GODEBUG has randseednop=0 added (the other settings
+// kept, the old value restored when the last one ends), the global source is
+// seeded with the run's seed, and after the last run it is seeded again from
+// crypto/rand so that other code never sees a predictable sequence. The
+// simulator checks that the seeding took effect. Candidates start a few
+// milliseconds apart so that no two draw jitter at the same instant, and the
+// trace sorts events of one instant canonically.
 //
-// The report says ReplayExact false, with the reason, when the seeding did not
-// take effect, when two simulations ran at once in one process (they share
-// the global math/rand), and for every run on a real server; exact replay is
-// not promised with SameInstantStart and a fixed latency, or with Run
-// functions that issue concurrent requests or draw from math/rand themselves.
+// State that outlives a run is isolated per candidate process and per run:
+// controller-runtime's metrics.Registry, Prometheus' default registry and
+// component-base's legacyregistry (so a controller that registers collectors
+// registers them afresh in every process of every run), google/uuid's random
+// source, klog's global logger and utilruntime.HandleError (their lines go
+// to the trace of the process whose goroutine logged them, or under "sim").
+// Outside simulations all of these pass straight through to the originals.
+// Same seed, same options, same code: the same trace, byte for byte, alone
+// or after other runs in the same go test process. A failing run prints its
+// seed, its options and the one command that runs exactly that test again.
+//
+// The report says ReplayExact false, with the reason, when the seeding did
+// not take effect, when two simulations ran at once in one process (they
+// share the global math/rand), when a collector was registered through
+// legacyregistry.CustomRegister (a registry that cannot be swapped), when a
+// controller-runtime manager ran (a controller's cache-sync poll and its
+// informer can meet at one instant), and for every run on a real server;
+// exact replay is not promised with SameInstantStart and a fixed latency, or
+// with Run functions that draw from math/rand themselves.
 //
 // # What it is not for
 //
@@ -203,9 +247,14 @@
 //     code holds a lock across an API request while another goroutine waits
 //     for it, virtual time cannot pass and the run hangs (the reason the
 //     managers' RESTMapper is read before the run).
-//   - Write attribution sees requests, not reconcilers: a write is the
-//     candidate process's; a runnable without leader election is known only
-//     through the context it was started with.
+//   - Write attribution sees requests: a write is the candidate process's,
+//     and its controller-runtime controller's when the request's context
+//     carries the reconcile's logger; a runnable without leader election is
+//     known only through the context it was started with.
+//   - History, LostUpdates and the judgement of stale writes need the
+//     simulated server's record of every version: on a real server History
+//     and LostUpdates are empty, and a stale write counts as Harmful unless
+//     it named the resourceVersion it was based on (Guarded).
 //   - Only one bubble may run per test (testing/synctest has no nesting), and
 //     Test must not be called from inside a bubble.
 //   - A request whose context has already expired when it reaches the network

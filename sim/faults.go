@@ -59,6 +59,13 @@ const (
 	FaultDeleteLease FaultKind = "delete-lease"
 	// FaultOverwriteLease writes Identity as the lease holder, unconditionally.
 	FaultOverwriteLease FaultKind = "overwrite-lease"
+	// FaultWatchDelay delays every watch event of Candidate by Delay, for
+	// For: its informers see each change Delay late, as a client of a
+	// lagging API server replica does (kube-apiserver serves watches from
+	// its watch cache), while its own reads and writes are current. Events
+	// keep their order. On a real API server the candidate's transport
+	// holds them.
+	FaultWatchDelay FaultKind = "watch-delay"
 )
 
 // Leader, as a Fault's Candidate, targets whoever acts as leader when the
@@ -92,7 +99,8 @@ type Fault struct {
 	// Options.Latency.
 	Request  Dist `json:"request,omitzero"`
 	Response Dist `json:"response,omitzero"`
-	// Delay is the response leg of FaultSlowResponse.
+	// Delay is the response leg of FaultSlowResponse, and how late
+	// FaultWatchDelay's events arrive.
 	Delay time.Duration `json:"delay,omitempty"`
 	// InFlight, Service and QueueWait configure FaultOverload (with
 	// RetryAfter).
@@ -108,21 +116,58 @@ type Fault struct {
 	Identity string `json:"identity,omitempty"`
 }
 
-// fields are the Fault fields each kind may set, besides Kind and At.
-var fields = map[FaultKind]string{
-	FaultCrash:          "Candidate AfterWrites",
-	FaultStop:           "Candidate AfterWrites",
-	FaultStart:          "Candidate Identity",
-	FaultPartition:      "Candidate AfterWrites For",
-	FaultLatency:        "Candidate AfterWrites Verb Resource Request Response For",
-	FaultSlowResponse:   "Candidate Verb Resource Delay",
-	FaultErrors:         "Candidate Verb Resource Code Rate RetryAfter For",
-	FaultOverload:       "InFlight Service QueueWait RetryAfter For",
-	FaultAPIRestart:     "",
-	FaultOutage:         "For",
-	FaultBlackHole:      "For",
-	FaultDeleteLease:    "",
-	FaultOverwriteLease: "Identity",
+// faultFields are the Fault fields a kind may set, besides Kind and At, with
+// how to tell whether a fault sets each.
+var faultFields = []struct {
+	name string
+	set  func(Fault) bool
+}{
+	{"Candidate", func(f Fault) bool { return f.Candidate != "" }},
+	{"AfterWrites", func(f Fault) bool { return f.AfterWrites != 0 }},
+	{"For", func(f Fault) bool { return f.For != 0 }},
+	{"Verb", func(f Fault) bool { return f.Verb != "" }},
+	{"Resource", func(f Fault) bool { return f.Resource != "" }},
+	{"Request", func(f Fault) bool { return !f.Request.isZero() }},
+	{"Response", func(f Fault) bool { return !f.Response.isZero() }},
+	{"Delay", func(f Fault) bool { return f.Delay != 0 }},
+	{"Code", func(f Fault) bool { return f.Code != 0 }},
+	{"Rate", func(f Fault) bool { return f.Rate != 0 }},
+	{"RetryAfter", func(f Fault) bool { return f.RetryAfter != 0 }},
+	{"InFlight", func(f Fault) bool { return f.InFlight != 0 }},
+	{"Service", func(f Fault) bool { return f.Service != 0 }},
+	{"QueueWait", func(f Fault) bool { return f.QueueWait != 0 }},
+	{"Identity", func(f Fault) bool { return f.Identity != "" }},
+}
+
+// kindSpec is everything about one fault kind but its constant: a new kind
+// is one entry of kinds.
+type kindSpec struct {
+	// fields are the Fault fields it may set, besides Kind and At.
+	fields string
+	// check is its own rules, after the checks every fault passes; nil
+	// for none.
+	check func(Fault) error
+	// detail is its own part of the fault's description; nil for none.
+	detail func(Fault) []string
+	// inject applies it now; span is the fault's span in the report.
+	inject func(c *Cluster, f Fault, span FaultSpan)
+}
+
+var kinds = map[FaultKind]kindSpec{
+	FaultCrash:          {fields: "Candidate AfterWrites", check: needCandidate, inject: (*Cluster).injectEnd},
+	FaultStop:           {fields: "Candidate AfterWrites", check: needCandidate, inject: (*Cluster).injectEnd},
+	FaultStart:          {fields: "Candidate Identity", check: checkStart, detail: identityDetail, inject: (*Cluster).injectStart},
+	FaultPartition:      {fields: "Candidate AfterWrites For", check: needCandidate, inject: (*Cluster).injectPartition},
+	FaultLatency:        {fields: "Candidate AfterWrites Verb Resource Request Response For", check: checkLatency, detail: latencyDetail, inject: (*Cluster).injectLatency},
+	FaultSlowResponse:   {fields: "Candidate Verb Resource Delay", check: checkDelay, detail: delayDetail, inject: (*Cluster).injectSlowResponse},
+	FaultErrors:         {fields: "Candidate Verb Resource Code Rate RetryAfter For", check: checkErrors, detail: errorsDetail, inject: (*Cluster).injectErrors},
+	FaultOverload:       {fields: "InFlight Service QueueWait RetryAfter For", check: checkOverload, detail: overloadDetail, inject: (*Cluster).injectOverload},
+	FaultAPIRestart:     {inject: (*Cluster).injectAPIRestart},
+	FaultOutage:         {fields: "For", inject: (*Cluster).injectCut},
+	FaultBlackHole:      {fields: "For", inject: (*Cluster).injectCut},
+	FaultDeleteLease:    {inject: (*Cluster).injectLeaseWrite},
+	FaultOverwriteLease: {fields: "Identity", check: checkOverwrite, detail: identityDetail, inject: (*Cluster).injectLeaseWrite},
+	FaultWatchDelay:     {fields: "Candidate Delay For", check: checkWatchDelay, detail: delayDetail, inject: (*Cluster).injectWatchDelay},
 }
 
 var errNoCandidate = errors.New("Candidate must name a candidate")
@@ -130,38 +175,31 @@ var errNoCandidate = errors.New("Candidate must name a candidate")
 // validate checks f for a run of n candidates. Its errors name the kind and
 // the field, without the package prefix, for the caller to add.
 func (f Fault) validate(n int) error {
-	if _, ok := fields[f.Kind]; !ok {
+	spec, ok := kinds[f.Kind]
+	if !ok {
 		return fmt.Errorf("unknown Kind %q", f.Kind)
 	}
-	if err := f.check(n); err != nil {
+	if err := f.check(spec, n); err != nil {
 		return fmt.Errorf("%s: %w", f.Kind, err)
 	}
 	return nil
 }
 
-func (f Fault) check(n int) error {
-	allowed := fields[f.Kind]
-	set := map[string]bool{
-		"Candidate": f.Candidate != "", "AfterWrites": f.AfterWrites != 0, "For": f.For != 0, "Verb": f.Verb != "", "Resource": f.Resource != "",
-		"Request": !f.Request.isZero(), "Response": !f.Response.isZero(), "Delay": f.Delay != 0, "Code": f.Code != 0,
-		"Rate": f.Rate != 0, "RetryAfter": f.RetryAfter != 0, "Identity": f.Identity != "",
-		"InFlight": f.InFlight != 0, "Service": f.Service != 0, "QueueWait": f.QueueWait != 0,
-	}
-	for _, name := range []string{"Candidate", "AfterWrites", "For", "Verb", "Resource", "Request", "Response", "Delay", "Code", "Rate", "RetryAfter", "InFlight", "Service", "QueueWait", "Identity"} {
-		if set[name] && !strings.Contains(" "+allowed+" ", " "+name+" ") {
-			return fmt.Errorf("%s must be zero: the %s fault does not use it", name, f.Kind)
+// check applies the rules every fault follows, then the kind's own.
+func (f Fault) check(spec kindSpec, n int) error {
+	for _, field := range faultFields {
+		if field.set(f) && !strings.Contains(" "+spec.fields+" ", " "+field.name+" ") {
+			return fmt.Errorf("%s must be zero: the %s fault does not use it", field.name, f.Kind)
 		}
 	}
-	if f.At < 0 {
+	switch {
+	case f.At < 0:
 		return fmt.Errorf("At (%v) must not be negative", f.At)
-	}
-	if f.For < 0 {
+	case f.For < 0:
 		return fmt.Errorf("For (%v) must not be negative", f.For)
-	}
-	if f.AfterWrites < 0 {
+	case f.AfterWrites < 0:
 		return fmt.Errorf("AfterWrites (%d) must not be negative", f.AfterWrites)
-	}
-	if f.Candidate != "" && f.Candidate != Leader && !knownCandidate(f.Candidate, n) {
+	case f.Candidate != "" && f.Candidate != Leader && !knownCandidate(f.Candidate, n):
 		return unknownCandidate(f.Candidate, n)
 	}
 	switch f.Verb {
@@ -169,46 +207,71 @@ func (f Fault) check(n int) error {
 	default:
 		return fmt.Errorf("unknown Verb %q", f.Verb)
 	}
-	switch f.Kind {
-	case FaultCrash, FaultStop, FaultPartition:
-		if f.Candidate == "" {
-			return errNoCandidate
-		}
-	case FaultStart:
-		if f.Candidate == "" || f.Candidate == Leader {
-			return errors.New("Candidate must name a candidate (not Leader: a leader is running)")
-		}
-	case FaultLatency:
-		if f.AfterWrites > 0 && f.Candidate == "" {
-			return errors.New("Candidate must name a candidate when AfterWrites is set")
-		}
-		if err := f.Request.validate("Request"); err != nil {
-			return err
-		}
-		return f.Response.validate("Response")
-	case FaultSlowResponse:
-		if f.Delay <= 0 {
-			return fmt.Errorf("Delay (%v) must be positive", f.Delay)
-		}
-	case FaultErrors:
-		return checkErrorRule(f.Code, f.Rate, f.RetryAfter)
-	case FaultOverload:
-		switch {
-		case f.InFlight < 1:
-			return fmt.Errorf("InFlight (%d) must be at least 1", f.InFlight)
-		case f.Service <= 0:
-			return fmt.Errorf("Service (%v) must be positive", f.Service)
-		case f.QueueWait < 0:
-			return fmt.Errorf("QueueWait (%v) must not be negative", f.QueueWait)
-		case f.RetryAfter < 0:
-			return fmt.Errorf("RetryAfter (%v) must not be negative", f.RetryAfter)
-		}
-	case FaultOverwriteLease:
-		if f.Identity == "" {
-			return errors.New("Identity (the foreign holder) must not be empty")
-		}
+	if spec.check == nil {
+		return nil
+	}
+	return spec.check(f)
+}
+
+func needCandidate(f Fault) error {
+	if f.Candidate == "" {
+		return errNoCandidate
 	}
 	return nil
+}
+
+func checkStart(f Fault) error {
+	if f.Candidate == "" || f.Candidate == Leader {
+		return errors.New("Candidate must name a candidate (not Leader: a leader is running)")
+	}
+	return nil
+}
+
+func checkLatency(f Fault) error {
+	if f.AfterWrites > 0 && f.Candidate == "" {
+		return errors.New("Candidate must name a candidate when AfterWrites is set")
+	}
+	if err := f.Request.validate("Request"); err != nil {
+		return err
+	}
+	return f.Response.validate("Response")
+}
+
+func checkDelay(f Fault) error {
+	if f.Delay <= 0 {
+		return fmt.Errorf("Delay (%v) must be positive", f.Delay)
+	}
+	return nil
+}
+
+func checkErrors(f Fault) error { return checkErrorRule(f.Code, f.Rate, f.RetryAfter) }
+
+func checkOverload(f Fault) error {
+	switch {
+	case f.InFlight < 1:
+		return fmt.Errorf("InFlight (%d) must be at least 1", f.InFlight)
+	case f.Service <= 0:
+		return fmt.Errorf("Service (%v) must be positive", f.Service)
+	case f.QueueWait < 0:
+		return fmt.Errorf("QueueWait (%v) must not be negative", f.QueueWait)
+	case f.RetryAfter < 0:
+		return fmt.Errorf("RetryAfter (%v) must not be negative", f.RetryAfter)
+	}
+	return nil
+}
+
+func checkOverwrite(f Fault) error {
+	if f.Identity == "" {
+		return errors.New("Identity (the foreign holder) must not be empty")
+	}
+	return nil
+}
+
+func checkWatchDelay(f Fault) error {
+	if err := needCandidate(f); err != nil {
+		return err
+	}
+	return checkDelay(f)
 }
 
 func checkErrorRule(code int, rate float64, retryAfter time.Duration) error {
@@ -260,134 +323,177 @@ func (c *Cluster) inject(f Fault) error {
 		c.rules.mu.Unlock()
 		return nil
 	}
+	kinds[f.Kind].inject(c, f, FaultSpan{Kind: f.Kind, Candidate: f.Candidate, Detail: faultDetail(f)})
+	return nil
+}
+
+// injectEnd crashes or stops the candidate's process.
+func (c *Cluster) injectEnd(f Fault, span FaultSpan) {
+	p := c.byName[f.Candidate].current()
+	c.rec.faultStarted("", span)
+	if p == nil || p.isGone() {
+		return
+	}
+	if f.Kind == FaultCrash {
+		p.stoppedLeading(EndCrash)
+		p.end(EndCrash)
+		return
+	}
+	p.mu.Lock()
+	p.stopping = true
+	p.mu.Unlock()
+	p.cancel()
+}
+
+func (c *Cluster) injectStart(f Fault, span FaultSpan) {
+	c.rec.faultStarted("", span)
+	c.startProcess(c.byName[f.Candidate], f.Identity)
+}
+
+func (c *Cluster) injectPartition(f Fault, span FaultSpan) {
 	r := c.rules
-	span := FaultSpan{Kind: f.Kind, Candidate: f.Candidate, Detail: faultDetail(f)}
-	switch f.Kind {
-	case FaultCrash, FaultStop:
-		p := c.byName[f.Candidate].current()
-		c.rec.faultStarted("", span)
-		if p == nil || p.isGone() {
-			return nil
-		}
-		if f.Kind == FaultCrash {
-			p.stoppedLeading(EndCrash)
-			p.kill()
-			return nil
-		}
-		p.mu.Lock()
-		p.stopping = true
-		p.mu.Unlock()
-		p.cancel()
-	case FaultStart:
-		c.rec.faultStarted("", span)
-		c.startProcess(c.byName[f.Candidate], f.Identity)
-	case FaultPartition:
+	r.mu.Lock()
+	already := r.partitioned[f.Candidate]
+	r.partitioned[f.Candidate] = true
+	r.mu.Unlock()
+	if already {
+		return
+	}
+	c.rec.faultStarted("partition/"+f.Candidate, span)
+	c.breakStreams(f.Candidate, HealthCheck, "")
+	c.after(f.For, func() { c.heal(f.Candidate) })
+}
+
+func (c *Cluster) injectLatency(f Fault, span FaultSpan) {
+	r := c.rules
+	rule := latencyRule{scope: scope{f.Candidate, f.Verb, f.Resource}, req: f.Request, resp: f.Response}
+	r.mu.Lock()
+	r.latency = append(r.latency, rule)
+	r.mu.Unlock()
+	key := fmt.Sprintf("latency/%s/%s/%s/%d", f.Candidate, f.Verb, f.Resource, c.Now())
+	c.rec.faultStarted(key, span)
+	c.after(f.For, func() {
 		r.mu.Lock()
-		already := r.partitioned[f.Candidate]
-		r.partitioned[f.Candidate] = true
+		r.latency = removeFirst(r.latency, func(l latencyRule) bool { return l == rule })
 		r.mu.Unlock()
-		if already {
-			return nil
-		}
-		c.rec.faultStarted("partition/"+f.Candidate, span)
-		c.breakStreams(f.Candidate, HealthCheck, "")
-		c.after(f.For, func() { c.heal(f.Candidate) })
-	case FaultLatency:
-		rule := latencyRule{scope: scope{f.Candidate, f.Verb, f.Resource}, req: f.Request, resp: f.Response}
+		c.rec.faultEnded(key, "latency rule ended "+span.Detail)
+	})
+}
+
+func (c *Cluster) injectSlowResponse(f Fault, span FaultSpan) {
+	r := c.rules
+	c.rec.add("sim", string(f.Kind)+" armed "+span.Detail)
+	r.mu.Lock()
+	r.slow = append(r.slow, slowRule{scope: scope{f.Candidate, f.Verb, f.Resource}, delay: f.Delay, fire: func() { c.rec.faultStarted("", span) }})
+	r.mu.Unlock()
+}
+
+func (c *Cluster) injectErrors(f Fault, span FaultSpan) {
+	r := c.rules
+	sc := scope{f.Candidate, f.Verb, f.Resource}
+	key := "errors/" + f.Candidate + "/" + f.Verb + "/" + f.Resource
+	drop := func() {
 		r.mu.Lock()
-		r.latency = append(r.latency, rule)
+		r.errs = removeFirst(r.errs, func(e errorRule) bool { return e.scope == sc })
 		r.mu.Unlock()
-		key := fmt.Sprintf("latency/%s/%s/%s/%d", f.Candidate, f.Verb, f.Resource, c.Now())
-		c.rec.faultStarted(key, span)
-		c.after(f.For, func() {
-			r.mu.Lock()
-			r.latency = removeFirst(r.latency, func(l latencyRule) bool { return l == rule })
-			r.mu.Unlock()
-			c.rec.faultEnded(key, "latency rule ended "+span.Detail)
-		})
-	case FaultSlowResponse:
-		c.rec.add("sim", string(f.Kind)+" armed "+span.Detail)
+	}
+	drop()
+	c.rec.faultEnded(key, "error rule replaced")
+	if f.Rate == 0 {
+		return
+	}
+	r.mu.Lock()
+	r.errs = append(r.errs, errorRule{scope: sc, code: f.Code, rate: f.Rate, retryAfter: f.RetryAfter})
+	r.mu.Unlock()
+	c.rec.faultStarted(key, span)
+	c.after(f.For, func() { drop(); c.rec.faultEnded(key, "error rule ended "+span.Detail) })
+}
+
+// injectCut starts an outage or a black hole.
+func (c *Cluster) injectCut(f Fault, span FaultSpan) {
+	r := c.rules
+	count := &r.outage
+	if f.Kind == FaultBlackHole {
+		count = &r.blackHole
+	}
+	r.mu.Lock()
+	*count++
+	r.mu.Unlock()
+	key := fmt.Sprintf("%s/%d", f.Kind, c.Now())
+	c.rec.faultStarted(key, span)
+	if f.Kind == FaultOutage {
+		c.breakStreams("", 0, "API outage")
+	} else {
+		c.breakStreams("", HealthCheck, "")
+	}
+	c.after(f.For, func() {
 		r.mu.Lock()
-		r.slow = append(r.slow, slowRule{scope: scope{f.Candidate, f.Verb, f.Resource}, delay: f.Delay, fire: func() { c.rec.faultStarted("", span) }})
+		*count--
 		r.mu.Unlock()
-	case FaultErrors:
-		sc := scope{f.Candidate, f.Verb, f.Resource}
-		key := "errors/" + f.Candidate + "/" + f.Verb + "/" + f.Resource
-		drop := func() {
-			r.mu.Lock()
-			r.errs = removeFirst(r.errs, func(e errorRule) bool { return e.scope == sc })
-			r.mu.Unlock()
-		}
-		drop()
-		c.rec.faultEnded(key, "error rule replaced")
-		if f.Rate == 0 {
-			return nil
-		}
+		c.rec.faultEnded(key, string(f.Kind)+" ended")
+	})
+}
+
+func (c *Cluster) injectOverload(f Fault, span FaultSpan) {
+	r := c.rules
+	retryAfter := f.RetryAfter
+	if retryAfter == 0 {
+		retryAfter = time.Second
+	}
+	rule := &overloadRule{seats: make([]time.Time, f.InFlight), service: f.Service, queueWait: f.QueueWait, retryAfter: retryAfter}
+	r.mu.Lock()
+	r.overload = rule
+	r.mu.Unlock()
+	key := fmt.Sprintf("overload/%d", c.Now())
+	c.rec.faultStarted(key, span)
+	c.after(f.For, func() {
 		r.mu.Lock()
-		r.errs = append(r.errs, errorRule{scope: sc, code: f.Code, rate: f.Rate, retryAfter: f.RetryAfter})
-		r.mu.Unlock()
-		c.rec.faultStarted(key, span)
-		c.after(f.For, func() { drop(); c.rec.faultEnded(key, "error rule ended "+span.Detail) })
-	case FaultOutage, FaultBlackHole:
-		count := &r.outage
-		if f.Kind == FaultBlackHole {
-			count = &r.blackHole
+		if r.overload == rule {
+			r.overload = nil
 		}
-		r.mu.Lock()
-		*count++
 		r.mu.Unlock()
-		key := fmt.Sprintf("%s/%d", f.Kind, c.Now())
-		c.rec.faultStarted(key, span)
-		if f.Kind == FaultOutage {
-			c.breakStreams("", 0, "API outage")
-		} else {
-			c.breakStreams("", HealthCheck, "")
-		}
-		c.after(f.For, func() {
-			r.mu.Lock()
-			*count--
-			r.mu.Unlock()
-			c.rec.faultEnded(key, string(f.Kind)+" ended")
-		})
-	case FaultOverload:
-		retryAfter := f.RetryAfter
-		if retryAfter == 0 {
-			retryAfter = time.Second
-		}
-		rule := &overloadRule{seats: make([]time.Time, f.InFlight), service: f.Service, queueWait: f.QueueWait, retryAfter: retryAfter}
-		r.mu.Lock()
-		r.overload = rule
-		r.mu.Unlock()
-		key := fmt.Sprintf("overload/%d", c.Now())
-		c.rec.faultStarted(key, span)
-		c.after(f.For, func() {
-			r.mu.Lock()
-			if r.overload == rule {
-				r.overload = nil
-			}
-			r.mu.Unlock()
-			c.rec.faultEnded(key, "overload ended")
-		})
-	case FaultAPIRestart:
-		c.rec.faultStarted("", span)
-		c.api.restart()
-		c.breakStreams("", 0, "API server restart")
-	case FaultDeleteLease:
-		c.rec.faultStarted("", span)
+		c.rec.faultEnded(key, "overload ended")
+	})
+}
+
+func (c *Cluster) injectAPIRestart(_ Fault, span FaultSpan) {
+	c.rec.faultStarted("", span)
+	c.api.restart()
+	c.breakStreams("", 0, "API server restart")
+}
+
+// injectLeaseWrite deletes or overwrites the lease, as a foreign writer.
+func (c *Cluster) injectLeaseWrite(f Fault, span FaultSpan) {
+	c.rec.faultStarted("", span)
+	if f.Kind == FaultDeleteLease {
 		if err := c.api.deleteLease(); err != nil {
 			c.rec.add("sim", "delete-lease failed: "+err.Error())
-			return nil
+			return
 		}
 		c.setHolder("", "foreign delete")
-	case FaultOverwriteLease:
-		c.rec.faultStarted("", span)
-		if err := c.api.overwriteLease(f.Identity); err != nil {
-			c.rec.add("sim", "overwrite-lease failed: "+err.Error())
-			return nil
-		}
-		c.setHolder(f.Identity, "foreign write")
+		return
 	}
-	return nil
+	if err := c.api.overwriteLease(f.Identity); err != nil {
+		c.rec.add("sim", "overwrite-lease failed: "+err.Error())
+		return
+	}
+	c.setHolder(f.Identity, "foreign write")
+}
+
+// injectWatchDelay delays the watch events of the candidate by f.Delay.
+func (c *Cluster) injectWatchDelay(f Fault, span FaultSpan) {
+	r := c.rules
+	key := fmt.Sprintf("watch-delay/%s/%d", f.Candidate, c.Now())
+	r.mu.Lock()
+	r.watchDelay[f.Candidate] = f.Delay
+	r.mu.Unlock()
+	c.rec.faultStarted(key, span)
+	c.after(f.For, func() {
+		r.mu.Lock()
+		delete(r.watchDelay, f.Candidate)
+		r.mu.Unlock()
+		c.rec.faultEnded(key, "watch delay ended "+span.Detail)
+	})
 }
 
 // after runs fn d from now; d == 0 means never (the fault lasts until the end
@@ -409,6 +515,7 @@ func (c *Cluster) heal(name string) {
 	}
 }
 
+// faultDetail describes f: the fields every kind has, then the kind's own.
 func faultDetail(f Fault) string {
 	var parts []string
 	add := func(format string, args ...any) { parts = append(parts, fmt.Sprintf(format, args...)) }
@@ -424,30 +531,42 @@ func faultDetail(f Fault) string {
 	if f.AfterWrites > 0 {
 		add("afterWrites=%d", f.AfterWrites)
 	}
-	switch f.Kind {
-	case FaultLatency:
-		add("request=%v response=%v", f.Request, f.Response)
-	case FaultSlowResponse:
-		add("delay=%v", f.Delay)
-	case FaultOverload:
-		add("inFlight=%d service=%v queueWait=%v", f.InFlight, f.Service, f.QueueWait)
-		if f.RetryAfter > 0 {
-			add("retryAfter=%v", f.RetryAfter)
-		}
-	case FaultErrors:
-		add("code=%d rate=%v", f.Code, f.Rate)
-		if f.RetryAfter > 0 {
-			add("retryAfter=%v", f.RetryAfter)
-		}
-	case FaultStart, FaultOverwriteLease:
-		if f.Identity != "" {
-			add("identity=%s", f.Identity)
-		}
+	if detail := kinds[f.Kind].detail; detail != nil {
+		parts = append(parts, detail(f)...)
 	}
 	if f.For > 0 {
 		add("for=%v", f.For)
 	}
 	return strings.Join(parts, " ")
+}
+
+func latencyDetail(f Fault) []string {
+	return []string{fmt.Sprintf("request=%v response=%v", f.Request, f.Response)}
+}
+
+func delayDetail(f Fault) []string { return []string{fmt.Sprintf("delay=%v", f.Delay)} }
+
+func errorsDetail(f Fault) []string {
+	parts := []string{fmt.Sprintf("code=%d rate=%v", f.Code, f.Rate)}
+	if f.RetryAfter > 0 {
+		parts = append(parts, fmt.Sprintf("retryAfter=%v", f.RetryAfter))
+	}
+	return parts
+}
+
+func overloadDetail(f Fault) []string {
+	parts := []string{fmt.Sprintf("inFlight=%d service=%v queueWait=%v", f.InFlight, f.Service, f.QueueWait)}
+	if f.RetryAfter > 0 {
+		parts = append(parts, fmt.Sprintf("retryAfter=%v", f.RetryAfter))
+	}
+	return parts
+}
+
+func identityDetail(f Fault) []string {
+	if f.Identity == "" {
+		return nil
+	}
+	return []string{"identity=" + f.Identity}
 }
 
 func faultString(f Fault) string {

@@ -223,10 +223,15 @@ func TestManagerStaleWriteAcrossTermEnd(t *testing.T) {
 		if s.NewLeader == "" || s.NewLeader == leader || s.NewLeaderStart > s.Write.Applied || s.TermEnd > s.Write.Applied {
 			t.Errorf("stale write %v: want a new leader acting when it was applied", s)
 		}
+		// The late patch carries the input it read in its term, "2"; the
+		// next leader had copied "3" since: the patch set it back.
+		if !s.Harmful || len(s.Undid) != 1 || s.Undid[0].Field != "data.v" || s.Undid[0].From != `"3"` || s.Undid[0].To != `"2"` || s.Undid[0].By != s.NewLeader {
+			t.Errorf("stale write %v: want harmful, setting data.v back from \"3\" to \"2\" over %s's write", s, s.NewLeader)
+		}
 		if !strings.Contains(rep.Text(), "\n  "+s.String()+"\n") {
 			t.Errorf("the report's text does not list the stale write %q", s)
 		}
-		if svg := string(rep.SVG()); !strings.Contains(svg, "<title>stale: "+html.EscapeString(s.Write.String())+"</title>") {
+		if svg := string(rep.SVG()); !strings.Contains(svg, "<title>stale, harmful: "+html.EscapeString(s.String())+"</title>") {
 			t.Errorf("the timeline does not mark the stale write %q", s.Write)
 		}
 		if os.Getenv("LEADERLAB_SVG_DIR") != "" {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,6 +41,9 @@ type backend interface {
 	object(gvr schema.GroupVersionResource, namespace, name string) (runtime.Object, error)
 	// restart makes the server forget its watch history (FaultAPIRestart).
 	restart()
+	// versioned reports whether the backend records every version it
+	// stores (Report.History), which judging a write needs.
+	versioned() bool
 	// stop ends the backend's own goroutines; Cluster.wg waits for them.
 	stop()
 }
@@ -104,6 +108,19 @@ type network struct {
 	timer    *time.Timer
 	draining bool
 	done     chan struct{}
+
+	// serving is the request the loop serves now; only the loop touches it.
+	serving *request
+}
+
+// servingFor is the candidate's request that made ch: the one the loop
+// serves now, when ch came from a candidate (whose requests only the loop
+// serves); nil for Cluster.Client's and the server's own writes.
+func (n *network) servingFor(ch apiserver.Change) *request {
+	if ch.Request == nil || !strings.HasSuffix(ch.Request.URL.Host, candidateHost) {
+		return nil
+	}
+	return n.serving
 }
 
 func newNetwork(c *Cluster) (*network, error) {
@@ -126,6 +143,7 @@ func newNetwork(c *Cluster) (*network, error) {
 	srv.OnUnserved(func(method, path, why string) {
 		c.rec.violation("the API server could not serve %s %s: %s", method, path, why)
 	})
+	srv.OnChange(func(ch apiserver.Change) { c.noteChange(ch, n.servingFor(ch)) })
 	cfg := srv.Config()
 	n = &network{c: c, srv: srv, srvRT: cfg.Transport, admin: kubernetes.NewForConfigOrDie(cfg), timer: stoppedTimer(), done: make(chan struct{})}
 	return n, nil
@@ -226,11 +244,14 @@ func (n *network) step(r *request) {
 	}
 }
 
+// candidateHost ends the host name of every candidate's requests.
+const candidateHost = ".sim"
+
 // config reaches the in-memory API server through p's own transport, with
 // protobuf on the wire as a controller's client uses it.
 func (n *network) config(p *process) *rest.Config {
 	return &rest.Config{
-		Host:      "http://" + p.cand.name + ".sim",
+		Host:      "http://" + p.cand.name + candidateHost,
 		Transport: &transport{p: p, n: n},
 		QPS:       -1,
 		ContentConfig: rest.ContentConfig{
@@ -268,7 +289,9 @@ func (n *network) serve(r *request) response {
 		return r.roundTrip(r.req.Context(), n.srvRT)
 	}
 	r.written = httptest.ResponseRecorder{HeaderMap: make(http.Header, 1), Body: &r.writtenBody, Code: http.StatusOK}
+	n.serving = r
 	n.srv.ServeHTTP(&r.written, r.outgoing())
+	n.serving = nil
 	out := decodeAnswer(r, r.written.Code, r.written.HeaderMap.Get("Content-Type"), r.writtenBody.Bytes())
 	out.Warnings = r.written.HeaderMap.Values("Warning")
 	return out
@@ -292,6 +315,8 @@ func (n *network) overwriteLease(holder string) error {
 func (n *network) outside() *rest.Config { return n.srv.Config() }
 
 func (n *network) restart() { n.srv.Compact() }
+
+func (n *network) versioned() bool { return true }
 
 func (n *network) addObject(obj runtime.Object) error { return n.srv.Add(obj) }
 

@@ -53,6 +53,9 @@ func TestOptionsValidate(t *testing.T) {
 		{"an overload without seats", fault(sim.Fault{Kind: sim.FaultOverload, Service: time.Second}), "sim: Faults[0]: overload: InFlight (0) must be at least 1"},
 		{"an overload without service time", fault(sim.Fault{Kind: sim.FaultOverload, InFlight: 2}), "sim: Faults[0]: overload: Service (0s) must be positive"},
 		{"an overload with a negative queue", fault(sim.Fault{Kind: sim.FaultOverload, InFlight: 2, Service: time.Second, QueueWait: -time.Second}), "sim: Faults[0]: overload: QueueWait (-1s) must not be negative"},
+		{"a watch delay for nobody", fault(sim.Fault{Kind: sim.FaultWatchDelay, Delay: time.Second}), "sim: Faults[0]: watch-delay: Candidate must name a candidate"},
+		{"a watch delay of nothing", fault(sim.Fault{Kind: sim.FaultWatchDelay, Candidate: "c1"}), "sim: Faults[0]: watch-delay: Delay (0s) must be positive"},
+		{"a watch delay by verb", fault(sim.Fault{Kind: sim.FaultWatchDelay, Candidate: "c1", Delay: time.Second, Verb: sim.VerbWatch}), "sim: Faults[0]: watch-delay: Verb must be zero: the watch-delay fault does not use it"},
 		{"a restart aimed at a candidate", fault(sim.Fault{Kind: sim.FaultAPIRestart, Candidate: "c0"}), "sim: Faults[0]: api-restart: Candidate must be zero: the api-restart fault does not use it"},
 		{"a resource on a fault that has no scope", fault(sim.Fault{Kind: sim.FaultCrash, Candidate: "c0", Resource: "leases"}), "sim: Faults[0]: crash: Resource must be zero: the crash fault does not use it"},
 	} {

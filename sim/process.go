@@ -28,23 +28,16 @@ type process struct {
 	mu          sync.Mutex
 	start       int // which start of the candidate this is
 	started     time.Time
-	streams     uint64        // watch streams opened, for their random streams
 	gone        chan struct{} // closed on crash and at the end of the run
 	exited      chan struct{} // closed when its Run has returned
 	goid        atomic.Uint64 // the goroutine its Run runs on
 	goneClosed  bool
+	ended       string        // "crash" or "exit" once it has ended during the run
+	endedAt     time.Duration // when
 	stopping    bool
 	leading     bool
 	lastRenew   *RequestTimes
 	renewFailed *time.Duration
-}
-
-// nextStream numbers the process's watch streams.
-func (p *process) nextStream() uint64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.streams++
-	return uint64(p.start)<<20 | p.streams
 }
 
 func (p *process) isGone() bool { return chanClosed(p.gone) }
@@ -61,8 +54,15 @@ func chanClosed(ch <-chan struct{}) bool {
 
 // kill marks the process gone and cancels it: nothing it does from now on is
 // seen by the API or the trace.
-func (p *process) kill() {
+func (p *process) kill() { p.end("") }
+
+// end kills the process because it crashed or exited (how), as the cut-off
+// report names it; "" for the end of the run.
+func (p *process) end(how string) {
 	p.mu.Lock()
+	if how != "" && p.ended == "" && !p.goneClosed {
+		p.ended, p.endedAt = how, p.c.Now()
+	}
 	if !p.goneClosed {
 		p.goneClosed = true
 		close(p.gone)
@@ -177,7 +177,11 @@ func (c *Cluster) startProcess(cand *candidate, identity string) {
 		if p.isGone() {
 			return
 		}
-		if !c.opts.Restart || p.ctx.Err() != nil {
+		// A process is gone once its Run returns: whatever goroutines it
+		// leaves behind are cut off, as at a crash.
+		stopped := p.ctx.Err() != nil
+		p.end(EndExit)
+		if !c.opts.Restart || stopped {
 			c.rec.add(cand.name, "process exited")
 			return
 		}

@@ -137,6 +137,10 @@ func (l *live) outside() *rest.Config { return rest.CopyConfig(l.base) }
 func (l *live) restart() {}
 
 // schedule runs fn at at on a timer of its own; Cluster.wg waits for it.
+// versioned is false: a real server's versions are not all observable, so
+// a stale write's content cannot be judged.
+func (l *live) versioned() bool { return false }
+
 func (l *live) schedule(at time.Time, _ int, fn func()) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

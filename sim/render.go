@@ -42,12 +42,24 @@ func (r *Report) Text() string {
 		}
 	}
 	if n := r.dataWrites(); n > 0 || len(r.StaleWrites) > 0 {
-		fmt.Fprintf(&b, "\ndata writes %d, stale writes (%d):\n", n, len(r.StaleWrites))
+		fmt.Fprintf(&b, "\ndata writes %d, stale writes (%d, %d harmful):\n", n, len(r.StaleWrites), r.harmful())
 		for _, s := range r.StaleWrites {
 			fmt.Fprintf(&b, "  %s\n", s)
 		}
 		for _, o := range r.OverlapWrites {
 			fmt.Fprintf(&b, "  %s written by %s and %s inside their overlap (%s .. %s)\n", o.Object, o.Overlap.Old, o.Overlap.New, formatOffset(o.Overlap.Start), formatOffset(o.Overlap.End))
+		}
+	}
+	if len(r.LostUpdates) > 0 {
+		fmt.Fprintf(&b, "\nlost updates (%d):\n", len(r.LostUpdates))
+		for _, l := range r.LostUpdates {
+			fmt.Fprintf(&b, "  %s\n", l)
+		}
+	}
+	if len(r.CutOffs) > 0 {
+		fmt.Fprintf(&b, "\nprocesses whose goroutines went on after they ended (%d):\n", len(r.CutOffs))
+		for _, co := range r.CutOffs {
+			fmt.Fprintf(&b, "  %s\n", co)
 		}
 	}
 	if len(r.LostWithoutCrash) > 0 {
@@ -111,6 +123,17 @@ func offsetOrNever(d time.Duration) string {
 // JSON renders the report as indented JSON. Durations are nanoseconds.
 func (r *Report) JSON() ([]byte, error) {
 	return json.MarshalIndent(r, "", "  ")
+}
+
+// harmful counts the harmful stale writes.
+func (r *Report) harmful() int {
+	n := 0
+	for _, s := range r.StaleWrites {
+		if s.Harmful {
+			n++
+		}
+	}
+	return n
 }
 
 // dataWrites counts the data writes of the candidates and the outside client.

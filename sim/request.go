@@ -48,6 +48,7 @@ type request struct {
 
 	sent, arrived, answered time.Time
 	leaseWrite              bool   // a successful write of the lease naming this process
+	version                 string // the resourceVersion of the data write it made, if any
 	unled                   string // the runnable without leader election that sent it, if any
 
 	// resp, body and contentType are the HTTP response handed to the
@@ -73,6 +74,7 @@ type reply struct {
 func newRequest(p *process, req *http.Request) (r *request, drop bool, err error) {
 	c := p.c
 	if p.isGone() {
+		c.cutOff(p, req)
 		return nil, false, errProcessGone
 	}
 	if ctx := req.Context(); deadlinePassed(ctx) {
@@ -105,7 +107,7 @@ func newRequest(p *process, req *http.Request) (r *request, drop bool, err error
 		c.rec.countRefused()
 		return nil, false, errRefused
 	}
-	r.plan = c.rules.plan(p.cand, r.route, c.opts.Latency, c.api.minLeg())
+	c.rules.plan(r, c.opts.Latency, c.api.minLeg())
 	if r.plan.slow != nil {
 		r.plan.slow()
 	}
@@ -176,7 +178,7 @@ func (r *request) arrive() bool {
 		c.observe(r)
 		c.recordWrite(r)
 		if src := r.rep.resp.Stream; src != nil {
-			r.stream = newStream(r, src, p.nextStream())
+			r.stream = newStream(r, src)
 			c.wg.Go(r.stream.relay)
 		}
 	}
@@ -199,6 +201,7 @@ func (r *request) answer() bool {
 		return false
 	}
 	r.answered = time.Now()
+	c.sawAnswer(r)
 	if r.leaseWrite && r.rep.err == nil && r.rep.resp.Code < 300 {
 		p.renewed(r)
 		for _, fire := range c.rules.wrote(p.cand.name, r.sent) {

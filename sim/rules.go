@@ -15,6 +15,7 @@ import (
 type rules struct {
 	mu          sync.Mutex
 	partitioned map[string]bool
+	watchDelay  map[string]time.Duration // FaultWatchDelay in force, by candidate
 	outage      int // nesting count of outages in force
 	blackHole   int
 	latency     []latencyRule // newest last; the newest match wins
@@ -99,7 +100,16 @@ type trigger struct {
 	fire  func()
 }
 
-func newRules() *rules { return &rules{partitioned: make(map[string]bool)} }
+func newRules() *rules {
+	return &rules{partitioned: make(map[string]bool), watchDelay: make(map[string]time.Duration)}
+}
+
+// watchDelayOf is how late cand's watch events arrive (FaultWatchDelay).
+func (r *rules) watchDelayOf(cand string) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.watchDelay[cand]
+}
 
 // plan is everything drawn for one request when it is sent: a pure function
 // of the request (see requestKey), so that it does not depend on which of a

@@ -90,7 +90,7 @@ func (s *stream) relay() {
 		n, err := s.src.Read(buf)
 		if n > 0 {
 			data := append([]byte(nil), buf[:n]...)
-			at := s.next(draw(&s.draws, resp, c.api.minLeg()))
+			at := s.next(draw(&s.draws, resp, c.api.minLeg()) + c.rules.watchDelayOf(cand.name))
 			c.scheduleKeyed(at, cand.idx, s.r.plan.key, func() { s.deliver(data) })
 		}
 		if err != nil {
@@ -134,10 +134,14 @@ func (s *stream) deliver(data []byte) {
 		c.scheduleKeyed(time.Now().Add(stallRetry), s.r.p.cand.idx, s.r.plan.key, func() { s.deliver(data) })
 	default:
 		s.mu.Lock()
-		if s.err == nil {
+		delivered := s.err == nil
+		if delivered {
 			s.chunks = append(s.chunks, data)
 		}
 		s.mu.Unlock()
+		if delivered {
+			c.sawChunk(s, data)
+		}
 		s.wake()
 	}
 }

@@ -59,7 +59,7 @@ func (r *Report) SVG() []byte {
 	summary := fmt.Sprintf("terms %d, failovers %d, overlaps %d, leaderless %v, requests %d (conflicts %d, timeouts %d)",
 		len(r.Terms), len(r.Failovers), len(r.Overlaps), r.Leaderless.Round(time.Millisecond), r.Requests.Total, r.Requests.Conflicts, r.Requests.Timeouts)
 	if n := r.dataWrites(); n > 0 {
-		summary += fmt.Sprintf(", data writes %d (stale %d)", n, len(r.StaleWrites))
+		summary += fmt.Sprintf(", data writes %d (stale %d, harmful %d, lost updates %d)", n, len(r.StaleWrites), r.harmful(), len(r.LostUpdates))
 	}
 	fmt.Fprintf(&b, `<text x="10" y="34">%s</text>`+"\n", html.EscapeString(summary))
 
@@ -124,23 +124,36 @@ func (r *Report) SVG() []byte {
 			x(t.Start), y+4, w(t.Start, t.End), svgLaneH-8, color(t.Identity), html.EscapeString(t.Identity), shortDuration(t.Start), shortDuration(t.End), t.EndCause)
 	}
 	// Data writes: a tick on the writer's lane where the server applied it;
-	// a stale one is a red diamond there, with a red line back to its sending.
-	stale := make(map[Write]bool, len(r.StaleWrites))
+	// a stale one is a diamond there (red when harmful, orange when not),
+	// with a line back to its sending; a lost update is a purple square.
+	stale := make(map[Write]StaleWrite, len(r.StaleWrites))
 	for _, s := range r.StaleWrites {
-		stale[s.Write] = true
+		stale[s.Write] = s
+	}
+	lost := make(map[Write]LostUpdate, len(r.LostUpdates))
+	for _, l := range r.LostUpdates {
+		lost[l.Write] = l
 	}
 	for _, wr := range r.Writes {
 		if wr.Kind != WriteData || wr.Candidate == Outside {
 			continue
 		}
 		y, at := laneY(indexOf(cands, wr.Candidate)+2), max(wr.Applied, wr.Sent)
-		title := html.EscapeString(wr.String())
-		if !stale[wr] {
-			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="2" height="5" fill="#222"><title>%s</title></rect>`+"\n", x(at)-1, y, title)
+		if l, ok := lost[wr]; ok {
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="9" height="9" fill="#9467bd" stroke="white"><title>lost update: %s</title></rect>`+"\n", x(at)-4.5, y+svgLaneH/2-5, html.EscapeString(l.String()))
 			continue
 		}
-		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#d62728" stroke-width="2"/>`, x(wr.Sent), y+svgLaneH/2, x(at), y+svgLaneH/2)
-		fmt.Fprintf(&b, `<path d="M%.1f %d l5 5 l-5 5 l-5 -5 z" fill="#d62728" stroke="white"><title>stale: %s</title></path>`+"\n", x(at), y+svgLaneH/2-5, title)
+		s, ok := stale[wr]
+		if !ok {
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="2" height="5" fill="#222"><title>%s</title></rect>`+"\n", x(at)-1, y, html.EscapeString(wr.String()))
+			continue
+		}
+		fill, what := "#ff7f0e", "stale, harmless"
+		if s.Harmful {
+			fill, what = "#d62728", "stale, harmful"
+		}
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s" stroke-width="2"/>`, x(wr.Sent), y+svgLaneH/2, x(at), y+svgLaneH/2, fill)
+		fmt.Fprintf(&b, `<path d="M%.1f %d l5 5 l-5 5 l-5 -5 z" fill="%s" stroke="white"><title>%s: %s</title></path>`+"\n", x(at), y+svgLaneH/2-5, fill, what, html.EscapeString(s.String()))
 	}
 	// Overlaps: red bands over every lane.
 	for _, o := range r.Overlaps {

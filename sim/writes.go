@@ -57,6 +57,11 @@ type Write struct {
 	// round trip can be missed.
 	Sent    time.Duration `json:"sent"`
 	Applied time.Duration `json:"applied"`
+	// ResourceVersion is the version of the object the write made, and
+	// Controller the controller-runtime controller whose reconcile sent it,
+	// when known (both in the simulator only).
+	ResourceVersion string `json:"resourceVersion,omitempty"`
+	Controller      string `json:"controller,omitempty"`
 	// Exempt says why the write may be made without leadership: it came
 	// from a runnable that does not need leader election, or its object
 	// matches Options.WritesWithoutLeadership. An exempt write is never stale.
@@ -87,56 +92,6 @@ func (w Write) Object() string {
 func (w Write) String() string {
 	return fmt.Sprintf("%s %s %s, sent %s (leader: %v), applied %s (leader: %v)",
 		w.Candidate, w.Verb, w.Object(), strings.TrimSpace(formatOffset(w.Sent)), w.LeaderAtSend, strings.TrimSpace(formatOffset(w.Applied)), w.LeaderAtApply)
-}
-
-// The causes of a stale write.
-const (
-	// StaleInFlight: sent while the writer acted as leader, applied after its
-	// term had ended.
-	StaleInFlight = "in flight across the end of its term"
-	// StaleAfterTerm: sent after the writer's term had ended.
-	StaleAfterTerm = "sent after its term ended"
-	// StaleNeverLed: sent by a candidate that had not acted as leader yet.
-	StaleNeverLed = "sent by a candidate that had not led"
-	// StaleAfterNewLeader: applied while the writer still acted as leader,
-	// but after another candidate had begun to act as leader.
-	StaleAfterNewLeader = "applied after another candidate began to lead"
-)
-
-// StaleWrite is a data write by a candidate that was applied when that
-// candidate did not act as leader, or after another candidate had begun to:
-// what leader election does not prevent (it gives no fencing).
-type StaleWrite struct {
-	Write Write  `json:"write"`
-	Cause string `json:"cause"`
-	// TermEnd is when the writer's term (the one the write belongs to) ended,
-	// -1 if it had not; NewLeader is the candidate acting as leader when the
-	// write was applied, and NewLeaderStart when it began.
-	TermEnd        time.Duration `json:"termEnd"`
-	NewLeader      string        `json:"newLeader,omitempty"`
-	NewLeaderStart time.Duration `json:"newLeaderStart,omitempty"`
-}
-
-func (s StaleWrite) String() string {
-	msg := s.Write.String() + ": " + s.Cause
-	if s.TermEnd >= 0 {
-		msg += fmt.Sprintf(" (its term ended at %s)", strings.TrimSpace(formatOffset(s.TermEnd)))
-	}
-	if s.NewLeader != "" {
-		msg += fmt.Sprintf(" (%s acts as leader since %s)", s.NewLeader, strings.TrimSpace(formatOffset(s.NewLeaderStart)))
-	}
-	if s.Write.Guarded {
-		msg += "; guarded by its resourceVersion, so it overwrote no newer write"
-	}
-	return msg
-}
-
-// OverlapWrite is one object written by both candidates of an overlap while
-// both acted as leader.
-type OverlapWrite struct {
-	Overlap Overlap `json:"overlap"`
-	Object  string  `json:"object"`
-	Writes  []Write `json:"writes"`
 }
 
 // isDryRun reports whether a write is a dry run, which changes nothing: by
@@ -189,9 +144,10 @@ func (c *Cluster) recordWrite(r *request) {
 		Candidate: p.cand.name, Start: p.start, Verb: r.route.Verb,
 		Resource: r.route.Resource, Namespace: r.route.Namespace, Name: name,
 		Kind: c.writeKind(r.route.Resource, r.route.Namespace, name),
-		Sent: r.sent.Sub(c.start), Applied: r.arrived.Sub(c.start),
+		Sent: r.sent.Sub(c.start), Applied: r.arrived.Sub(c.start), ResourceVersion: r.version,
 	}
 	if w.Kind == WriteData {
+		w.Controller = controllerOf(r.req.Context())
 		w.Guarded = guarded(r.route.Verb, r.req.Header.Get("Content-Type"), r.body)
 		w.Exempt = c.exempt(w, r.unled)
 	}
@@ -304,114 +260,4 @@ func (o outsideWrites) RoundTrip(req *http.Request) (*http.Response, error) {
 	o.c.rec.write(Write{Candidate: Outside, Verb: rt.Verb, Resource: rt.Resource, Namespace: rt.Namespace, Name: name,
 		Kind: o.c.writeKind(rt.Resource, rt.Namespace, name), Sent: sent, Applied: o.c.rec.now()})
 	return resp, nil
-}
-
-// leadWrites sets each write's LeaderAtSend and LeaderAtApply from terms.
-func leadWrites(writes []Write, terms []Term) {
-	for i := range writes {
-		w := &writes[i]
-		w.LeaderAtSend = termAt(terms, w.Candidate, w.Sent) != nil
-		w.LeaderAtApply = termAt(terms, w.Candidate, w.Applied) != nil
-	}
-}
-
-// staleWrites finds the stale data writes among writes, given the terms.
-func staleWrites(writes []Write, terms []Term) []StaleWrite {
-	var out []StaleWrite
-	for _, w := range writes {
-		if w.Kind != WriteData || w.Candidate == Outside || w.Exempt != "" {
-			continue
-		}
-		own := termAt(terms, w.Candidate, w.Sent)
-		s := StaleWrite{Write: w, TermEnd: -1}
-		switch {
-		case !w.LeaderAtSend:
-			s.Cause = StaleNeverLed
-			if prev := lastTermBefore(terms, w.Candidate, w.Sent); prev != nil {
-				s.Cause, s.TermEnd = StaleAfterTerm, prev.End
-			}
-		case !w.LeaderAtApply:
-			s.Cause = StaleInFlight
-			if own != nil {
-				s.TermEnd = own.End
-			}
-		}
-		if other := newerLeader(terms, w.Candidate, own, w.Applied); other != nil {
-			if s.Cause == "" {
-				s.Cause = StaleAfterNewLeader
-			}
-			s.NewLeader, s.NewLeaderStart = other.Candidate, other.Start
-		}
-		if s.Cause != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// termAt is cand's term open at t: started at or before t, ended after it.
-func termAt(terms []Term, cand string, t time.Duration) *Term {
-	for i := range terms {
-		if tm := &terms[i]; tm.Candidate == cand && tm.Start <= t && (tm.End < 0 || tm.End > t) {
-			return tm
-		}
-	}
-	return nil
-}
-
-// lastTermBefore is cand's last term that ended at or before t.
-func lastTermBefore(terms []Term, cand string, t time.Duration) *Term {
-	var last *Term
-	for i := range terms {
-		if tm := &terms[i]; tm.Candidate == cand && tm.End >= 0 && tm.End <= t {
-			last = tm
-		}
-	}
-	return last
-}
-
-// newerLeader is a term of another candidate, acting at t, that began after
-// own began (or at all, when own is nil).
-func newerLeader(terms []Term, cand string, own *Term, t time.Duration) *Term {
-	for i := range terms {
-		tm := &terms[i]
-		if tm.Candidate == cand || tm.Start > t || (tm.End >= 0 && tm.End <= t) {
-			continue
-		}
-		if own == nil || tm.Start > own.Start {
-			return tm
-		}
-	}
-	return nil
-}
-
-// overlapWrites finds the objects both candidates of an overlap wrote while
-// it lasted.
-func overlapWrites(writes []Write, overlaps []Overlap) []OverlapWrite {
-	var out []OverlapWrite
-	for _, o := range overlaps {
-		byObject := map[string][]Write{}
-		var order []string
-		for _, w := range writes {
-			if w.Kind != WriteData || (w.Candidate != o.Old && w.Candidate != o.New) || w.Applied < o.Start || (o.End >= 0 && w.Applied > o.End) {
-				continue
-			}
-			if _, seen := byObject[w.Object()]; !seen {
-				order = append(order, w.Object())
-			}
-			byObject[w.Object()] = append(byObject[w.Object()], w)
-		}
-		for _, obj := range order {
-			ws := byObject[obj]
-			old, nw := false, false
-			for _, w := range ws {
-				old = old || w.Candidate == o.Old
-				nw = nw || w.Candidate == o.New
-			}
-			if old && nw {
-				out = append(out, OverlapWrite{Overlap: o, Object: obj, Writes: ws})
-			}
-		}
-	}
-	return out
 }
