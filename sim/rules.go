@@ -16,7 +16,7 @@ type rules struct {
 	mu          sync.Mutex
 	partitioned map[string]bool
 	watchDelay  map[string]time.Duration // FaultWatchDelay in force, by candidate
-	outage      int // nesting count of outages in force
+	outage      int                      // nesting count of outages in force
 	blackHole   int
 	latency     []latencyRule // newest last; the newest match wins
 	errs        []errorRule
