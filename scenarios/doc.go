@@ -44,10 +44,12 @@
 //		Timing: sim.Timing{LeaseDuration: 20 * time.Second, RenewDeadline: 15 * time.Second, RetryPeriod: 3 * time.Second},
 //	})
 //
-// Each run is a subtest of that *testing.T ("<id>/seed-<n>"), so the
-// simulator's own failures (an invariant violated, no leader in time) land
-// on that subtest. A failing spec prints the evidence, the seed and the go
-// test command that runs that spec alone.
+// Each run is a subtest of that *testing.T ("<id>/seed-<n>/spec-<hash>" in
+// a ginkgo spec, the hash of the spec's full text, so that two specs that
+// run the same scenario and seed never share a name; "<id>/seed-<n>" in a
+// plain test), so the simulator's own failures (an invariant violated, no
+// leader in time) land on that subtest. A failing spec prints the evidence,
+// the seed and the go test command that runs that spec alone.
 //
 // # Your own controller
 //
@@ -120,8 +122,10 @@
 //     more, split the seeds with Bench.Shard across processes or machines
 //     and combine the partial results with Bench.Merge (the leaderlab
 //     command's --shards and --shard do).
-//   - go test's -run flag filters the subtests of the runs: a spec whose
-//     run was filtered out is skipped with a message saying so.
+//   - go test's -run flag filters the subtests of the runs: a spec or a test
+//     whose run was filtered out (by Run or Verify) is skipped with a
+//     message saying so, and a test that calls Run for several runs stops at
+//     the first one left out.
 //   - On a real server a plan takes its length in real time: a catalog entry
 //     at 3s/2s/500ms takes 5-25 s, the steady state at least a minute.
 package scenarios
