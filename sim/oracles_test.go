@@ -169,11 +169,19 @@ func TestStaleStatusFromCacheIsHarmful(t *testing.T) {
 		if len(rep.StaleWrites) != 0 || len(rep.LostUpdates) != 0 {
 			t.Errorf("stale writes %v, lost updates %v: want none", rep.StaleWrites, rep.LostUpdates)
 		}
+		// The controller ran: it counted the six pods in the end.
+		if h := rep.History.Of("replicasets", "default", "web"); len(h) == 0 || fmt.Sprint(h[len(h)-1].Content["status"].(map[string]any)["replicas"]) != "6" {
+			t.Errorf("status.replicas did not end at 6: the controller did not count the pods")
+		}
 	})
 	t.Run("no fault", func(t *testing.T) {
 		rep, _ := run(t, statusCounter{}, false)
 		if len(rep.StaleWrites) != 0 || len(rep.LostUpdates) != 0 {
 			t.Errorf("stale writes %v, lost updates %v: want none", rep.StaleWrites, rep.LostUpdates)
+		}
+		// The controller ran: it counted the six pods in the end.
+		if h := rep.History.Of("replicasets", "default", "web"); len(h) == 0 || fmt.Sprint(h[len(h)-1].Content["status"].(map[string]any)["replicas"]) != "6" {
+			t.Errorf("status.replicas did not end at 6: the controller did not count the pods")
 		}
 	})
 }
