@@ -88,6 +88,7 @@ type Cluster struct {
 	replay string
 	rec    *recorder
 	rules  *rules
+	clock  storeClock // when the store reached each version (lagging replicas)
 	api    backend
 	cands  []*candidate
 	byName map[string]*candidate
@@ -154,10 +155,10 @@ func (c *Cluster) begin() {
 			// so that no two candidates draw client-go's jitter at once.
 			at = at.Add(time.Duration(cand.idx)*time.Millisecond + time.Duration(simRng.Int64N(int64(time.Millisecond))))
 		}
-		c.api.schedule(at, -1, func() { c.startProcess(cand, "") })
+		c.api.schedule(at, -1, 0, func() { c.startProcess(cand, "") })
 	}
 	for i, f := range c.opts.Faults {
-		c.api.schedule(c.start.Add(f.At), -1, func() {
+		c.api.schedule(c.start.Add(f.At), -1, 0, func() {
 			if err := c.inject(f); err != nil {
 				c.rec.violation("Faults[%d]: %v", i, err)
 			}
@@ -199,14 +200,13 @@ func (c *Cluster) Report() *Report {
 	rep.Seed = c.opts.Seed
 	rep.Options = c.opts
 	rep.Options.Faults = append([]Fault(nil), c.opts.Faults...)
-	rep.Backend = "simulator"
 	rep.ReplayExact = c.run != nil
-	if c.t == nil {
-		rep.Backend = "API server " + c.api.(*live).base.Host
-		rep.ReplayNote = "a run on a real API server does not replay: client-go's jitter, the scheduler and the server differ run to run"
+	var noReplay string
+	if rep.Backend, noReplay = c.api.describe(); noReplay != "" {
+		rep.ReplayNote = noReplay
 	}
 	rep.Replay = c.replay
-	if !c.api.versioned() {
+	if !c.api.simulated() {
 		// What the write did is not known: a stale write that did not
 		// name the version it was based on may have undone anything.
 		for i := range rep.StaleWrites {
@@ -263,7 +263,7 @@ type abort struct{ err error }
 // until every goroutine of the bubble is blocked; on a real server there is
 // no such instant and it returns at once.
 func (c *Cluster) settle() {
-	if c.t != nil {
+	if c.api.simulated() {
 		synctest.Wait()
 	}
 }
@@ -467,6 +467,9 @@ func (c *Cluster) Inject(f Fault) {
 	f.At = 0
 	if err := f.validate(len(c.cands)); err != nil {
 		c.fatalf("sim: %v", err)
+	}
+	if why := c.api.refuses(f.Kind); why != "" {
+		c.fatalf("sim: %s needs the simulated API server: %s", f.Kind, why)
 	}
 	if err := c.inject(f); err != nil {
 		c.fatalf("sim: %v", err)

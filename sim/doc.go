@@ -146,8 +146,22 @@
 // to its value before another writer's change that its process had never
 // been sent is a LostUpdate, reported the same way. A leader that saw a
 // change and changes the field again is not flagged; Cluster.Client is
-// never judged. FaultWatchDelay makes a candidate's informers see every
-// change late, as from a lagging API server replica.
+// never judged.
+//
+// Stale views come from two faults. FaultWatchDelay makes a candidate's
+// informers see every change late (both backends). FaultStaleReplica serves
+// a candidate from a kube-apiserver replica whose watch cache lags the store
+// by a duration or is frozen (the simulator only), with kube-apiserver
+// 1.37's rules for what the cache serves: watches send each change when the
+// cache gains it, reads that name a resourceVersion read the cache, and a
+// consistent list or a watch-list waits at most 3 s for the cache to catch
+// up, after which the list reads the store and the watch-list is answered
+// 504. client-go 1.37's informers start with a watch-list and retry it on
+// that 504, so an informer that starts on a replica more than 3 s behind a
+// changing store never syncs, while one already running when its replica
+// falls behind keeps a stale cache: a standby whose cache lags becomes a
+// leader that acts on the past. The candidate moves to a fresh replica when
+// its connections break or its process starts again.
 //
 // A process is gone when it ends: at a crash, and when its Run returns (a
 // manager that lost the lease, ExitOnLoss). Requests its goroutines send

@@ -66,6 +66,27 @@ const (
 	// keep their order. On a real API server the candidate's transport
 	// holds them.
 	FaultWatchDelay FaultKind = "watch-delay"
+	// FaultStaleReplica serves Candidate, for For, from an API server
+	// replica whose watch cache lags the store by Delay, or stays at the
+	// version of the fault's start (Frozen), as one lagging kube-apiserver of
+	// an HA control plane does; the candidate's writes reach the store as
+	// always. kube-apiserver 1.37's rules decide what the cache serves:
+	//   - each change reaches the candidate's watches (its informers) when
+	//     the cache gains it, Delay after it was written (frozen: when the
+	//     fault ends);
+	//   - gets and lists that name a resourceVersion ("0", as a reflector's
+	//     fallback list does) read the cache: the objects as they were;
+	//   - a watch-list (sendInitialEvents, how client-go 1.37's informers
+	//     start) and a consistent list wait for the cache to reach the
+	//     store's version, at most 3 s; then the list reads the store and
+	//     the watch-list is answered 504 "Too large resource version", on
+	//     which client-go lists from the cache instead;
+	//   - gets without a resourceVersion and every write reach the store.
+	// The candidate moves to a fresh replica, and the fault ends, when its
+	// connections break (a partition, black hole, outage or API restart)
+	// or its process starts again. The simulator only: a real API server's
+	// replicas cannot be made to lag from a client.
+	FaultStaleReplica FaultKind = "stale-replica"
 )
 
 // Leader, as a Fault's Candidate, targets whoever acts as leader when the
@@ -114,6 +135,9 @@ type Fault struct {
 	// Identity is the new identity for FaultStart and the foreign holder for
 	// FaultOverwriteLease.
 	Identity string `json:"identity,omitempty"`
+	// Frozen stops FaultStaleReplica's cache at the version of the fault's
+	// start, instead of lagging by Delay.
+	Frozen bool `json:"frozen,omitempty"`
 }
 
 // faultFields are the Fault fields a kind may set, besides Kind and At, with
@@ -137,6 +161,7 @@ var faultFields = []struct {
 	{"Service", func(f Fault) bool { return f.Service != 0 }},
 	{"QueueWait", func(f Fault) bool { return f.QueueWait != 0 }},
 	{"Identity", func(f Fault) bool { return f.Identity != "" }},
+	{"Frozen", func(f Fault) bool { return f.Frozen }},
 }
 
 // kindSpec is everything about one fault kind but its constant: a new kind
@@ -151,6 +176,9 @@ type kindSpec struct {
 	detail func(Fault) []string
 	// inject applies it now; span is the fault's span in the report.
 	inject func(c *Cluster, f Fault, span FaultSpan)
+	// notReal says why a run on a real API server cannot make it; empty
+	// when it can.
+	notReal string
 }
 
 var kinds = map[FaultKind]kindSpec{
@@ -168,6 +196,8 @@ var kinds = map[FaultKind]kindSpec{
 	FaultDeleteLease:    {inject: (*Cluster).injectLeaseWrite},
 	FaultOverwriteLease: {fields: "Identity", check: checkOverwrite, detail: identityDetail, inject: (*Cluster).injectLeaseWrite},
 	FaultWatchDelay:     {fields: "Candidate Delay For", check: checkWatchDelay, detail: delayDetail, inject: (*Cluster).injectWatchDelay},
+	FaultStaleReplica: {fields: "Candidate Delay Frozen For", check: checkStaleReplica, detail: replicaDetail, inject: (*Cluster).injectStaleReplica,
+		notReal: "a real API server's replicas cannot be made to lag from a client; FaultWatchDelay delays the candidate's watch events there"},
 }
 
 var errNoCandidate = errors.New("Candidate must name a candidate")
@@ -272,6 +302,18 @@ func checkWatchDelay(f Fault) error {
 		return err
 	}
 	return checkDelay(f)
+}
+
+func checkStaleReplica(f Fault) error {
+	switch {
+	case f.Candidate == "":
+		return errNoCandidate
+	case f.Frozen == (f.Delay != 0):
+		return fmt.Errorf("set one of Delay (the cache's lag, %v) and Frozen", f.Delay)
+	case f.Delay < 0:
+		return fmt.Errorf("Delay (%v) must be positive", f.Delay)
+	}
+	return nil
 }
 
 func checkErrorRule(code int, rate float64, retryAfter time.Duration) error {
@@ -500,7 +542,7 @@ func (c *Cluster) injectWatchDelay(f Fault, span FaultSpan) {
 // of the run).
 func (c *Cluster) after(d time.Duration, fn func()) {
 	if d > 0 {
-		c.api.schedule(time.Now().Add(d), -1, fn)
+		c.api.schedule(time.Now().Add(d), -1, 0, fn)
 	}
 }
 
@@ -545,6 +587,13 @@ func latencyDetail(f Fault) []string {
 }
 
 func delayDetail(f Fault) []string { return []string{fmt.Sprintf("delay=%v", f.Delay)} }
+
+func replicaDetail(f Fault) []string {
+	if f.Frozen {
+		return []string{"frozen"}
+	}
+	return []string{fmt.Sprintf("lag=%v", f.Delay)}
+}
 
 func errorsDetail(f Fault) []string {
 	parts := []string{fmt.Sprintf("code=%d rate=%v", f.Code, f.Rate)}

@@ -236,8 +236,11 @@ func (v *Version) flatten() map[string]any {
 		}
 	}
 	walk("", v.Content)
+	// The object's identity is its key, not a field any write changes.
 	delete(leaf, "apiVersion")
 	delete(leaf, "kind")
+	delete(leaf, "metadata.name")
+	delete(leaf, "metadata.namespace")
 	v.leaf = leaf
 	return leaf
 }

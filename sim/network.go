@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,8 +29,10 @@ type backend interface {
 	// config is the rest config of process p: its requests pass the rules.
 	config(p *process) *rest.Config
 	// schedule runs fn at at; in the simulator, events of one instant run in
-	// cand order (-1, the simulator's own, first).
-	schedule(at time.Time, cand int, fn func())
+	// (cand, key) order (cand -1, the simulator's own, first), and key
+	// places events queued by concurrent goroutines (see event). A real
+	// server keeps no such order.
+	schedule(at time.Time, cand int, key uint64, fn func())
 	// minLeg is the shortest leg the backend gives a request.
 	minLeg() time.Duration
 	// outside is the rest config of an actor outside the election: the
@@ -41,9 +44,17 @@ type backend interface {
 	object(gvr schema.GroupVersionResource, namespace, name string) (runtime.Object, error)
 	// restart makes the server forget its watch history (FaultAPIRestart).
 	restart()
-	// versioned reports whether the backend records every version it
-	// stores (Report.History), which judging a write needs.
-	versioned() bool
+	// simulated reports whether the backend is the simulator: virtual time,
+	// in which an instant stands still (its events have an order, the
+	// bubble settles, an answer's apply time is known) and every stored
+	// version is recorded (Report.History), which judging a write needs.
+	simulated() bool
+	// describe names the backend for the report, and says why a run on it
+	// does not replay (empty when it does).
+	describe() (name, noReplay string)
+	// refuses says why the backend cannot make a fault of kind k; empty
+	// when it can.
+	refuses(k FaultKind) string
 	// stop ends the backend's own goroutines; Cluster.wg waits for them.
 	stop()
 }
@@ -131,7 +142,7 @@ func newNetwork(c *Cluster) (*network, error) {
 			NamespaceLifecycle: !c.opts.DisableNamespaceLifecycle,
 			// The controllers act in the loop, before the requests of the
 			// same instant, like every event of the simulator's own.
-			Schedule: func(d time.Duration, fn func()) { n.schedule(time.Now().Add(d), -1, fn) },
+			Schedule: func(d time.Duration, fn func()) { n.schedule(time.Now().Add(d), -1, 0, fn) },
 		})}
 	if c.opts.Scheme != nil {
 		opts = append(opts, apiserver.WithScheme(c.opts.Scheme))
@@ -143,7 +154,11 @@ func newNetwork(c *Cluster) (*network, error) {
 	srv.OnUnserved(func(method, path, why string) {
 		c.rec.violation("the API server could not serve %s %s: %s", method, path, why)
 	})
-	srv.OnChange(func(ch apiserver.Change) { c.noteChange(ch, n.servingFor(ch)) })
+	srv.OnChange(func(ch apiserver.Change) {
+		rv, _ := strconv.ParseUint(ch.ResourceVersion, 10, 64)
+		c.noteVersion(rv)
+		c.noteChange(ch, n.servingFor(ch))
+	})
 	cfg := srv.Config()
 	n = &network{c: c, srv: srv, srvRT: cfg.Transport, admin: kubernetes.NewForConfigOrDie(cfg), timer: stoppedTimer(), done: make(chan struct{})}
 	return n, nil
@@ -159,8 +174,8 @@ func stoppedTimer() *time.Timer {
 
 func (n *network) minLeg() time.Duration { return MinLeg }
 
-func (n *network) schedule(at time.Time, cand int, fn func()) {
-	n.push(&event{at: at, cand: cand, fn: fn})
+func (n *network) schedule(at time.Time, cand int, key uint64, fn func()) {
+	n.push(&event{at: at, cand: cand, key: key, fn: fn})
 }
 
 func (n *network) stop() { close(n.done) }
@@ -237,6 +252,11 @@ func (n *network) step(r *request) {
 		n.push(&r.ev)
 		return
 	}
+	if wait := r.waitForReplica(); wait > 0 {
+		r.ev.at = r.ev.at.Add(wait)
+		n.push(&r.ev)
+		return
+	}
 	r.served = true
 	if r.arrive() {
 		r.ev.at = r.arrived.Add(r.plan.respLeg)
@@ -285,12 +305,17 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // its handler, into the request's own recorder; a watch through its
 // RoundTripper, whose body streams.
 func (n *network) serve(r *request) response {
+	ctx := n.c.servedBy(r.req.Context(), r.p.cand.name, r.route.Verb)
 	if r.route.Verb == VerbWatch {
-		return r.roundTrip(r.req.Context(), n.srvRT)
+		return r.roundTrip(ctx, n.srvRT)
 	}
 	r.written = httptest.ResponseRecorder{HeaderMap: make(http.Header, 1), Body: &r.writtenBody, Code: http.StatusOK}
 	n.serving = r
-	n.srv.ServeHTTP(&r.written, r.outgoing())
+	req := r.outgoing()
+	if ctx != req.Context() {
+		req = req.WithContext(ctx)
+	}
+	n.srv.ServeHTTP(&r.written, req)
 	n.serving = nil
 	out := decodeAnswer(r, r.written.Code, r.written.HeaderMap.Get("Content-Type"), r.writtenBody.Bytes())
 	out.Warnings = r.written.HeaderMap.Values("Warning")
@@ -316,7 +341,11 @@ func (n *network) outside() *rest.Config { return n.srv.Config() }
 
 func (n *network) restart() { n.srv.Compact() }
 
-func (n *network) versioned() bool { return true }
+func (n *network) simulated() bool { return true }
+
+func (n *network) describe() (string, string) { return "simulator", "" }
+
+func (n *network) refuses(FaultKind) string { return "" }
 
 func (n *network) addObject(obj runtime.Object) error { return n.srv.Add(obj) }
 

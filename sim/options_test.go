@@ -56,6 +56,11 @@ func TestOptionsValidate(t *testing.T) {
 		{"a watch delay for nobody", fault(sim.Fault{Kind: sim.FaultWatchDelay, Delay: time.Second}), "sim: Faults[0]: watch-delay: Candidate must name a candidate"},
 		{"a watch delay of nothing", fault(sim.Fault{Kind: sim.FaultWatchDelay, Candidate: "c1"}), "sim: Faults[0]: watch-delay: Delay (0s) must be positive"},
 		{"a watch delay by verb", fault(sim.Fault{Kind: sim.FaultWatchDelay, Candidate: "c1", Delay: time.Second, Verb: sim.VerbWatch}), "sim: Faults[0]: watch-delay: Verb must be zero: the watch-delay fault does not use it"},
+		{"a stale replica for nobody", fault(sim.Fault{Kind: sim.FaultStaleReplica, Frozen: true}), "sim: Faults[0]: stale-replica: Candidate must name a candidate"},
+		{"a stale replica neither lagging nor frozen", fault(sim.Fault{Kind: sim.FaultStaleReplica, Candidate: "c1"}), "sim: Faults[0]: stale-replica: set one of Delay (the cache's lag, 0s) and Frozen"},
+		{"a stale replica lagging and frozen", fault(sim.Fault{Kind: sim.FaultStaleReplica, Candidate: "c1", Delay: time.Second, Frozen: true}), "sim: Faults[0]: stale-replica: set one of Delay (the cache's lag, 1s) and Frozen"},
+		{"a stale replica lagging backwards", fault(sim.Fault{Kind: sim.FaultStaleReplica, Candidate: "c1", Delay: -time.Second}), "sim: Faults[0]: stale-replica: Delay (-1s) must be positive"},
+		{"a frozen watch delay", fault(sim.Fault{Kind: sim.FaultWatchDelay, Candidate: "c1", Delay: time.Second, Frozen: true}), "sim: Faults[0]: watch-delay: Frozen must be zero: the watch-delay fault does not use it"},
 		{"a restart aimed at a candidate", fault(sim.Fault{Kind: sim.FaultAPIRestart, Candidate: "c0"}), "sim: Faults[0]: api-restart: Candidate must be zero: the api-restart fault does not use it"},
 		{"a resource on a fault that has no scope", fault(sim.Fault{Kind: sim.FaultCrash, Candidate: "c0", Resource: "leases"}), "sim: Faults[0]: crash: Resource must be zero: the crash fault does not use it"},
 	} {

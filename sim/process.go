@@ -79,7 +79,7 @@ func (p *process) renewed(r *request) {
 	}
 	start := p.c.start
 	p.lastRenew = &RequestTimes{Sent: r.sent.Sub(start), Applied: r.arrived.Sub(start), Answered: r.answered.Sub(start)}
-	if p.c.t == nil { // a real server applied it at some instant inside the round trip
+	if !p.c.api.simulated() { // a real server applied it at some instant inside the round trip
 		p.lastRenew.Applied = -1
 	}
 }
@@ -139,6 +139,9 @@ func (c *Cluster) startProcess(cand *candidate, identity string) {
 	p := &process{c: c, cand: cand, identity: cand.identity, start: cand.starts, started: time.Now(), gone: make(chan struct{}), exited: make(chan struct{})}
 	cand.proc = p
 	cand.mu.Unlock()
+	if cand.starts > 1 {
+		c.endReplica(cand.name, nil, "its process started again")
+	}
 
 	logger := klog.New(&traceSink{p: p, verbosity: c.opts.LogVerbosity})
 	p.ctx, p.cancel = context.WithCancel(klog.NewContext(context.Background(), logger))
@@ -187,7 +190,7 @@ func (c *Cluster) startProcess(cand *candidate, identity string) {
 		}
 		delay := cand.restartDelay(time.Since(p.started))
 		c.rec.add(cand.name, fmt.Sprintf("process exited; restarting in %v (back-off)", delay))
-		c.api.schedule(time.Now().Add(delay), -1, func() {
+		c.api.schedule(time.Now().Add(delay), -1, 0, func() {
 			if cand.current() == p { // not started again meanwhile
 				c.startProcess(cand, "")
 			}

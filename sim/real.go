@@ -59,6 +59,11 @@ func Real(ctx context.Context, cfg *rest.Config, opts Options, body func(c *Clus
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	for i, f := range opts.Faults {
+		if why := kinds[f.Kind].notReal; why != "" {
+			return nil, fmt.Errorf("sim: Faults[%d]: %s needs the simulated API server: %s", i, f.Kind, why)
+		}
+	}
 	if len(opts.CRDs) > 0 || len(opts.CRDPaths) > 0 {
 		return nil, errors.New("sim: Options.CRDs and CRDPaths serve custom resources on the simulated API server; on a real one, install the CRDs first (envtest's CRDInstallOptions take the same manifests)")
 	}
@@ -139,9 +144,15 @@ func (l *live) restart() {}
 // schedule runs fn at at on a timer of its own; Cluster.wg waits for it.
 // versioned is false: a real server's versions are not all observable, so
 // a stale write's content cannot be judged.
-func (l *live) versioned() bool { return false }
+func (l *live) simulated() bool { return false }
 
-func (l *live) schedule(at time.Time, _ int, fn func()) {
+func (l *live) describe() (string, string) {
+	return "API server " + l.base.Host, "a run on a real API server does not replay: client-go's jitter, the scheduler and the server differ run to run"
+}
+
+func (l *live) refuses(k FaultKind) string { return kinds[k].notReal }
+
+func (l *live) schedule(at time.Time, _ int, _ uint64, fn func()) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.stopped {

@@ -38,7 +38,14 @@ type request struct {
 	stream *stream       // a watch's body on its way to the client
 	ev     event         // the simulated network's queue entry
 	served bool          // the arrival has run; the next step is the answer
-	seated bool          // it has passed an overloaded server's queue
+	// need is the store version a lagging replica's cache must reach before
+	// it serves the request, until waitEnds; watchList says it is answered
+	// 504 (forged) if the cache falls short.
+	need      uint64
+	waitEnds  time.Time
+	watchList bool
+	forged    *response
+	seated    bool // it has passed an overloaded server's queue
 
 	// rep is written before reply is signalled (or, on a real server, by the
 	// goroutine that reads it).
@@ -169,6 +176,8 @@ func (r *request) arrive() bool {
 	switch {
 	case outage:
 		r.rep.err = errRefused
+	case r.forged != nil:
+		r.rep.resp = *r.forged
 	case r.plan.inject != nil:
 		r.rep.resp = injected(r.plan.inject, r.accept)
 		c.rec.countInjected()

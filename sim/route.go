@@ -112,7 +112,7 @@ func (r *request) roundTrip(ctx context.Context, next http.RoundTripper) respons
 		r.rep.err = err
 		return response{}
 	}
-	if r.p.c.t == nil {
+	if !r.p.c.api.simulated() {
 		r.p.c.rec.roundTrip(r.route.Verb, time.Since(start))
 	}
 	answer := decodeAnswer(r, resp.StatusCode, resp.Header.Get("Content-Type"), body)

@@ -16,6 +16,7 @@ type rules struct {
 	mu          sync.Mutex
 	partitioned map[string]bool
 	watchDelay  map[string]time.Duration // FaultWatchDelay in force, by candidate
+	replica     map[string]*replica      // FaultStaleReplica in force, by candidate
 	outage      int                      // nesting count of outages in force
 	blackHole   int
 	latency     []latencyRule // newest last; the newest match wins
@@ -101,7 +102,7 @@ type trigger struct {
 }
 
 func newRules() *rules {
-	return &rules{partitioned: make(map[string]bool), watchDelay: make(map[string]time.Duration)}
+	return &rules{partitioned: make(map[string]bool), watchDelay: make(map[string]time.Duration), replica: make(map[string]*replica)}
 }
 
 // watchDelayOf is how late cand's watch events arrive (FaultWatchDelay).
@@ -289,7 +290,7 @@ func (r *rules) plan(req *request, base Dist, minLeg time.Duration) {
 // caller to fire.
 func (r *rules) takeSlow(req *request, minLeg time.Duration) (fire func()) {
 	sender := req
-	if req.p.c.t != nil {
+	if req.p.c.api.simulated() {
 		for i := range r.now.taken {
 			t := &r.now.taken[i]
 			if req.plan.key < t.by.plan.key && t.rule.matches(req.p.cand.name, req.route) {

@@ -29,6 +29,14 @@ type stream struct {
 // restart); after the connection health check for a partition or black hole
 // that still holds then (dropped packets go unnoticed until the check).
 func (c *Cluster) breakStreams(cand string, after time.Duration, why string) {
+	// Its connections broken, a client reconnects to a fresh replica.
+	if after == 0 {
+		c.endReplicas(cand, func(string) bool { return true })
+	} else {
+		c.api.schedule(time.Now().Add(after), -1, 0, func() {
+			c.endReplicas(cand, func(name string) bool { unreachable, _ := c.rules.reachability(name); return unreachable })
+		})
+	}
 	c.streams.Range(func(k, v any) bool {
 		s, name := k.(*stream), v.(string)
 		if cand != "" && name != cand {
@@ -38,7 +46,7 @@ func (c *Cluster) breakStreams(cand string, after time.Duration, why string) {
 			s.breakOff(why)
 			return true
 		}
-		c.scheduleKeyed(time.Now().Add(after), -1, s.r.plan.key, func() {
+		c.api.schedule(time.Now().Add(after), -1, s.r.plan.key, func() {
 			if unreachable, _ := c.rules.reachability(name); unreachable {
 				s.breakOff(c.rules.whyUnreachable(name) + ", connection health check failed")
 			}
@@ -66,18 +74,6 @@ func newStream(r *request, src io.ReadCloser) *stream {
 // streamSalt sets a stream's draws apart from its request's own.
 const streamSalt = 0x57ea3d5a17b0c0de
 
-// scheduleKeyed is schedule with key placing fn among the events of its
-// instant and candidate (see event), so that events queued by concurrent
-// goroutines (a candidate's watch streams) run in an order that does not
-// depend on which queued first. A real server keeps no such order.
-func (c *Cluster) scheduleKeyed(at time.Time, cand int, key uint64, fn func()) {
-	if n, ok := c.api.(*network); ok {
-		n.push(&event{at: at, cand: cand, key: key, fn: fn})
-		return
-	}
-	c.api.schedule(at, cand, fn)
-}
-
 // relay reads the server's stream and sends each chunk across the network,
 // until the server ends the stream or the client closes it.
 func (s *stream) relay() {
@@ -91,11 +87,11 @@ func (s *stream) relay() {
 		if n > 0 {
 			data := append([]byte(nil), buf[:n]...)
 			at := s.next(draw(&s.draws, resp, c.api.minLeg()) + c.rules.watchDelayOf(cand.name))
-			c.scheduleKeyed(at, cand.idx, s.r.plan.key, func() { s.deliver(data) })
+			c.api.schedule(at, cand.idx, s.r.plan.key, func() { s.deliver(data) })
 		}
 		if err != nil {
 			at := s.next(draw(&s.draws, resp, c.api.minLeg()))
-			c.scheduleKeyed(at, cand.idx, s.r.plan.key, func() { s.end(io.EOF) })
+			c.api.schedule(at, cand.idx, s.r.plan.key, func() { s.end(io.EOF) })
 			return
 		}
 	}
@@ -131,7 +127,7 @@ func (s *stream) deliver(data []byte) {
 		}
 		s.breakOff(why)
 	case hole:
-		c.scheduleKeyed(time.Now().Add(stallRetry), s.r.p.cand.idx, s.r.plan.key, func() { s.deliver(data) })
+		c.api.schedule(time.Now().Add(stallRetry), s.r.p.cand.idx, s.r.plan.key, func() { s.deliver(data) })
 	default:
 		s.mu.Lock()
 		delivered := s.err == nil

@@ -53,16 +53,7 @@ func (c *Cluster) awaitExits() []string {
 // goroutinesOf is the stack dump of goroutine id and of every goroutine it
 // started, directly or not, that is still there.
 func goroutinesOf(id uint64) string {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	blocks := strings.Split(string(buf), "\n\n")
+	blocks := strings.Split(string(allStacks()), "\n\n")
 	parent := map[uint64]uint64{}
 	byID := map[uint64]string{}
 	var order []uint64

@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"sync"
 
@@ -214,7 +215,7 @@ func (t storeTracker) Watch(gvr schema.GroupVersionResource, ns string, opts ...
 		// The fake's clients get objects of their own, not shared ones.
 		own := func(typ watch.EventType, obj runtime.Object) bool { return send(typ, owned(obj)) }
 		for {
-			if !wt.drain(&since, own) {
+			if !wt.drain(&since, math.MaxUint64, own) {
 				return
 			}
 			select {

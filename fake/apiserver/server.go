@@ -29,6 +29,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/apiserver/pkg/storage"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -620,9 +621,17 @@ func readAll(req *http.Request) ([]byte, error) {
 	return b, nil
 }
 
-// getObject is the stored object, shared (see owned).
+// getObject is the stored object, shared (see owned); or, for a read a
+// lagging replica serves from its cache, the object as its cache has it.
 func (s *Server) getObject(rt route) (runtime.Object, error) {
 	v, ok := s.store.get(rt.res.storeGVR(), objectKey{rt.namespace, rt.name})
+	if r, q := s.replicaRead(rt, false); r != nil {
+		objs, err := s.cached(rt, r, q, 0)
+		if err != nil {
+			return nil, err
+		}
+		v, ok = objs[objectKey{rt.namespace, rt.name}]
+	}
 	if !ok {
 		return nil, apierrors.NewNotFound(rt.res.groupResource(), rt.name)
 	}
@@ -671,8 +680,20 @@ func (s *Server) list(rt route, q map[string][]string) (runtime.Object, error) {
 		}
 		after, rv = &objectKey{tok.Namespace, tok.Name}, tok.RV
 	}
+	objs := map[objectKey]*revision(nil)
+	if r, q := s.replicaRead(rt, true); r != nil {
+		if objs, err = s.cached(rt, r, q, rv); err != nil {
+			return nil, err
+		}
+		if rv == 0 {
+			rv = s.cachedAt(r)
+		}
+	}
 	s.store.mu.Lock()
-	items := s.store.listLocked(rt.res.storeGVR(), f.namespace, f.matches, after)
+	if objs == nil {
+		objs = s.store.objects[rt.res.storeGVR()]
+	}
+	items := listIn(objs, f.namespace, f.matches, after)
 	if rv == 0 {
 		rv = s.store.rv
 	}
@@ -726,7 +747,10 @@ func (s *Server) writeError(w http.ResponseWriter, req *http.Request, err error)
 	}
 	st := status.Status()
 	st.Kind, st.APIVersion = "Status", "v1"
-	if st.Code >= http.StatusInternalServerError {
+	// A 5xx is the server failing, never a client's fault: loud. A
+	// lagging replica's 504 for a version its cache lacks is
+	// kube-apiserver's own answer, not a failure.
+	if st.Code >= http.StatusInternalServerError && !storage.IsTooLargeResourceVersion(err) {
 		s.record(req.Method, req.URL.Path, fmt.Sprintf("%d %s: %s", st.Code, st.Reason, st.Message))
 	}
 	s.writeObject(w, req, int(st.Code), &st)

@@ -173,8 +173,13 @@ func (s *store) writeLocked(gvr schema.GroupVersionResource, key objectKey, typ 
 // listLocked returns the objects of gvr in namespace ("" for all) that
 // match, in namespace and name order, starting after the key `after`.
 func (s *store) listLocked(gvr schema.GroupVersionResource, namespace string, match func(runtime.Object) bool, after *objectKey) []runtime.Object {
-	keys := make([]objectKey, 0, len(s.objects[gvr]))
-	for k := range s.objects[gvr] {
+	return listIn(s.objects[gvr], namespace, match, after)
+}
+
+// listIn is listLocked over objs, the objects of one resource.
+func listIn(objs map[objectKey]*revision, namespace string, match func(runtime.Object) bool, after *objectKey) []runtime.Object {
+	keys := make([]objectKey, 0, len(objs))
+	for k := range objs {
 		if (namespace == "" || k.namespace == namespace) && (after == nil || compareKeys(k, *after) > 0) {
 			keys = append(keys, k)
 		}
@@ -182,7 +187,7 @@ func (s *store) listLocked(gvr schema.GroupVersionResource, namespace string, ma
 	slices.SortFunc(keys, compareKeys)
 	out := make([]runtime.Object, 0, len(keys))
 	for _, k := range keys {
-		if v := s.objects[gvr][k]; match(v.obj) {
+		if v := objs[k]; match(v.obj) {
 			out = append(out, v.obj)
 		}
 	}
@@ -251,6 +256,9 @@ type watcher struct {
 	mu     sync.Mutex
 	queue  []*logEvent
 	notify chan struct{} // one pending wake-up; made where the watch is served
+	// held are the events a lagging replica's cache does not have yet;
+	// only the watch's own goroutine touches them.
+	held []*logEvent
 }
 
 func (w *watcher) offer(ev *logEvent) {
@@ -301,6 +309,27 @@ func (s *store) initialWatch(w *watcher) ([]runtime.Object, uint64) {
 	objs := s.listLocked(w.gvr, w.filter.namespace, w.filter.matches, nil)
 	s.watchers[w] = struct{}{}
 	return objs, s.rv
+}
+
+// cachedWatch opens a watch served by replica r that starts with its
+// cache's state: the matching objects at its version, that version, and the
+// logged events after it queued. ok is false when those events have left
+// the log.
+func (s *store) cachedWatch(w *watcher, r Replica) (objs []runtime.Object, at uint64, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at = min(r.Version(), s.rv)
+	cached, ok := s.atLocked(w.gvr, at)
+	if !ok {
+		return nil, at, false
+	}
+	for _, ev := range s.log[max(0, len(s.log)-s.logSize):] {
+		if ev != nil && ev.rv > at {
+			w.offer(ev)
+		}
+	}
+	s.watchers[w] = struct{}{}
+	return listIn(cached, w.filter.namespace, w.filter.matches, nil), at, true
 }
 
 func (s *store) stopWatch(w *watcher) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -61,7 +62,13 @@ func (s *Server) watch(ctx context.Context, req *http.Request, w http.ResponseWr
 	var objs []runtime.Object
 	var since uint64
 	expired := false
+	replica := replicaOf(ctx)
 	switch {
+	case replica != nil && (initial || rv == "" || rv == "0"):
+		var ok bool
+		if objs, since, ok = s.store.cachedWatch(wt, replica); !ok {
+			return errCacheGone(since)
+		}
 	case initial || rv == "" || rv == "0":
 		objs, since = s.store.initialWatch(wt)
 	default:
@@ -99,15 +106,25 @@ func (s *Server) watch(ctx context.Context, req *http.Request, w http.ResponseWr
 		bookmarks = t.C
 	}
 	send := func(typ watch.EventType, obj runtime.Object) bool { return stream.send(typ, rt.res.served(obj)) == nil }
+	// A lagging replica's watch sends what its cache has, and more when it
+	// gains more.
+	upTo, gained := func() uint64 { return math.MaxUint64 }, (<-chan struct{})(nil)
+	if replica != nil {
+		upTo = replica.Version
+	}
 	for {
-		if !wt.drain(&since, send) {
+		if replica != nil {
+			gained = replica.Changed()
+		}
+		if !wt.drain(&since, upTo(), send) {
 			return errStreamed
 		}
 		select {
 		case <-wt.notify:
+		case <-gained:
 		case <-bookmarks:
 			// What is queued goes out before the bookmark that covers it.
-			if !wt.drain(&since, send) || stream.send(watch.Bookmark, s.bookmark(rt.res, since, false)) != nil {
+			if !wt.drain(&since, upTo(), send) || stream.send(watch.Bookmark, s.bookmark(rt.res, since, false)) != nil {
 				return errStreamed
 			}
 		case <-ctx.Done():
@@ -125,13 +142,22 @@ func (s *Server) watch(ctx context.Context, req *http.Request, w http.ResponseWr
 // once a minute.
 const BookmarkInterval = time.Minute
 
-// drain sends, in version order, the queued events after *since that the
-// watcher's filter selects, and moves *since past every one of them, sent or
-// not (a bookmark then covers it). It returns false when send fails.
-func (w *watcher) drain(since *uint64, send func(watch.EventType, runtime.Object) bool) bool {
-	for _, ev := range w.take() {
+// drain sends, in version order, the queued events after *since, up to
+// version upTo, that the watcher's filter selects, and moves *since past
+// every one of them, sent or not (a bookmark then covers it); later ones
+// stay queued. It returns false when send fails.
+func (w *watcher) drain(since *uint64, upTo uint64, send func(watch.EventType, runtime.Object) bool) bool {
+	evs := w.take()
+	if len(w.held) > 0 {
+		evs, w.held = append(w.held, evs...), nil
+	}
+	for i, ev := range evs {
 		if ev.rv <= *since {
 			continue
+		}
+		if ev.rv > upTo {
+			w.held = append([]*logEvent(nil), evs[i:]...)
+			return true
 		}
 		*since = ev.rv
 		if typ, obj := selected(ev, w.filter); obj != nil && !send(typ, obj) {
