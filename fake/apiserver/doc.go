@@ -53,6 +53,15 @@
 // kubernetes.Interface. Server.Compact forgets the watch history, as a
 // restarted kube-apiserver or etcd's compaction does.
 //
+// A request whose context carries a Replica (ServedBy) is served as one
+// lagging kube-apiserver replica of an HA control plane serves it from its
+// watch cache: reads that name a resourceVersion get the objects as they
+// were at the replica's version, rebuilt from the event log, and watches
+// send each change only when the replica's cache has it. The waits
+// kube-apiserver adds for freshness (at most 3 s) are the caller's, who
+// owns the clock; a 504 for a version newer than the cache is the replica's
+// own answer, not a server error.
+//
 // # Controllers
 //
 // WithControllers runs what kube-controller-manager runs and every operator
