@@ -2,10 +2,10 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -41,28 +41,59 @@ func Test(t *testing.T, opts Options, body func(c *Cluster)) *Report {
 		t.Fatal("sim: Test needs a body")
 		return nil
 	}
-	var rep *Report
+	rep, _ := simulate(t, opts, body, false)
+	if rep != nil && len(rep.Violations) > 0 {
+		t.Errorf("sim: %d invariant violation(s):\n%s\nlast trace lines:\n%s\n%s",
+			len(rep.Violations), strings.Join(rep.Violations, "\n"), tail(rep.Trace, 25), rep.Replay)
+	}
+	return rep
+}
+
+// Try runs one simulated cluster as Test does, but fails nothing: for a
+// search over many runs (package explore), where a failing run is a finding.
+// Invalid options, a failed Cluster call in body (Cluster.Fatalf, a bad
+// fault, no leader in time) and invariant violations are its error; the
+// report is returned whenever the run started. A panic in body other than
+// a failed Cluster call is not caught.
+func Try(t *testing.T, opts Options, body func(c *Cluster)) (*Report, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if body == nil {
+		return nil, errors.New("sim: Try needs a body")
+	}
+	rep, err := simulate(t, opts, body, true)
+	if rep != nil && len(rep.Violations) > 0 {
+		err = errors.Join(err, fmt.Errorf("sim: %d invariant violation(s):\n%s", len(rep.Violations), strings.Join(rep.Violations, "\n")))
+	}
+	return rep, err
+}
+
+// simulate runs body in a bubble on the simulated network. soft makes a
+// failed Cluster call end body with the returned error instead of failing t.
+func simulate(t *testing.T, opts Options, body func(c *Cluster), soft bool) (rep *Report, err error) {
 	name := t.Name()
 	synctest.Test(t, func(bt *testing.T) {
 		time.Sleep(startPhase(opts.Seed))
 		c := newCluster(bt, opts.WithDefaults())
+		c.soft = soft
 		c.replay = replayHint(name)
-		net, err := newNetwork(c)
-		if err != nil {
-			bt.Fatal(err)
+		net, nerr := newNetwork(c)
+		if nerr != nil {
+			if soft {
+				err = nerr
+				return
+			}
+			bt.Fatal(nerr)
 		}
 		c.api = net
 		c.wg.Go(net.loop)
 		c.run = beginRun(c)
 		defer func() { rep = c.finish() }()
 		c.begin()
-		body(c)
+		err = c.runBody(body)
 	})
-	if rep != nil && len(rep.Violations) > 0 {
-		t.Errorf("sim: %d invariant violation(s):\n%s\nlast trace lines:\n%s\n%s",
-			len(rep.Violations), strings.Join(rep.Violations, "\n"), tail(rep.Trace, 25), rep.Replay)
-	}
-	return rep
+	return rep, err
 }
 
 // startPhase is how far into the virtual clock's first second a run starts.
@@ -82,6 +113,7 @@ func startPhase(seed int64) time.Duration {
 // the test, on a real server Real returns the error.
 type Cluster struct {
 	t      *testing.T      // the bubble's test; nil on a real server
+	soft   bool            // a failed call ends the body with an error, not t (Try)
 	ctx    context.Context // bounds a run on a real server
 	opts   Options
 	start  time.Time
@@ -159,7 +191,10 @@ func (c *Cluster) begin() {
 	}
 	for i, f := range c.opts.Faults {
 		c.api.schedule(c.start.Add(f.At), -1, 0, func() {
-			if err := c.inject(f); err != nil {
+			switch err := c.inject(f); {
+			case errors.Is(err, errNoLeader) && c.opts.SkipLeaderlessFaults:
+				c.rec.add("sim", fmt.Sprintf("Faults[%d] skipped: %v", i, err))
+			case err != nil:
 				c.rec.violation("Faults[%d]: %v", i, err)
 			}
 		})
@@ -216,17 +251,9 @@ func (c *Cluster) Report() *Report {
 	return rep
 }
 
-// replayHint is the command that runs exactly the test named testName (a
-// subtest path such as "TestFailover/crash/seed-1") again: go test's -run
-// splits its pattern at slashes and matches each part unanchored, so every
-// part is quoted and anchored.
-func replayHint(testName string) string {
-	parts := strings.Split(testName, "/")
-	for i, p := range parts {
-		parts[i] = "^" + regexp.QuoteMeta(p) + "$"
-	}
-	return fmt.Sprintf("replay: go test %s -count=1 -run '%s'", gotest.PackageDir(), strings.ReplaceAll(strings.Join(parts, "/"), "'", `'\''`))
-}
+// replayHint is the command that runs exactly the test named testName
+// again.
+func replayHint(testName string) string { return "replay: " + gotest.Command(testName) }
 
 // Fatalf ends the body with a failure of the caller's: in the simulator it
 // fails the test, and Real returns it as its error.
@@ -238,7 +265,7 @@ func (c *Cluster) Fatalf(format string, args ...any) {
 // fatalf ends the body: it fails the simulator's test, or makes Real return
 // the error.
 func (c *Cluster) fatalf(format string, args ...any) {
-	if c.t != nil {
+	if c.t != nil && !c.soft {
 		c.t.Helper()
 		c.t.Fatalf(format, args...)
 		return
@@ -256,8 +283,24 @@ func (c *Cluster) helper() func() {
 	return c.t.Helper
 }
 
-// abort carries a failure of the body out of it on a real server.
+// abort carries a failure of the body out of it on a real server and in
+// Try.
 type abort struct{ err error }
+
+// runBody calls body and returns the failure that ended it, if one did.
+func (c *Cluster) runBody(body func(c *Cluster)) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			a, ok := v.(abort)
+			if !ok {
+				panic(v)
+			}
+			err = a.err
+		}
+	}()
+	body(c)
+	return nil
+}
 
 // settle lets everything due at this instant happen first: in the simulator,
 // until every goroutine of the bubble is blocked; on a real server there is

@@ -202,6 +202,9 @@ var kinds = map[FaultKind]kindSpec{
 
 var errNoCandidate = errors.New("Candidate must name a candidate")
 
+// errNoLeader is the error of a fault aimed at the leader when none acts.
+var errNoLeader = errors.New("no candidate acts as leader")
+
 // validate checks f for a run of n candidates. Its errors name the kind and
 // the field, without the package prefix, for the caller to add.
 func (f Fault) validate(n int) error {
@@ -352,7 +355,7 @@ func (c *Cluster) inject(f Fault) error {
 	if f.Candidate == Leader {
 		leader := c.Leader()
 		if leader == "" {
-			return fmt.Errorf("%s of the leader at %s: no candidate acts as leader", f.Kind, c.offset(time.Now()))
+			return fmt.Errorf("%s of the leader at %s: %w", f.Kind, c.offset(time.Now()), errNoLeader)
 		}
 		f.Candidate = leader
 	}

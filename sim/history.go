@@ -133,6 +133,14 @@ func (h History) Always(inv func(State) error) error {
 	return nil
 }
 
+// Final is the state the run ended in: the data objects as the last write
+// of the history left them.
+func (h History) Final() State {
+	var final State
+	_ = h.Always(func(s State) error { final = s; return nil })
+	return final
+}
+
 // Of returns the versions of one object, oldest first.
 func (h History) Of(resource, namespace, name string) History {
 	key := objectName(resource, namespace, name)

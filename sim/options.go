@@ -134,6 +134,11 @@ type Options struct {
 	// back to RestartBackOff once a process ran RestartBackOffReset. By
 	// default an exited process stays down.
 	Restart bool `json:"restart,omitempty"`
+	// SkipLeaderlessFaults skips a fault of Faults aimed at the Leader when
+	// no candidate acts as leader (the trace says so) instead of making it
+	// an invariant violation: for schedules drawn at random (package
+	// explore), whose instants may fall in a leaderless time.
+	SkipLeaderlessFaults bool `json:"skipLeaderlessFaults,omitempty"`
 	// TraceRequests puts every request in the trace; by default only failed,
 	// dropped, timed-out and conflicting ones are there.
 	TraceRequests bool `json:"traceRequests,omitempty"`

@@ -41,7 +41,12 @@ type StaleWrite struct {
 	// the new leader began; for a candidate that never led, at any time):
 	// Undid lists each such field, from what to what, and whose write set
 	// it. A harmless stale write changed nothing anybody else had set
-	// since: it did what the term it belonged to would have done.
+	// since: it did what the term it belonged to would have done. A guarded
+	// write sent while its writer acted as leader is harmless: it was based
+	// on the version it replaced (two leaders of an overlap, each writing
+	// what it read); one sent after the term ended is judged like any
+	// other, since its resourceVersion may come from a fresh read and its
+	// content from before.
 	// Judged from what the write did, in the simulator only: on a real
 	// server, where not every version is observable, Undid is empty and
 	// Harmful says only that the write did not name the resourceVersion it
@@ -67,7 +72,7 @@ func (s StaleWrite) String() string {
 	if s.Harmful {
 		return msg + "; harmful: " + undone(s.Undid)
 	}
-	return msg + "; harmless: it changed no field another writer had set since"
+	return msg + "; harmless: it changed no field another writer had set since, or was guarded and sent by an acting leader"
 }
 
 // Undo is one field a write changed that another writer had set: what the
@@ -331,10 +336,18 @@ func (ch fieldChange) undo() Undo {
 // judgeStale sets each stale write's Harmful and Undid from the changes it
 // made: a field that another writer had set at or after the instant its
 // term ended (or the new leader began; any time, for a candidate that
-// never led).
+// never led). A guarded write its writer sent while it acted as leader
+// undoes nothing: its precondition held, so it was based on the version it
+// replaced, the other writer's change included, and decided by a leader
+// that had seen it (two leaders of an overlap, each writing what it read).
+// A guarded write sent after the term ended is judged like any other: its
+// resourceVersion may come from a fresh read and its content from before.
 func judgeStale(stale []StaleWrite, changes map[string][]fieldChange) {
 	for i := range stale {
 		s := &stale[i]
+		if s.Write.Guarded && s.Write.LeaderAtSend {
+			continue
+		}
 		since := time.Duration(-1)
 		switch {
 		case s.TermEnd >= 0:
@@ -350,6 +363,12 @@ func judgeStale(stale []StaleWrite, changes map[string][]fieldChange) {
 		}
 		s.Harmful = len(s.Undid) > 0
 	}
+}
+
+// reverts reports whether the change set the field back to its value
+// before the change it replaced.
+func (ch fieldChange) reverts() bool {
+	return ch.hadBefore == ch.hasTo && reflect.DeepEqual(ch.before, ch.to)
 }
 
 // lostUpdates finds the candidates' writes, stale ones aside, that set a
@@ -370,7 +389,7 @@ func lostUpdates(writes []Write, stale []StaleWrite, changes map[string][]fieldC
 		newest := seen.newest(writer, objectName(resource, w.Namespace, w.Name), w.Sent)
 		var undid []Undo
 		for _, ch := range changes[writeVersion(w)] {
-			if ch.setter == nil || ch.setter.writer() == writer || ch.hadBefore != ch.hasTo || !reflect.DeepEqual(ch.before, ch.to) {
+			if ch.setter == nil || ch.setter.writer() == writer || !ch.reverts() {
 				continue
 			}
 			if rv, _ := strconv.ParseUint(ch.setter.ResourceVersion, 10, 64); newest < rv {

@@ -7,95 +7,15 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/leaderelection"
 
+	"github.com/leaderlab/leaderlab/examples/statuscounter"
 	"github.com/leaderlab/leaderlab/sim"
 )
-
-// statusCounter is a client-go controller with the status pattern of
-// kube-controller-manager's ReplicaSet controller: while it leads, it counts
-// the pods of ReplicaSet default/web in its informer cache and writes the
-// count to status.replicas, with context.TODO(), so a write outlives the
-// term; on a conflict it reads the ReplicaSet again and sends the count it
-// computed from its cache with the fresh resourceVersion. Its process does
-// not exit when it loses the lease: it joins the election again, as the
-// built-in candidate does. Fixed is the fix a controller author would make:
-// on a conflict, give up and count again on the next sync, from a cache that
-// has caught up by then.
-type statusCounter struct{ fixed bool }
-
-func (s statusCounter) run(ctx context.Context, p *sim.Process) {
-	cs := kubernetes.NewForConfigOrDie(p.Config)
-	factory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace("default"))
-	pods, sets := factory.Core().V1().Pods().Lister(), factory.Apps().V1().ReplicaSets().Lister()
-	factory.Start(ctx.Done())
-	defer factory.Shutdown()
-	factory.WaitForCacheSync(ctx.Done())
-	// The work of each term runs on a goroutine of the process's own, which
-	// Run waits for: client-go does not wait for OnStartedLeading.
-	terms := make(chan context.Context, 1)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	wg.Go(func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case term := <-terms:
-				for term.Err() == nil {
-					s.sync(cs, pods.Pods("default").List, sets.ReplicaSets("default").Get)
-					time.Sleep(100 * time.Millisecond)
-				}
-			}
-		}
-	})
-	for ctx.Err() == nil {
-		le, err := leaderelection.NewLeaderElector(p.ElectionConfig(leaderelection.LeaderCallbacks{
-			OnStartedLeading: func(term context.Context) { terms <- term },
-		}))
-		if err != nil {
-			panic(err)
-		}
-		le.Run(ctx)
-	}
-}
-
-func (s statusCounter) sync(cs kubernetes.Interface, listPods func(labels.Selector) ([]*corev1.Pod, error), getSet func(string) (*appsv1.ReplicaSet, error)) {
-	rs, err := getSet("web")
-	if err != nil {
-		return
-	}
-	selector, _ := metav1.LabelSelectorAsSelector(rs.Spec.Selector)
-	list, _ := listPods(selector)
-	n := int32(len(list))
-	if rs.Status.Replicas == n {
-		return
-	}
-	next := rs.DeepCopy()
-	next.Status.Replicas = n
-	_, err = cs.AppsV1().ReplicaSets("default").UpdateStatus(context.TODO(), next, metav1.UpdateOptions{})
-	if !apierrors.IsConflict(err) || s.fixed {
-		return
-	}
-	fresh, err := cs.AppsV1().ReplicaSets("default").Get(context.TODO(), "web", metav1.GetOptions{})
-	if err != nil {
-		return
-	}
-	fresh.Status.Replicas = n // from the cache, as it was before the conflict
-	_, _ = cs.AppsV1().ReplicaSets("default").UpdateStatus(context.TODO(), fresh, metav1.UpdateOptions{})
-}
-
-func webPod(i int) *corev1.Pod {
-	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("web-%d", i), Namespace: "default", Labels: map[string]string{"app": "web"}}}
-}
 
 // The leader's status writes and lease renewals take 20 s to arrive. One
 // more pod: it counts 4 and sends that; two more pods come while its write
@@ -107,14 +27,11 @@ func webPod(i int) *corev1.Pod {
 // nothing is stale at all.
 func TestStaleStatusFromCacheIsHarmful(t *testing.T) {
 	const slow = 20 * time.Second
-	run := func(t *testing.T, ctl statusCounter, fault bool) (*sim.Report, string) {
+	run := func(t *testing.T, ctl statuscounter.Controller, fault bool) (*sim.Report, string) {
 		var leader string
-		set := &appsv1.ReplicaSet{
-			ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"},
-			Spec:       appsv1.ReplicaSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}},
-		}
-		rep := sim.Test(t, sim.Options{Seed: 3, Candidates: 3, Run: ctl.run}, func(c *sim.Cluster) {
-			if err := c.AddObjects(set, webPod(0), webPod(1), webPod(2)); err != nil {
+		set := statuscounter.ReplicaSet()
+		rep := sim.Test(t, sim.Options{Seed: 3, Candidates: 3, Run: ctl.Run}, func(c *sim.Cluster) {
+			if err := c.AddObjects(set, statuscounter.Pod(0), statuscounter.Pod(1), statuscounter.Pod(2)); err != nil {
 				t.Fatal(err)
 			}
 			leader = c.AwaitLeader(time.Minute)
@@ -124,12 +41,12 @@ func TestStaleStatusFromCacheIsHarmful(t *testing.T) {
 				c.Inject(sim.Fault{Kind: sim.FaultLatency, Candidate: leader, Verb: sim.VerbUpdate, Resource: "replicasets/status", Request: sim.Fixed(slow)})
 			}
 			ctx := context.Background()
-			if err := c.Client().Create(ctx, webPod(3)); err != nil {
+			if err := c.Client().Create(ctx, statuscounter.Pod(3)); err != nil {
 				t.Fatal(err)
 			}
 			c.Advance(time.Second)
 			for i := 4; i < 6; i++ {
-				if err := c.Client().Create(ctx, webPod(i)); err != nil {
+				if err := c.Client().Create(ctx, statuscounter.Pod(i)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -138,7 +55,7 @@ func TestStaleStatusFromCacheIsHarmful(t *testing.T) {
 		return rep, leader
 	}
 	t.Run("re-read on conflict", func(t *testing.T) {
-		rep, leader := run(t, statusCounter{}, true)
+		rep, leader := run(t, statuscounter.Controller{}, true)
 		var harmful []sim.StaleWrite
 		for _, s := range rep.StaleWrites {
 			if s.Harmful {
@@ -165,7 +82,7 @@ func TestStaleStatusFromCacheIsHarmful(t *testing.T) {
 		}
 	})
 	t.Run("fixed", func(t *testing.T) {
-		rep, _ := run(t, statusCounter{fixed: true}, true)
+		rep, _ := run(t, statuscounter.Controller{Fixed: true}, true)
 		if len(rep.StaleWrites) != 0 || len(rep.LostUpdates) != 0 {
 			t.Errorf("stale writes %v, lost updates %v: want none", rep.StaleWrites, rep.LostUpdates)
 		}
@@ -175,7 +92,7 @@ func TestStaleStatusFromCacheIsHarmful(t *testing.T) {
 		}
 	})
 	t.Run("no fault", func(t *testing.T) {
-		rep, _ := run(t, statusCounter{}, false)
+		rep, _ := run(t, statuscounter.Controller{}, false)
 		if len(rep.StaleWrites) != 0 || len(rep.LostUpdates) != 0 {
 			t.Errorf("stale writes %v, lost updates %v: want none", rep.StaleWrites, rep.LostUpdates)
 		}

@@ -93,19 +93,7 @@ func Real(ctx context.Context, cfg *rest.Config, opts Options, body func(c *Clus
 	l := &live{c: c, base: rest.CopyConfig(cfg), admin: admin, timers: make(map[*time.Timer]bool), ended: make(chan struct{})}
 	c.api = l
 	c.begin()
-	bodyErr := func() (err error) {
-		defer func() {
-			if v := recover(); v != nil {
-				a, ok := v.(abort)
-				if !ok {
-					panic(v)
-				}
-				err = a.err
-			}
-		}()
-		body(c)
-		return nil
-	}()
+	bodyErr := c.runBody(body)
 	rep := c.finish()
 	l.closeIdle()
 	cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), reachBound)

@@ -4,8 +4,11 @@
 package gotest
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 )
 
 // ModuleRoot is the nearest directory at or above dir with a go.mod, or dir.
@@ -32,4 +35,16 @@ func PackageDir() string {
 		return "."
 	}
 	return "./" + filepath.ToSlash(rel)
+}
+
+// Command is the go test command that runs exactly the test named
+// testName (a subtest path such as "TestFailover/crash/seed-1") again: go
+// test's -run splits its pattern at slashes and matches each part
+// unanchored, so every part is quoted and anchored.
+func Command(testName string) string {
+	parts := strings.Split(testName, "/")
+	for i, p := range parts {
+		parts[i] = "^" + regexp.QuoteMeta(p) + "$"
+	}
+	return fmt.Sprintf("go test %s -count=1 -run '%s'", PackageDir(), strings.ReplaceAll(strings.Join(parts, "/"), "'", `'\''`))
 }

@@ -1,0 +1,283 @@
+package explore_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/leaderlab/leaderlab/examples/operator"
+	"github.com/leaderlab/leaderlab/examples/statuscounter"
+	"github.com/leaderlab/leaderlab/explore"
+	"github.com/leaderlab/leaderlab/sim"
+)
+
+// mirrorSearch searches examples/operator's mirror, with its outside
+// changes.
+func mirrorSearch(guarded bool, seed int64, schedules int) explore.Options {
+	return explore.Options{
+		Seed: seed, Schedules: schedules,
+		Sim:    sim.Options{Candidates: 3, Run: sim.Manager(operator.Mirror{Guarded: guarded}.Setup)},
+		Action: func(_ context.Context, c *sim.Cluster, i int) error { return operator.Change(c, i) },
+	}
+}
+
+// failure is res's failure of check, or nil.
+func failure(res *explore.Result, check string) *explore.Failure {
+	for i := range res.Failures {
+		if res.Failures[i].Check == check {
+			return &res.Failures[i]
+		}
+	}
+	return nil
+}
+
+// The unguarded mirror's stale write (a merge patch without a
+// resourceVersion, in flight across the end of its writer's term) is found
+// and shrunk to at most two faults, and the shrunk schedule fails the same
+// way when run again; the guarded mirror fails nothing.
+func TestSearchFindsTheUnguardedMirrorsStaleWrite(t *testing.T) {
+	for _, seed := range []int64{1, 2} {
+		o := mirrorSearch(false, seed, 200)
+		o.StopOnFailure = true
+		res, err := explore.Search(t, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := failure(res, explore.CheckStale)
+		if f == nil {
+			t.Fatalf("seed %d: no harmful stale write in %d schedules:\n%s", seed, res.Schedules, res)
+		}
+		if len(f.Shrunk.Faults) > 2 {
+			t.Errorf("seed %d: shrunk to %d faults, want at most 2:\n%s", seed, len(f.Shrunk.Faults), f)
+		}
+		if !strings.Contains(f.ShrunkMessage, "patch configmaps default/source-mirror") || !strings.Contains(f.ShrunkMessage, "harmful: set data.v from ") {
+			t.Errorf("seed %d: the shrunk schedule's evidence is not the mirror's patch setting data.v back: %s", seed, f.ShrunkMessage)
+		}
+		again, err := o.Check(t, f.Shrunk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slicesContainPrefix(again, explore.CheckStale+": ") {
+			t.Errorf("seed %d: the shrunk schedule run again fails %q, want %q", seed, again, explore.CheckStale)
+		}
+	}
+}
+
+func slicesContainPrefix(list []string, prefix string) bool {
+	for _, s := range list {
+		if strings.HasPrefix(s, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestSearchFindsNothingInTheGuardedMirror(t *testing.T) {
+	res, err := explore.Search(t, mirrorSearch(true, 1, 100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Failures) > 0 || res.Schedules != 100 {
+		t.Errorf("guarded mirror: %d schedules run, failures:\n%s", res.Schedules, res)
+	}
+	if res.TermEnds == 0 || len(res.Reached) < len(explore.Everything)/2 {
+		t.Errorf("the schedules reached too little to mean anything: %s", res)
+	}
+}
+
+// statusSearch searches the ReplicaSet status pattern: the outside world
+// adds the ReplicaSet and its first pods, then a pod every change.
+func statusSearch(fixed bool, seed int64, schedules int) explore.Options {
+	return explore.Options{
+		Seed: seed, Schedules: schedules,
+		Sim: sim.Options{Candidates: 3, Run: statuscounter.Controller{Fixed: fixed}.Run},
+		Action: func(ctx context.Context, c *sim.Cluster, i int) error {
+			if i == 0 {
+				return c.AddObjects(statuscounter.ReplicaSet(), statuscounter.Pod(0), statuscounter.Pod(1), statuscounter.Pod(2))
+			}
+			return c.Client().Create(ctx, statuscounter.Pod(i+2))
+		},
+		ActionEvery: 5 * time.Second,
+	}
+}
+
+// The ReplicaSet controller's reverting status write (a retry after a
+// conflict, with a fresh resourceVersion and a count from the old cache)
+// is found as harmful and shrunk; the fixed controller's is not.
+func TestSearchFindsTheRevertingStatusWrite(t *testing.T) {
+	o := statusSearch(false, 1, 300)
+	o.StopOnFailure = true
+	res, err := explore.Search(t, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := failure(res, explore.CheckStale)
+	if f == nil {
+		t.Fatalf("no harmful stale write in %d schedules:\n%s", res.Schedules, res)
+	}
+	if !strings.Contains(f.ShrunkMessage, "update replicasets/status default/web") || !strings.Contains(f.ShrunkMessage, "harmful: set status.replicas from ") {
+		t.Errorf("the shrunk schedule's evidence is not the status write setting status.replicas back: %s", f.ShrunkMessage)
+	}
+	if len(f.Shrunk.Faults) >= len(f.Schedule.Faults) && f.Shrunk.Length >= f.Schedule.Length {
+		t.Errorf("nothing was shrunk: %s", f)
+	}
+	fixed := statusSearch(true, 1, 1)
+	again, err := fixed.Check(t, f.Shrunk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again) > 0 {
+		t.Errorf("the fixed controller fails the shrunk schedule: %q", again)
+	}
+}
+
+// keepsUp is false for a controller that fails over: while no candidate
+// leads, the source changes every RetryPeriod and the mirror stays behind.
+var keepsUp = explore.Invariant{Name: "the mirror is at most one change behind", Check: func(s sim.State) error {
+	src, dst := s.Get("configmaps", "default", "source"), s.Get("configmaps", "default", "source-mirror")
+	if src == nil || dst == nil {
+		return nil
+	}
+	v := func(u *unstructured.Unstructured) int {
+		n, _ := strconv.Atoi(u.Object["data"].(map[string]any)["v"].(string))
+		return n
+	}
+	if behind := v(src) - v(dst); behind > 1 {
+		return fmt.Errorf("the mirror is %d changes behind", behind)
+	}
+	return nil
+}}
+
+// A user invariant that is false is found and shrunk to the fault that
+// breaks it.
+func TestSearchFindsAFalseInvariant(t *testing.T) {
+	o := mirrorSearch(true, 3, 50)
+	o.StopOnFailure = true
+	o.Always = []explore.Invariant{keepsUp}
+	res, err := explore.Search(t, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := failure(res, "always: "+keepsUp.Name)
+	if f == nil {
+		t.Fatalf("the false invariant was not found:\n%s", res)
+	}
+	if n := len(f.Shrunk.Faults); n < 1 || n > 2 {
+		t.Errorf("shrunk to %d faults, want one or two (a failover is needed):\n%s", n, f)
+	}
+	if !strings.Contains(f.ShrunkMessage, "changes behind") {
+		t.Errorf("evidence %q does not carry the invariant's error", f.ShrunkMessage)
+	}
+	t.Log(f)
+}
+
+// The shrunk schedule of TestSearchFindsAFalseInvariant, pasted from its
+// output, fails in a test of its own the same way; GoString writes exactly
+// this literal.
+func TestPastedScheduleFailsTheSameWay(t *testing.T) {
+	s := explore.Schedule{Seed: 1468906135, Candidates: 3, Length: 7500 * time.Millisecond, Faults: []sim.Fault{
+		{Kind: sim.FaultStop, At: 300 * time.Millisecond, Candidate: "c2"},
+	}}
+	const pasted = `explore.Schedule{Seed: 1468906135, Candidates: 3, Length: 7500 * time.Millisecond, Faults: []sim.Fault{
+	{Kind: sim.FaultStop, At: 300 * time.Millisecond, Candidate: "c2"},
+}}`
+	if got := s.GoString(); got != pasted {
+		t.Errorf("GoString:\n%s\nwant:\n%s", got, pasted)
+	}
+	o := mirrorSearch(true, 3, 1)
+	o.Always = []explore.Invariant{keepsUp}
+	fails, err := o.Check(t, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slicesContainPrefix(fails, "always: "+keepsUp.Name+": ") {
+		t.Errorf("the pasted schedule fails %q, want %q", fails, "always: "+keepsUp.Name)
+	}
+}
+
+// Each schedule depends on the master seed and its index alone: two shards
+// merged give the whole search's result, byte for byte.
+func TestShardsMergeToTheWholeSearch(t *testing.T) {
+	whole, err := explore.Search(t, mirrorSearch(false, 1, 30))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []*explore.Result
+	for i := range 2 {
+		o := mirrorSearch(false, 1, 30)
+		o.Shard = explore.Shard{Index: i, Count: 2}
+		part, err := explore.Search(t, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A shard's result goes through JSON, as between processes.
+		b, _ := json.Marshal(part)
+		var back explore.Result
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, &back)
+	}
+	a, _ := json.Marshal(whole)
+	b, _ := json.Marshal(explore.Merge(parts...))
+	if string(a) != string(b) {
+		t.Errorf("merged shards:\n%s\nwhole search:\n%s", b, a)
+	}
+	if len(whole.Failures) == 0 {
+		t.Errorf("the search found nothing, so the comparison shows little:\n%s", whole)
+	}
+}
+
+// Bad input is a clear error before or during the search, never a hang.
+func TestSearchBadInput(t *testing.T) {
+	base := func() explore.Options { return mirrorSearch(true, 1, 1) }
+	blocked := func(ctx context.Context, c *sim.Cluster, i int) error {
+		<-ctx.Done()
+		return nil
+	}
+	cases := map[string]struct {
+		change func(*explore.Options)
+		want   string
+	}{
+		"a budget of zero": {func(o *explore.Options) { o.Schedules = 0 }, "explore: Schedules (0) must be at least 1"},
+		"an empty vocabulary": {func(o *explore.Options) { o.Vocabulary = []explore.Move{} },
+			"explore: Vocabulary is empty: a schedule would have nothing to inject (nil means Everything)"},
+		"no candidates": {func(o *explore.Options) { o.Sim.Run = nil },
+			"explore: Sim.Run is nil: the search needs the candidates to run (sim.Manager(setup), or your own Run)"},
+		"faults of its own": {func(o *explore.Options) { o.Sim.Faults = []sim.Fault{{Kind: sim.FaultAPIRestart}} },
+			"explore: Sim.Seed and Sim.Faults must be zero: each schedule draws its own"},
+		"an unnamed invariant": {func(o *explore.Options) {
+			o.Always = []explore.Invariant{{Check: func(sim.State) error { return nil }}}
+		},
+			`explore: invariant "" needs a Name and a Check`},
+		"an invariant that panics": {func(o *explore.Options) {
+			o.Eventually = []explore.Invariant{{Name: "boom", Check: func(sim.State) error { panic("no state") }}}
+		}, `explore: schedule 0: invariant "boom" panicked: no state`},
+		"an action that blocks": {func(o *explore.Options) { o.Action, o.Length = blocked, 10*time.Second }, "explore: schedule 0: Action 0 at 0s blocked: it did not return within ActionTimeout (15s); an action must return when its ctx is done"},
+		"an action that fails": {func(o *explore.Options) {
+			o.Action = func(context.Context, *sim.Cluster, int) error {
+				return apierrors.NewForbidden(corev1.Resource("configmaps"), "source", errors.New("no"))
+			}
+		}, `explore: schedule 0: Action 0 at 0s: configmaps "source" is forbidden: no`},
+		"a bad shard": {func(o *explore.Options) { o.Shard = explore.Shard{Index: 2, Count: 2} }, "explore: Shard 2 of 2: Index must be in [0, Count)"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			o := base()
+			tc.change(&o)
+			_, err := explore.Search(t, o)
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
