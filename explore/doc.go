@@ -31,8 +31,8 @@
 // the start and every ActionEvery.
 //
 // Every run is checked by the simulator's oracles (unserved requests and
-// server errors, harmful stale writes, lost updates, and overlaps where
-// client-go's arithmetic rules them out) and by your invariants: Always on
+// server errors, harmful stale writes, lost updates, and overlaps longer
+// than client-go's arithmetic allows) and by your invariants: Always on
 // every state the run went through, Eventually on the state at the end of
 // the quiet phase. The first failure of each check is shrunk (fewer faults,
 // earlier and shorter ones, a shorter fault phase, fewer candidates) to a

@@ -25,7 +25,8 @@ type Options struct {
 	// Schedules is the budget: how many schedules to run (at least 1).
 	Schedules int
 	// Sim is the run each schedule starts from: the candidates (Run, such
-	// as sim.Manager(setup)), Candidates, Timing, Latency, Scheme and CRDs.
+	// as sim.Manager(setup); nil is client-go's elector alone), Candidates,
+	// Timing, Latency, Scheme and CRDs.
 	// Its Seed and Faults must be zero: they are the search's. Restart is
 	// always on: a process that exits (a manager that lost its lease) is
 	// started again, as its pod would be; so is SkipLeaderlessFaults: a
@@ -56,11 +57,24 @@ type Options struct {
 	// ShrinkRuns bounds the runs spent shrinking each failure (default
 	// 200).
 	ShrinkRuns int
+	// MaxOverlap, when positive, is the user's own limit on an overlap
+	// (two candidates acting as leader at once), foreign lease writes
+	// included: a longer one fails CheckMaxOverlap.
+	MaxOverlap time.Duration
 	// StopOnFailure ends the search at the first schedule that fails a
 	// check, once its failures are shrunk.
 	StopOnFailure bool
+	// OnSchedule, when set, is called after each schedule the search runs
+	// (not the shrinking runs): a progress bar's tick.
+	OnSchedule func()
+	// Replay, when set, writes the command that replays a schedule; by
+	// default it is the go test command of the running test with
+	// ScheduleEnv set.
+	Replay func(Schedule) string
 	// Progress, when set, gets a line every tenth of the budget.
 	Progress io.Writer
+
+	testName string // the test Search runs in, for the replay command
 }
 
 // Invariant is a named condition over the data objects of a run.
@@ -82,9 +96,12 @@ const (
 	CheckStale = "harmful stale write"
 	// CheckLost: a lost update (sim.LostUpdate).
 	CheckLost = "lost update"
-	// CheckOverlap: two candidates acted as leader at once with a timing
-	// whose arithmetic (scenarios.Bounds.SafeLeaseDuration) rules that out.
+	// CheckOverlap: two candidates acted as leader at once for longer than
+	// client-go's arithmetic allows (scenarios.Bounds.MaxOverlap), with no
+	// foreign writer of the lease in the schedule.
 	CheckOverlap = "overlap beyond the arithmetic"
+	// CheckMaxOverlap: an overlap longer than Options.MaxOverlap.
+	CheckMaxOverlap = "overlap longer than MaxOverlap"
 )
 
 // Failure is a schedule that failed a check, and the smallest schedule the
@@ -155,6 +172,7 @@ const ScheduleEnv = "LEADERLAB_SCHEDULE"
 // runs that schedule alone. The error is for bad options and for an
 // invariant that panics or an action that blocks.
 func Search(t *testing.T, o Options) (*Result, error) {
+	o.testName = t.Name()
 	o, err := o.withDefaults()
 	if err != nil {
 		return nil, err
@@ -197,9 +215,11 @@ func Search(t *testing.T, o Options) (*Result, error) {
 			if err != nil {
 				return res, fmt.Errorf("explore: shrinking schedule %d: %w", i, err)
 			}
-			js, _ := json.Marshal(shrunk)
 			res.Failures = append(res.Failures, Failure{Check: f.check, Message: f.message, Index: i, Schedule: s, Shrunk: shrunk, ShrunkMessage: msg,
-				Replay: fmt.Sprintf("replay: %s='%s' %s", ScheduleEnv, js, gotest.Command(t.Name())), Rank: rank})
+				Replay: "replay: " + o.Replay(shrunk), Rank: rank})
+		}
+		if o.OnSchedule != nil {
+			o.OnSchedule()
 		}
 		if len(fails) > 0 && o.StopOnFailure {
 			break
@@ -225,8 +245,6 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("explore: Schedules (%d) must be at least 1", o.Schedules)
 	case o.Vocabulary != nil && len(o.Vocabulary) == 0:
 		return o, errors.New("explore: Vocabulary is empty: a schedule would have nothing to inject (nil means Everything)")
-	case o.Sim.Run == nil:
-		return o, errors.New("explore: Sim.Run is nil: the search needs the candidates to run (sim.Manager(setup), or your own Run)")
 	case o.Sim.Seed != 0 || len(o.Sim.Faults) > 0:
 		return o, errors.New("explore: Sim.Seed and Sim.Faults must be zero: each schedule draws its own")
 	case o.Length < 0 || o.Quiet < 0 || o.ActionEvery < 0 || o.ActionTimeout < 0 || o.MaxFaults < 0 || o.ShrinkRuns < 0:
@@ -267,6 +285,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.ShrinkRuns == 0 {
 		o.ShrinkRuns = 200
+	}
+	if o.Replay == nil {
+		o.Replay = func(s Schedule) string {
+			js, _ := json.Marshal(s)
+			return fmt.Sprintf("%s='%s' %s", ScheduleEnv, js, gotest.Command(o.testName))
+		}
 	}
 	return o, nil
 }

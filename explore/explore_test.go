@@ -251,8 +251,8 @@ func TestSearchBadInput(t *testing.T) {
 		"a budget of zero": {func(o *explore.Options) { o.Schedules = 0 }, "explore: Schedules (0) must be at least 1"},
 		"an empty vocabulary": {func(o *explore.Options) { o.Vocabulary = []explore.Move{} },
 			"explore: Vocabulary is empty: a schedule would have nothing to inject (nil means Everything)"},
-		"no candidates": {func(o *explore.Options) { o.Sim.Run = nil },
-			"explore: Sim.Run is nil: the search needs the candidates to run (sim.Manager(setup), or your own Run)"},
+		"bad sim options": {func(o *explore.Options) { o.Sim.Candidates = -1 },
+			"explore: sim: Candidates (-1) must be at least 1"},
 		"faults of its own": {func(o *explore.Options) { o.Sim.Faults = []sim.Fault{{Kind: sim.FaultAPIRestart}} },
 			"explore: Sim.Seed and Sim.Faults must be zero: each schedule draws its own"},
 		"an unnamed invariant": {func(o *explore.Options) {

@@ -81,8 +81,21 @@ func (o Options) check(t *testing.T, s Schedule, res *Result) ([]found, error) {
 	if len(rep.LostUpdates) > 0 {
 		fails = append(fails, found{CheckLost, rep.LostUpdates[0].String()})
 	}
-	if len(rep.Overlaps) > 0 && overlapRuledOut(opts) {
-		fails = append(fails, found{CheckOverlap, fmt.Sprint(rep.Overlaps[0])})
+	if o.MaxOverlap > 0 {
+		for _, ov := range rep.Overlaps {
+			if ov.Duration > o.MaxOverlap {
+				fails = append(fails, found{CheckMaxOverlap, fmt.Sprintf("%s and %s both acted as leader for %v from %v; MaxOverlap is %v", ov.Old, ov.New, ov.Duration, ov.Start, o.MaxOverlap)})
+				break
+			}
+		}
+	}
+	if bound, ok := overlapBound(opts); ok {
+		for _, ov := range rep.Overlaps {
+			if ov.Duration > bound {
+				fails = append(fails, found{CheckOverlap, fmt.Sprintf("%s and %s both acted as leader for %v from %v; client-go's arithmetic allows at most %v", ov.Old, ov.New, ov.Duration, ov.Start, bound)})
+				break
+			}
+		}
 	}
 	for _, inv := range o.Always {
 		if err := guard(inv, func() error { return rep.History.Always(inv.Check) }); err != nil {
@@ -103,22 +116,20 @@ func (o Options) check(t *testing.T, s Schedule, res *Result) ([]found, error) {
 	return fails, nil
 }
 
-// overlapRuledOut reports whether client-go's arithmetic rules out any
-// overlap for opts' timing and its slowest leg (scenarios.Bounds): a lease
-// duration at or above the safe one, and no foreign writer of the lease.
-func overlapRuledOut(opts sim.Options) bool {
+// overlapBound is the longest overlap client-go's arithmetic allows for
+// opts (scenarios.Bounds.MaxOverlap, with the slowest leg of its faults),
+// and false when a foreign writer of the lease makes any overlap possible.
+func overlapBound(opts sim.Options) (time.Duration, bool) {
 	b := scenarios.BoundsFor(opts)
 	for _, f := range opts.Faults {
 		switch f.Kind {
 		case sim.FaultDeleteLease, sim.FaultOverwriteLease:
-			return false
+			return 0, false
 		case sim.FaultLatency:
 			b.Latency.Max = max(b.Latency.Max, f.Request.Max, f.Response.Max)
-		case sim.FaultSlowResponse:
-			b.Latency.Max = max(b.Latency.Max, f.Delay)
 		}
 	}
-	return b.Timing.LeaseDuration >= b.SafeLeaseDuration()
+	return max(b.MaxOverlap(opts.ReleaseOnCancel), 0), true
 }
 
 // panicked is an invariant's panic: the search's error, not a finding.

@@ -168,6 +168,19 @@ func (b Bounds) PartitionOverlap(leg sim.Dist, releaseOnCancel bool) Window {
 	return Window{Lo: leg.Min + extra - 2*b.MaxPoll() - 5*b.RoundTrip(), Hi: max(leg.Max, sim.MinLeg) + extra + b.Grain()}
 }
 
+// MaxOverlap is the longest overlap client-go's algorithm allows whatever
+// the network does, when no foreign writer touches the lease: a leader acts
+// until RP + RD after its last successful renew was answered (+ ReleaseWait
+// with ReleaseOnCancel), and that answer came back at most LatestAnswer
+// after the renew was applied (a later one is a timeout), while a follower
+// leads LD after it read that renew at the earliest, or after an older one
+// (Grain). It is PartitionOverlap's upper end with a response leg of
+// LatestAnswer: LatestAnswer (+ ReleaseWait) - Margin + Grain; negative
+// when no overlap can happen.
+func (b Bounds) MaxOverlap(releaseOnCancel bool) time.Duration {
+	return b.PartitionOverlap(sim.Fixed(max(b.LatestAnswer(), b.Leg())), releaseOnCancel).Hi
+}
+
 // SafeLeaseDuration is the shortest whole-second LeaseDuration, for this
 // RD, RP and latency, whose margin covers the longest late answer a client
 // accepts (the client timeout) and a pending release: LD - RD - RP > ReleaseWait

@@ -242,7 +242,7 @@ func (f benchFlags) runShards(s spec, stdout, stderr io.Writer) error {
 		args := []string{"bench", "--shard", sh.String(), "--out", tmp, "--progress", "ticks",
 			"--timing", timingLabels(s.Timings), "--candidates", strconv.Itoa(s.Candidates),
 			"--latency", s.Latency.String(), "--scenarios", strings.Join(s.Scenarios, ","), "--seeds", strconv.Itoa(s.Seeds)}
-		wg.Go(func() { errs[i] = worker(exe, args, sh, f.shards, prog, stderr) })
+		wg.Go(func() { errs[i] = worker(exe, args, sh, f.shards, prog, stderr, nil) })
 	}
 	wg.Wait()
 	prog.done()
@@ -264,9 +264,11 @@ func (f benchFlags) runShards(s spec, stdout, stderr io.Writer) error {
 }
 
 // worker runs one shard's process, counting its ticks into prog and passing
-// its other lines of standard error on, prefixed with the shard.
-func worker(exe string, args []string, sh scenarios.Shard, shards int, prog *progress, stderr io.Writer) error {
+// its other lines of standard error on, prefixed with the shard; its
+// standard output goes to stdout (nil: discarded).
+func worker(exe string, args []string, sh scenarios.Shard, shards int, prog *progress, stderr, stdout io.Writer) error {
 	cmd := exec.Command(exe, args...)
+	cmd.Stdout = stdout
 	cmd.Env = workerEnv(os.Environ(), shards)
 	pipe, err := cmd.StderrPipe()
 	if err != nil {

@@ -10,6 +10,7 @@
 //	leaderlab bench  [--timing 15s/10s/2s,openshift] [--seeds 200] [--out report] [--shards N | --shard I/N]
 //	leaderlab run    SCENARIO [--seed N] [--timing ...] [--svg FILE] [--json]
 //	leaderlab advise [--outage D] [--clock-skew S] [--max-failover F] [--release-on-cancel] [--timing ...]
+//	leaderlab explore [--schedules 200] [--seed 1] [--timing ...] [--max-overlap D] [--moves ...] [--shards N] [--json]
 //	leaderlab operators [--seeds 200] > docs/operators.md
 //	leaderlab merge  PARTIAL.json... [--out report]
 //
@@ -17,7 +18,11 @@
 // (Markdown and JSON table, an SVG histogram per scenario, the timeline of a
 // representative run per scenario, index.html); run runs one scenario once
 // and says how to replay it; advise derives a timing from what must be
-// tolerated, shows its margins and verifies it in the simulator; operators
+// tolerated, shows its margins and verifies it in the simulator; explore
+// searches random fault schedules of the built-in elector (package explore)
+// for one that breaks a check (an unserved request, an overlap longer than
+// client-go's arithmetic allows or than --max-overlap), shrinks it and prints
+// it as Go with the command that replays it; operators
 // prints docs/operators.md, what widely used controllers' settings do under
 // faults; merge combines the partial results of bench --shard.
 //

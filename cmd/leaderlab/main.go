@@ -71,7 +71,7 @@ func newRoot() *cobra.Command {
 		// A bare "leaderlab" or an unknown subcommand is bad usage.
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usagef("unknown command %q; the commands are bench, run, advise, operators and merge", args[0])
+				return usagef("unknown command %q; the commands are bench, run, advise, explore, operators and merge", args[0])
 			}
 			return nil
 		},
@@ -81,6 +81,6 @@ func newRoot() *cobra.Command {
 	}
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usagef("%v", err) })
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(newBench(), newMerge(), newRun(), newAdvise(), newOperators())
+	root.AddCommand(newBench(), newMerge(), newRun(), newAdvise(), newOperators(), newExplore())
 	return root
 }

@@ -112,8 +112,16 @@ func TestBadInputExitsTwoWithAMessageNamingTheFlagAndTheBound(t *testing.T) {
 			fmt.Sprintf("leaderlab: --max-failover 20s cannot be met: the shortest timing that keeps the lease through --outage 8s with a safe margin (clock drift 0s) is %s, "+
 				"whose crash failover can take up to %v (LD + 4.4 RP + round trips, Bounds.Crash), %v more than --max-failover; allow a longer --max-failover or a shorter --outage\nsee 'leaderlab advise --help'\n",
 				scenarios.TimingLabel(fastest), crash, crash-20*time.Second)},
+		{[]string{"explore", "--schedules", "0"}, "leaderlab: --schedules (0) must be at least 1\nsee 'leaderlab explore --help'\n"},
+		{[]string{"explore", "--length", "10ms"}, "leaderlab: --length \"10ms\": want a duration of at least 1s, such as 2m\nsee 'leaderlab explore --help'\n"},
+		{[]string{"explore", "--moves", "crash,meteor"},
+			"leaderlab: --moves: unknown move \"meteor\"; moves: " + moveNames() + ", or all\nsee 'leaderlab explore --help'\n"},
+		{[]string{"explore", "--max-overlap", "-1s"}, "leaderlab: --max-overlap \"-1s\": want a duration such as 0s or 1.5s\nsee 'leaderlab explore --help'\n"},
+		{[]string{"explore", "--shard", "1/2", "--shards", "2"},
+			"leaderlab: --shard and --shards exclude each other: --shard runs one shard here, --shards runs them all in worker processes\nsee 'leaderlab explore --help'\n"},
+		{[]string{"explore", "--schedule", "{"}, "leaderlab: --schedule: not a schedule's JSON: unexpected end of JSON input\nsee 'leaderlab explore --help'\n"},
 		{[]string{"merge"}, "leaderlab: merge needs the partial results to merge, such as partials/partial-*-of-4.json\nsee 'leaderlab merge --help'\n"},
-		{[]string{"frobnicate"}, "leaderlab: unknown command \"frobnicate\"; the commands are bench, run, advise, operators and merge\nsee 'leaderlab --help'\n"},
+		{[]string{"frobnicate"}, "leaderlab: unknown command \"frobnicate\"; the commands are bench, run, advise, explore, operators and merge\nsee 'leaderlab --help'\n"},
 	}
 	for _, tt := range tests {
 		r := leaderlab(t, tt.args...)
