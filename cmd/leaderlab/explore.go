@@ -175,23 +175,11 @@ func (f exploreFlags) run(cmd *cobra.Command) error {
 			return err
 		}
 		o.Shard = explore.Shard{Index: sh.Index - 1, Count: sh.Count}
-		prog, err := newProgress(stderr, f.progress, shardSize(f.schedules, o.Shard))
-		if err != nil {
-			return err
-		}
-		o.OnSchedule = prog.tick
-		withT(stderr, func(t *testing.T) int {
-			res, err := explore.Search(t, o)
-			prog.done()
-			if err != nil {
-				fmt.Fprintf(stderr, "leaderlab: shard %v: %v\n", sh, err)
-				return exitFailed
-			}
+		return f.search(o, shardSize(f.schedules, o.Shard), stderr, func(res *explore.Result) int {
 			data, _ := json.Marshal(res)
 			fmt.Fprintf(stdout, "%s\n", data)
 			return exitOK
 		})
-		return nil
 	case f.shards > 1:
 		res, err := f.runShards(cmd, stderr)
 		if err != nil {
@@ -202,7 +190,13 @@ func (f exploreFlags) run(cmd *cobra.Command) error {
 		}
 		return nil
 	}
-	prog, err := newProgress(stderr, f.progress, f.schedules)
+	return f.search(o, f.schedules, stderr, func(res *explore.Result) int { return printExplore(res, f.asJSON, stdout) })
+}
+
+// search runs o, with progress over its total schedules, and exits with
+// what done makes of the result.
+func (f exploreFlags) search(o explore.Options, total int, stderr io.Writer, done func(*explore.Result) int) error {
+	prog, err := newProgress(stderr, f.progress, total)
 	if err != nil {
 		return err
 	}
@@ -214,7 +208,7 @@ func (f exploreFlags) run(cmd *cobra.Command) error {
 			fmt.Fprintf(stderr, "leaderlab: %v\n", err)
 			return exitFailed
 		}
-		return printExplore(res, f.asJSON, stdout)
+		return done(res)
 	})
 	return nil
 }
