@@ -26,7 +26,7 @@ test:
 	  export KUBEBUILDER_ASSETS="$$assets"; \
 	  $(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/scenarios/realapi$$'); \
 	  $(GO) test -race -count=1 -timeout 20m $(REALTIME_PKG); \
-	  $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x ./sim/ ./fake/... ./cmd/leaderlab/; \
+	  $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x ./sim/ ./fake/... ./cmd/leaderlab/ ./explore/; \
 	  (cd examples/replicaset && $(GO) test -race -count=1 -timeout 20m ./...)
 
 ## bench: failover-timing benchmarks over many seeds (leaderlab bench); table, SVGs and index.html in report/

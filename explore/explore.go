@@ -9,7 +9,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,6 +56,12 @@ type Options struct {
 	// Shard runs only the schedules of one shard (schedule i belongs to
 	// shard i mod Count); the zero value runs them all.
 	Shard Shard
+	// Shards, above 1, runs the search in that many worker processes of the
+	// running test binary, each running the calling test (or, for a test
+	// named after a benchmark, that benchmark once) with one shard, and
+	// merges their results: the same result as one process, sooner on
+	// several cores. OnSchedule is not called for the workers' schedules.
+	Shards int
 	// ShrinkRuns bounds the runs spent shrinking each failure (default
 	// 200).
 	ShrinkRuns int
@@ -177,6 +185,20 @@ func Search(t *testing.T, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	call := searchCall(t)
+	if w := os.Getenv(workerEnv); w != "" {
+		if n, spec, _ := strings.Cut(w, "@"); n == strconv.Itoa(call) {
+			o.work(t, spec) // never returns
+		}
+	}
+	if o.Shards > 1 {
+		return o.runWorkers(call)
+	}
+	return o.search(t)
+}
+
+// search runs the search in this process.
+func (o Options) search(t *testing.T) (*Result, error) {
 	res := &Result{Seed: o.Seed, Failed: map[string]int{}, Reached: map[sim.FaultKind]int{}}
 	if js := os.Getenv(ScheduleEnv); js != "" {
 		var s Schedule
@@ -249,6 +271,8 @@ func (o Options) withDefaults() (Options, error) {
 		return o, errors.New("explore: Sim.Seed and Sim.Faults must be zero: each schedule draws its own")
 	case o.Length < 0 || o.Quiet < 0 || o.ActionEvery < 0 || o.ActionTimeout < 0 || o.MaxFaults < 0 || o.ShrinkRuns < 0:
 		return o, errors.New("explore: Length, Quiet, ActionEvery, ActionTimeout, MaxFaults and ShrinkRuns must not be negative")
+	case o.Shards < 0:
+		return o, fmt.Errorf("explore: Shards (%d) must not be negative", o.Shards)
 	case o.Shard.Count < 0 || (o.Shard.Count > 0 && (o.Shard.Index < 0 || o.Shard.Index >= o.Shard.Count)):
 		return o, fmt.Errorf("explore: Shard %d of %d: Index must be in [0, Count)", o.Shard.Index, o.Shard.Count)
 	}
@@ -293,6 +317,15 @@ func (o Options) withDefaults() (Options, error) {
 		}
 	}
 	return o, nil
+}
+
+// Draw returns schedule i of the search o describes, as Search runs it.
+func (o Options) Draw(i int) (Schedule, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return Schedule{}, err
+	}
+	return o.draw(i), nil
 }
 
 // draw is schedule i: a pure function of the master seed and i, so that
@@ -343,4 +376,20 @@ func Merge(parts ...*Result) *Result {
 		}
 	}
 	return out
+}
+
+var (
+	callsMu sync.Mutex
+	calls   = map[*testing.T]int{}
+)
+
+// searchCall numbers the calls of Search by one run of a test, from 0: a
+// worker process runs the test again and takes over the call its parent
+// made.
+func searchCall(t *testing.T) int {
+	callsMu.Lock()
+	defer callsMu.Unlock()
+	n := calls[t]
+	calls[t]++
+	return n
 }

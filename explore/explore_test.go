@@ -281,3 +281,23 @@ func TestSearchBadInput(t *testing.T) {
 		})
 	}
 }
+
+// Shards worker processes of this test binary give the same result as one
+// process.
+func TestWorkerProcessesGiveTheSameResult(t *testing.T) {
+	whole, err := explore.Search(t, mirrorSearch(false, 1, 30))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := mirrorSearch(false, 1, 30)
+	o.Shards = 2
+	sharded, err := explore.Search(t, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := json.Marshal(whole)
+	b, _ := json.Marshal(sharded)
+	if string(a) != string(b) {
+		t.Errorf("2 worker processes:\n%s\none process:\n%s", b, a)
+	}
+}

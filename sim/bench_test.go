@@ -34,6 +34,7 @@ import (
 	"github.com/leaderlab/leaderlab/examples/operator"
 	"github.com/leaderlab/leaderlab/examples/widget"
 	widgetv1 "github.com/leaderlab/leaderlab/examples/widget/api/v1"
+	"github.com/leaderlab/leaderlab/internal/gotest"
 	lab "github.com/leaderlab/leaderlab/leaderelection"
 	"github.com/leaderlab/leaderlab/sim"
 )
@@ -190,7 +191,7 @@ func BenchmarkCrashFailover1000Seeds(b *testing.B) {
 
 // 1,000 candidates for 10 virtual minutes: wall time and peak heap.
 func BenchmarkThousandCandidates10Min(b *testing.B) {
-	peak, stop := watchPeakHeap()
+	peak, stop := gotest.WatchPeakHeap()
 	for b.Loop() {
 		if !asTest(func(t *testing.T) {
 			rep := sim.Test(t, sim.Options{Seed: 1, Candidates: 1000}, func(c *sim.Cluster) { c.Advance(10 * time.Minute) })
@@ -311,7 +312,7 @@ func BenchmarkManagers3TenMinutes(b *testing.B) { benchManagers(b, 3) }
 func BenchmarkManagers20TenMinutes(b *testing.B) { benchManagers(b, 20) }
 
 func benchManagers(b *testing.B, candidates int) {
-	peak, stop := watchPeakHeap()
+	peak, stop := gotest.WatchPeakHeap()
 	var requests int
 	for b.Loop() {
 		ok := asTest(func(t *testing.T) {
@@ -338,30 +339,6 @@ func benchManagers(b *testing.B, candidates int) {
 	b.ReportMetric(perRun/1e6, "ms/run")
 	b.ReportMetric(float64(requests)/float64(b.N), "requests/run")
 	b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MiB")
-}
-
-// watchPeakHeap samples the heap in use every 20 ms until stop is called.
-func watchPeakHeap() (peak func() uint64, stop func()) {
-	var max atomic.Uint64
-	done, ended := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(ended)
-		var m runtime.MemStats
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			runtime.ReadMemStats(&m)
-			if m.HeapInuse > max.Load() {
-				max.Store(m.HeapInuse)
-			}
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	return max.Load, func() { close(done); <-ended }
 }
 
 // The floor under the simulator's own share: testing/synctest's cost of one

@@ -294,6 +294,6 @@
 // # Benchmarks
 //
 // testing/synctest.Test takes only a *testing.T. A benchmark (or an example)
-// gets one by running its bubble through testing.RunTests; see asTest in
-// example_test.go.
+// gets one by running its bubble through testing.RunTests, as the
+// examples and benchmarks of this package do.
 package sim

@@ -2,15 +2,13 @@ package sim_test
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/leaderlab/leaderlab/internal/gotest"
 	"github.com/leaderlab/leaderlab/scenarios"
 	"github.com/leaderlab/leaderlab/sim"
 )
@@ -57,35 +55,8 @@ func Example_faultPlan() {
 }
 
 // asTest runs f as a test of its own, so that an example (or a benchmark)
-// gets the *testing.T that testing/synctest needs. It turns off -test.v and
-// -test.count for that run, whose chatty output would otherwise be part of
-// the example's output. It refuses a -test.cpu list of several values, which
-// would run f once per value and so count it twice or more.
-func asTest(f func(t *testing.T)) bool {
-	if cpu := flag.Lookup("test.cpu"); cpu != nil && strings.Contains(cpu.Value.String(), ",") {
-		fmt.Fprintf(os.Stderr, "asTest: -test.cpu %s: give one value; each would run the inner test again\n", cpu.Value)
-		return false
-	}
-	restore := setFlags(map[string]string{"test.v": "false", "test.count": "1"})
-	defer restore()
-	return testing.RunTests(func(string, string) (bool, error) { return true, nil },
-		[]testing.InternalTest{{Name: "sim", F: f}})
-}
-
-func setFlags(values map[string]string) (restore func()) {
-	old := map[string]string{}
-	for name, v := range values {
-		if fl := flag.Lookup(name); fl != nil {
-			old[name] = fl.Value.String()
-			_ = fl.Value.Set(v)
-		}
-	}
-	return func() {
-		for name, v := range old {
-			_ = flag.Lookup(name).Value.Set(v)
-		}
-	}
-}
+// gets the *testing.T that testing/synctest needs (gotest.AsTest).
+func asTest(f func(t *testing.T)) bool { return gotest.AsTest("sim", f) }
 
 // Real runs the same body on a real API server (envtest here, or a cluster
 // from a kubeconfig), in real time, and returns the same report.

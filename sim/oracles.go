@@ -41,12 +41,15 @@ type StaleWrite struct {
 	// the new leader began; for a candidate that never led, at any time):
 	// Undid lists each such field, from what to what, and whose write set
 	// it. A harmless stale write changed nothing anybody else had set
-	// since: it did what the term it belonged to would have done. A guarded
-	// write sent while its writer acted as leader is harmless: it was based
-	// on the version it replaced (two leaders of an overlap, each writing
-	// what it read); one sent after the term ended is judged like any
-	// other, since its resourceVersion may come from a fresh read and its
-	// content from before.
+	// since: it did what the term it belonged to would have done. A write
+	// sent while its writer still acted as leader (an overlap,
+	// StaleAfterNewLeader) came from a live view and is judged by what it
+	// did: harmful only when it set a field back (to the value before the
+	// other writer's change, or to one a later write had to undo), never
+	// when guarded. A write sent after its term ended, or in flight across
+	// the end, is harmful when it changed such a field at all, guarded or
+	// not: its resourceVersion may come from a fresh read and its content
+	// from before.
 	// Judged from what the write did, in the simulator only: on a real
 	// server, where not every version is observable, Undid is empty and
 	// Harmful says only that the write did not name the resourceVersion it
@@ -72,7 +75,7 @@ func (s StaleWrite) String() string {
 	if s.Harmful {
 		return msg + "; harmful: " + undone(s.Undid)
 	}
-	return msg + "; harmless: it changed no field another writer had set since, or was guarded and sent by an acting leader"
+	return msg + "; harmless: it changed no field another writer had set since, or, sent by an acting leader, set none back"
 }
 
 // Undo is one field a write changed that another writer had set: what the
@@ -336,16 +339,20 @@ func (ch fieldChange) undo() Undo {
 // judgeStale sets each stale write's Harmful and Undid from the changes it
 // made: a field that another writer had set at or after the instant its
 // term ended (or the new leader began; any time, for a candidate that
-// never led). A guarded write its writer sent while it acted as leader
-// undoes nothing: its precondition held, so it was based on the version it
-// replaced, the other writer's change included, and decided by a leader
-// that had seen it (two leaders of an overlap, each writing what it read).
-// A guarded write sent after the term ended is judged like any other: its
+// never led). A write its writer sent while it still acted as leader, in
+// an overlap, came from a live view, so it is judged by what it did: it
+// undoes a field only when it set it back (to its value before the other
+// writer's change, or to one a later write of another writer had to
+// undo), and a guarded one undoes nothing (its precondition held: it was
+// based on the version it replaced). A write sent after its term ended, or
+// in flight across the end, came from a past view: any change of a field
+// another writer had set since undoes it, guarded or not, since its
 // resourceVersion may come from a fresh read and its content from before.
-func judgeStale(stale []StaleWrite, changes map[string][]fieldChange) {
+func judgeStale(stale []StaleWrite, changes map[string][]fieldChange, h History) {
 	for i := range stale {
 		s := &stale[i]
-		if s.Write.Guarded && s.Write.LeaderAtSend {
+		live := s.Cause == StaleAfterNewLeader
+		if live && s.Write.Guarded {
 			continue
 		}
 		since := time.Duration(-1)
@@ -357,12 +364,44 @@ func judgeStale(stale []StaleWrite, changes map[string][]fieldChange) {
 		}
 		writer := s.Write.Candidate + "#" + strconv.Itoa(s.Write.Start)
 		for _, ch := range changes[writeVersion(s.Write)] {
-			if ch.setter != nil && ch.setter.writer() != writer && ch.setter.At >= since {
+			if ch.setter == nil || ch.setter.writer() == writer || ch.setter.At < since {
+				continue
+			}
+			if !live || ch.reverts() || restored(h, s.Write, writer, ch) {
 				s.Undid = append(s.Undid, ch.undo())
 			}
 		}
 		s.Harmful = len(s.Undid) > 0
 	}
+}
+
+// restored reports whether a write after w, by another writer than w's,
+// set ch's field back to the value w's change replaced.
+func restored(h History, w Write, writer string, ch fieldChange) bool {
+	resource, _, _ := strings.Cut(w.Resource, "/")
+	obj := objectName(resource, w.Namespace, w.Name)
+	after := false
+	for i := range h {
+		v := &h[i]
+		if v.Object != obj {
+			continue
+		}
+		if !after {
+			after = v.ResourceVersion == w.ResourceVersion
+			continue
+		}
+		if v.writer() == writer {
+			continue
+		}
+		val, has := v.flatten()[ch.path]
+		if v.Deleted {
+			has = false
+		}
+		if has == ch.hadFrom && reflect.DeepEqual(val, ch.from) {
+			return true
+		}
+	}
+	return false
 }
 
 // reverts reports whether the change set the field back to its value

@@ -282,7 +282,7 @@ func (r *recorder) snapshot() *Report {
 		rep.CutOffs = append(rep.CutOffs, x.report())
 	}
 	changes := changesOf(r.versions)
-	judgeStale(rep.StaleWrites, changes)
+	judgeStale(rep.StaleWrites, changes, r.versions)
 	rep.LostUpdates = lostUpdates(rep.Writes, rep.StaleWrites, changes, r.views.read(r.sightings))
 	rep.OverlapWrites = overlapWrites(rep.Writes, rep.Overlaps)
 	closeOpen(rep.Holders, end, func(h *HolderSpan) *time.Duration { return &h.End })

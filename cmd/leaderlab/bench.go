@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/leaderlab/leaderlab/internal/gotest"
 	"github.com/leaderlab/leaderlab/scenarios"
 	"github.com/leaderlab/leaderlab/sim"
 )
@@ -269,7 +269,7 @@ func (f benchFlags) runShards(s spec, stdout, stderr io.Writer) error {
 func worker(exe string, args []string, sh scenarios.Shard, shards int, prog *progress, stderr, stdout io.Writer) error {
 	cmd := exec.Command(exe, args...)
 	cmd.Stdout = stdout
-	cmd.Env = workerEnv(os.Environ(), shards)
+	cmd.Env = gotest.WorkerEnv(os.Environ(), shards)
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		return err
@@ -290,19 +290,6 @@ func worker(exe string, args []string, sh scenarios.Shard, shards int, prog *pro
 		return fmt.Errorf("shard %v: worker %s: %w", sh, exe, err)
 	}
 	return nil
-}
-
-// workerEnv is the environment of a worker: env, with GOMAXPROCS set to the
-// worker's share of the CPUs unless env sets it. A run keeps about 1.2
-// cores busy (its goroutines, the collector); workers that each spread over
-// every core contend for them, while workers that keep to their share do not.
-func workerEnv(env []string, shards int) []string {
-	for _, kv := range env {
-		if strings.HasPrefix(kv, "GOMAXPROCS=") {
-			return env
-		}
-	}
-	return append(env, "GOMAXPROCS="+strconv.Itoa(max(1, runtime.NumCPU()/shards)))
 }
 
 // readPartial reads a shard's partial result.

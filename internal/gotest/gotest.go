@@ -42,9 +42,15 @@ func PackageDir() string {
 // test's -run splits its pattern at slashes and matches each part
 // unanchored, so every part is quoted and anchored.
 func Command(testName string) string {
+	return fmt.Sprintf("go test %s -count=1 -run '%s'", PackageDir(), strings.ReplaceAll(RunPattern(testName), "'", `'\''`))
+}
+
+// RunPattern is the -run pattern that selects exactly the test named
+// testName.
+func RunPattern(testName string) string {
 	parts := strings.Split(testName, "/")
 	for i, p := range parts {
 		parts[i] = "^" + regexp.QuoteMeta(p) + "$"
 	}
-	return fmt.Sprintf("go test %s -count=1 -run '%s'", PackageDir(), strings.ReplaceAll(strings.Join(parts, "/"), "'", `'\''`))
+	return strings.Join(parts, "/")
 }

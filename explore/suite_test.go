@@ -1,0 +1,20 @@
+package explore_test
+
+import (
+	"testing"
+
+	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/gomega"
+
+	"github.com/leaderlab/leaderlab/explore"
+)
+
+var suiteT *testing.T
+
+func TestExploreSuite(t *testing.T) {
+	suiteT = t
+	gomega.RegisterFailHandler(ginkgo.Fail)
+	ginkgo.RunSpecs(t, "explore in a ginkgo suite")
+}
+
+var _ = explore.DescribeSearch(func() *testing.T { return suiteT }, "the guarded mirror", mirrorSearch(true, 2, 20))

@@ -1,0 +1,100 @@
+package explore
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/leaderlab/leaderlab/internal/gotest"
+)
+
+// workerEnv tells a worker process which call of Search in the test is
+// its, its shard and where to write its result: "CALL@INDEX/COUNT:PATH".
+const workerEnv = "LEADERLAB_EXPLORE_WORKER"
+
+// workerOut is what a worker writes: its shard's result, or why it failed.
+type workerOut struct {
+	Result *Result `json:"result,omitempty"`
+	Error  string  `json:"error,omitempty"`
+}
+
+// runWorkers runs the search in o.Shards worker processes of this test
+// binary, one at a time per process (a run replays exactly only alone in
+// its process), and merges their results.
+func (o Options) runWorkers(call int) (*Result, error) {
+	dir, err := os.MkdirTemp("", "leaderlab-explore-")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	args := []string{"-test.count=1", "-test.run=" + gotest.RunPattern(o.testName)}
+	if top, _, _ := strings.Cut(o.testName, "/"); strings.HasPrefix(top, "Benchmark") {
+		args = []string{"-test.count=1", "-test.run=^$", "-test.bench=" + gotest.RunPattern(top), "-test.benchtime=1x"}
+	}
+	parts := make([]*Result, o.Shards)
+	errs := make([]error, o.Shards)
+	var wg sync.WaitGroup
+	for i := range o.Shards {
+		out := filepath.Join(dir, fmt.Sprintf("shard-%d.json", i))
+		wg.Go(func() { parts[i], errs[i] = o.worker(args, call, i, out) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return Merge(parts...), nil
+}
+
+// worker runs shard i in a process of its own and reads its result.
+func (o Options) worker(args []string, call, i int, out string) (*Result, error) {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(gotest.WorkerEnv(os.Environ(), o.Shards), fmt.Sprintf("%s=%d@%d/%d:%s", workerEnv, call, i, o.Shards, out))
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if o.Progress != nil {
+		cmd.Stderr = o.Progress
+	}
+	runErr := cmd.Run()
+	data, err := os.ReadFile(out)
+	if err != nil {
+		return nil, fmt.Errorf("explore: worker %d/%d (%s %s) wrote no result: %v", i, o.Shards, os.Args[0], strings.Join(args, " "), errors.Join(runErr, err))
+	}
+	var w workerOut
+	if err := json.Unmarshal(data, &w); err != nil {
+		return nil, fmt.Errorf("explore: worker %d/%d: %w", i, o.Shards, err)
+	}
+	if w.Error != "" {
+		return nil, fmt.Errorf("explore: worker %d/%d: %s", i, o.Shards, w.Error)
+	}
+	return w.Result, nil
+}
+
+// work is a worker process's part: it runs the shard spec names, writes
+// its result and exits, since the test that called Search has nothing
+// more to do here.
+func (o Options) work(t *testing.T, spec string) {
+	var out workerOut
+	shard, path, _ := strings.Cut(spec, ":")
+	if _, err := fmt.Sscanf(shard, "%d/%d", &o.Shard.Index, &o.Shard.Count); err != nil {
+		out.Error = fmt.Sprintf("%s %q: %v", workerEnv, spec, err)
+	} else {
+		o.Progress = nil
+		res, err := o.search(t)
+		out.Result = res
+		if err != nil {
+			out.Error = err.Error()
+		}
+	}
+	data, _ := json.Marshal(out)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		fmt.Fprintf(os.Stderr, "explore: worker: %v\n", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
