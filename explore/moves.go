@@ -24,13 +24,14 @@ var (
 	Crash = Move{"crash", func(e *drawEnv) []sim.Fault {
 		name, at := e.candidate(), e.at()
 		crash := e.afterWrites(sim.Fault{Kind: sim.FaultCrash, At: at, Candidate: name})
-		restart := min(at+e.between(time.Second, 2*e.timing.LeaseDuration), e.length-time.Millisecond)
-		return []sim.Fault{crash, {Kind: sim.FaultStart, At: restart, Candidate: name}}
+		return []sim.Fault{crash, e.restart(name, at)}
 	}}
-	// Stop cancels a candidate's context: it releases if ReleaseOnCancel,
-	// and starts again (Options.Restart).
+	// Stop cancels a candidate's context (it releases if ReleaseOnCancel)
+	// and starts it again later, as a rollout replaces a pod.
 	Stop = Move{"stop", func(e *drawEnv) []sim.Fault {
-		return []sim.Fault{e.afterWrites(sim.Fault{Kind: sim.FaultStop, At: e.at(), Candidate: e.target()})}
+		name, at := e.candidate(), e.at()
+		stop := e.afterWrites(sim.Fault{Kind: sim.FaultStop, At: at, Candidate: name})
+		return []sim.Fault{stop, e.restart(name, at)}
 	}}
 	// Partition cuts a candidate off from the API for a while.
 	Partition = Move{"partition", func(e *drawEnv) []sim.Fault {
@@ -104,15 +105,17 @@ var (
 	OverwriteLease = Move{"overwrite-lease", func(e *drawEnv) []sim.Fault {
 		return []sim.Fault{{Kind: sim.FaultOverwriteLease, At: e.at(), Identity: "intruder"}}
 	}}
-	// RollingUpdate stops every candidate in turn, RP to LD apart; each
-	// starts again (Options.Restart).
+	// RollingUpdate stops every candidate in turn, RP to LD apart, and
+	// starts each again RP later, as a rollout of one pod at a time does.
 	RollingUpdate = Move{"rolling-update", func(e *drawEnv) []sim.Fault {
 		at, gap := e.at(), e.between(e.timing.RetryPeriod, e.timing.LeaseDuration)
 		var out []sim.Fault
 		for i := range e.candidates {
-			if t := at + time.Duration(i)*gap; t < e.length {
-				out = append(out, sim.Fault{Kind: sim.FaultStop, At: t, Candidate: sim.CandidateName(i)})
+			name, t := sim.CandidateName(i), at+time.Duration(i)*gap
+			if t+e.timing.RetryPeriod >= e.length {
+				break
 			}
+			out = append(out, sim.Fault{Kind: sim.FaultStop, At: t, Candidate: name}, sim.Fault{Kind: sim.FaultStart, At: t + e.timing.RetryPeriod, Candidate: name})
 		}
 		return out
 	}}
@@ -158,6 +161,11 @@ func (e *drawEnv) target() string {
 }
 
 func (e *drawEnv) rate() float64 { return float64(2+e.rng.IntN(9)) / 10 }
+
+// restart starts cand again 1 s to 2 LD after at, within the fault phase.
+func (e *drawEnv) restart(cand string, at time.Duration) sim.Fault {
+	return sim.Fault{Kind: sim.FaultStart, At: min(at+e.between(time.Second, 2*e.timing.LeaseDuration), e.length-grain), Candidate: cand}
+}
 
 // afterWrites times f at the answer to its target's first, second or third
 // lease write after At, half the time.
