@@ -47,12 +47,13 @@
 //	t.Log(report.Text())
 //
 //	report, err := sim.Real(ctx, cfg, opts, body) // the same body, on a real server
+//	report, err = sim.Try(t, opts, body)           // Test that fails nothing: for searches (package explore)
 //
 // Options (zero values mean the documented defaults): Seed, Candidates (named
 // c0, c1, ...), Timing{LeaseDuration, RenewDeadline, RetryPeriod} (15s/10s/2s),
 // ReleaseOnCancel, Latency (per leg, default uniform 1ms..3ms; added to a
 // real server's own round trip, default nothing), NoClientTimeout,
-// AllowOverlap, SameInstantStart, ExitOnLoss, Restart, TraceRequests,
+// AllowOverlap, SameInstantStart, ExitOnLoss, Restart, SkipLeaderlessFaults, TraceRequests,
 // LogVerbosity, Faults (a schedule of Fault values), Run (bring your own
 // candidate, or Manager), WritesWithoutLeadership, Scheme, CRDs and
 // CRDPaths, DisableGarbageCollection and DisableNamespaceLifecycle (the
