@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"github.com/leaderlab/leaderlab/internal/svgdoc"
+
 	"fmt"
 	"html"
 	"math"
@@ -50,32 +52,29 @@ func (r *Report) SVG() []byte {
 		return "#d62728"
 	}
 
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="monospace" font-size="11">`+"\n", svgWidth, height)
+	b := svgdoc.New(svgWidth, height, fmt.Sprintf("%s, seed %d, %d candidates, LD %v RD %v RP %v, %v", r.Backend, r.Seed, r.Options.Candidates,
+		r.Options.Timing.LeaseDuration, r.Options.Timing.RenewDeadline, r.Options.Timing.RetryPeriod, r.Duration.Round(time.Millisecond)))
 	b.WriteString(`<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#eee"/><line x1="0" y1="0" x2="0" y2="6" stroke="#999" stroke-width="2"/></pattern></defs>` + "\n")
-	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
-	fmt.Fprintf(&b, `<text x="10" y="18" font-size="13">%s</text>`+"\n", html.EscapeString(fmt.Sprintf("%s, seed %d, %d candidates, LD %v RD %v RP %v, %v", r.Backend, r.Seed, r.Options.Candidates,
-		r.Options.Timing.LeaseDuration, r.Options.Timing.RenewDeadline, r.Options.Timing.RetryPeriod, r.Duration.Round(time.Millisecond))))
 	summary := fmt.Sprintf("terms %d, failovers %d, overlaps %d, leaderless %v, requests %d (conflicts %d, timeouts %d)",
 		len(r.Terms), len(r.Failovers), len(r.Overlaps), r.Leaderless.Round(time.Millisecond), r.Requests.Total, r.Requests.Conflicts, r.Requests.Timeouts)
 	if n := r.dataWrites(); n > 0 {
 		summary += fmt.Sprintf(", data writes %d (stale %d, harmful %d, lost updates %d)", n, len(r.StaleWrites), r.harmful(), len(r.LostUpdates))
 	}
-	fmt.Fprintf(&b, `<text x="10" y="34">%s</text>`+"\n", html.EscapeString(summary))
+	b.Printf(`<text x="10" y="34">%s</text>`+"\n", html.EscapeString(summary))
 
 	// Lane labels and backgrounds.
 	labels := append([]string{"API faults", "lease holder"}, cands...)
 	for i, l := range labels {
 		y := laneY(i)
-		fmt.Fprintf(&b, `<text x="8" y="%d">%s</text>`, y+15, html.EscapeString(l))
-		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="#f7f7f7"/>`+"\n", svgLabelW, y, plotW, svgLaneH)
+		b.Printf(`<text x="8" y="%d">%s</text>`, y+15, html.EscapeString(l))
+		b.Printf(`<rect x="%d" y="%d" width="%.1f" height="%d" fill="#f7f7f7"/>`+"\n", svgLabelW, y, plotW, svgLaneH)
 	}
 	// Time axis.
 	step := niceStep(total)
 	axisY := laneY(lanes) + 4
 	for t := time.Duration(0); t <= total; t += step {
-		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#ddd"/>`, x(t), svgTop-4, x(t), axisY)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", x(t), axisY+14, shortDuration(t))
+		b.Printf(`<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#ddd"/>`, x(t), svgTop-4, x(t), axisY)
+		b.Printf(`<text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", x(t), axisY+14, shortDuration(t))
 	}
 	// Faults: API-wide ones in lane 0, candidate ones in the candidate's lane.
 	for _, f := range r.Faults {
@@ -84,22 +83,22 @@ func (r *Report) SVG() []byte {
 			if fill == "" {
 				fill = "#aaa"
 			}
-			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"><title>%s</title></rect>`+"\n", x(f.Start), laneY(0)+3, w(f.Start, f.End), svgLaneH-6, fill, html.EscapeString(string(f.Kind)+" "+f.Detail))
+			b.Printf(`<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"><title>%s</title></rect>`+"\n", x(f.Start), laneY(0)+3, w(f.Start, f.End), svgLaneH-6, fill, html.EscapeString(string(f.Kind)+" "+f.Detail))
 			continue
 		}
 		lane := indexOf(cands, f.Candidate) + 2
 		y := laneY(lane)
 		switch f.Kind {
 		case FaultPartition:
-			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="url(#hatch)"><title>partition</title></rect>`+"\n", x(f.Start), y, w(f.Start, f.End), svgLaneH)
+			b.Printf(`<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="url(#hatch)"><title>partition</title></rect>`+"\n", x(f.Start), y, w(f.Start, f.End), svgLaneH)
 		case FaultCrash:
-			fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle" font-size="16" fill="#d62728">&#215;<title>crash</title></text>`+"\n", x(f.Start), y+16)
+			b.Printf(`<text x="%.1f" y="%d" text-anchor="middle" font-size="16" fill="#d62728">&#215;<title>crash</title></text>`+"\n", x(f.Start), y+16)
 		case FaultStop:
-			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="2" height="%d" fill="#333"><title>stop</title></rect>`+"\n", x(f.Start)-1, y, svgLaneH)
+			b.Printf(`<rect x="%.1f" y="%d" width="2" height="%d" fill="#333"><title>stop</title></rect>`+"\n", x(f.Start)-1, y, svgLaneH)
 		case FaultStart:
-			fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="12" fill="#333">&#9654;<title>start</title></text>`+"\n", x(f.Start), y+15)
+			b.Printf(`<text x="%.1f" y="%d" font-size="12" fill="#333">&#9654;<title>start</title></text>`+"\n", x(f.Start), y+15)
 		default:
-			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="4" fill="#ff9896"><title>%s</title></rect>`+"\n", x(f.Start), y+svgLaneH-4, w(f.Start, f.End), html.EscapeString(string(f.Kind)+" "+f.Detail))
+			b.Printf(`<rect x="%.1f" y="%d" width="%.1f" height="4" fill="#ff9896"><title>%s</title></rect>`+"\n", x(f.Start), y+svgLaneH-4, w(f.Start, f.End), html.EscapeString(string(f.Kind)+" "+f.Detail))
 		}
 	}
 	// Lease holder.
@@ -107,20 +106,20 @@ func (r *Report) SVG() []byte {
 		if h.Holder == "" {
 			continue
 		}
-		fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s" opacity="0.45"><title>%s</title></rect>`, x(h.Start), laneY(1)+3, w(h.Start, h.End), svgLaneH-6, color(h.Holder), html.EscapeString(h.Holder))
+		b.Printf(`<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s" opacity="0.45"><title>%s</title></rect>`, x(h.Start), laneY(1)+3, w(h.Start, h.End), svgLaneH-6, color(h.Holder), html.EscapeString(h.Holder))
 		if w(h.Start, h.End) > float64(7*len(h.Holder)+6) {
-			fmt.Fprintf(&b, `<text x="%.1f" y="%d">%s</text>`, x(h.Start)+3, laneY(1)+15, html.EscapeString(h.Holder))
+			b.Printf(`<text x="%.1f" y="%d">%s</text>`, x(h.Start)+3, laneY(1)+15, html.EscapeString(h.Holder))
 		}
-		b.WriteByte('\n')
+		b.WriteString("\n")
 	}
 	// Leaderless time after the first leader, on the lease lane.
 	for _, f := range r.Failovers {
-		fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="3" fill="#d62728"><title>no acting leader for %v (%s)</title></rect>`+"\n", x(f.Start), laneY(1)+svgLaneH-3, w(f.Start, f.End), f.Duration, html.EscapeString(f.Cause))
+		b.Printf(`<rect x="%.1f" y="%d" width="%.1f" height="3" fill="#d62728"><title>no acting leader for %v (%s)</title></rect>`+"\n", x(f.Start), laneY(1)+svgLaneH-3, w(f.Start, f.End), f.Duration, html.EscapeString(f.Cause))
 	}
 	// Terms.
 	for _, t := range r.Terms {
 		y := laneY(indexOf(cands, t.Candidate) + 2)
-		fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"><title>%s leads %s..%s (%s)</title></rect>`+"\n",
+		b.Printf(`<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"><title>%s leads %s..%s (%s)</title></rect>`+"\n",
 			x(t.Start), y+4, w(t.Start, t.End), svgLaneH-8, color(t.Identity), html.EscapeString(t.Identity), shortDuration(t.Start), shortDuration(t.End), t.EndCause)
 	}
 	// Data writes: a tick on the writer's lane where the server applied it;
@@ -140,28 +139,27 @@ func (r *Report) SVG() []byte {
 		}
 		y, at := laneY(indexOf(cands, wr.Candidate)+2), max(wr.Applied, wr.Sent)
 		if l, ok := lost[wr]; ok {
-			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="9" height="9" fill="#9467bd" stroke="white"><title>lost update: %s</title></rect>`+"\n", x(at)-4.5, y+svgLaneH/2-5, html.EscapeString(l.String()))
+			b.Printf(`<rect x="%.1f" y="%d" width="9" height="9" fill="#9467bd" stroke="white"><title>lost update: %s</title></rect>`+"\n", x(at)-4.5, y+svgLaneH/2-5, html.EscapeString(l.String()))
 			continue
 		}
 		s, ok := stale[wr]
 		if !ok {
-			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="2" height="5" fill="#222"><title>%s</title></rect>`+"\n", x(at)-1, y, html.EscapeString(wr.String()))
+			b.Printf(`<rect x="%.1f" y="%d" width="2" height="5" fill="#222"><title>%s</title></rect>`+"\n", x(at)-1, y, html.EscapeString(wr.String()))
 			continue
 		}
 		fill, what := "#ff7f0e", "stale, harmless"
 		if s.Harmful {
 			fill, what = "#d62728", "stale, harmful"
 		}
-		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s" stroke-width="2"/>`, x(wr.Sent), y+svgLaneH/2, x(at), y+svgLaneH/2, fill)
-		fmt.Fprintf(&b, `<path d="M%.1f %d l5 5 l-5 5 l-5 -5 z" fill="%s" stroke="white"><title>%s: %s</title></path>`+"\n", x(at), y+svgLaneH/2-5, fill, what, html.EscapeString(s.String()))
+		b.Printf(`<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s" stroke-width="2"/>`, x(wr.Sent), y+svgLaneH/2, x(at), y+svgLaneH/2, fill)
+		b.Printf(`<path d="M%.1f %d l5 5 l-5 5 l-5 -5 z" fill="%s" stroke="white"><title>%s: %s</title></path>`+"\n", x(at), y+svgLaneH/2-5, fill, what, html.EscapeString(s.String()))
 	}
 	// Overlaps: red bands over every lane.
 	for _, o := range r.Overlaps {
-		fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="#d62728" opacity="0.35"><title>%s</title></rect>`+"\n",
+		b.Printf(`<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="#d62728" opacity="0.35"><title>%s</title></rect>`+"\n",
 			x(o.Start), svgTop-4, math.Max(w(o.Start, o.End), 2), laneY(lanes)-svgTop+4, html.EscapeString(fmt.Sprintf("%s and %s both acting for %v: %s", o.Old, o.New, o.Duration, o.Cause)))
 	}
-	b.WriteString("</svg>\n")
-	return []byte(b.String())
+	return b.Bytes()
 }
 
 // candidates are the candidate names, in order.

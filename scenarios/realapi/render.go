@@ -1,6 +1,8 @@
 package realapi
 
 import (
+	"github.com/leaderlab/leaderlab/internal/svgdoc"
+
 	"fmt"
 	"html"
 	"math"
@@ -134,7 +136,7 @@ func (c *Comparison) Markdown() string {
 // SVG renders one strip per plan and metric: the simulated seeds as grey
 // ticks, the real trials as dots (red when outside the envelope), the
 // envelope as a band, on a common axis per plan.
-func (c *Comparison) SVG() string {
+func (c *Comparison) SVG() []byte {
 	const (
 		width, left, right = 1000, 370, 20
 		rowH, headH        = 22, 24
@@ -144,11 +146,8 @@ func (c *Comparison) SVG() string {
 		rows += max(len(p.Metrics), 1)
 	}
 	height := 60 + len(c.Plans)*headH + rows*rowH + 40
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n", width, height, width, height)
-	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
-	fmt.Fprintf(&b, `<text x="10" y="20" font-size="15" font-weight="bold">sim (grey ticks, %d seeds) against a real kube-apiserver (dots, %d trials): ms after the fault</text>`+"\n", c.SimSeeds, c.Trials)
-	fmt.Fprintf(&b, `<text x="10" y="38" fill="#555" font-size="11">%s, %s. Band: sim envelope +/- %v; red dot: a real value outside it.</text>`+"\n", c.Date.Format("2006-01-02"), html.EscapeString(c.Machine), c.Tolerance)
+	b := svgdoc.New(width, height, fmt.Sprintf("sim (grey ticks, %d seeds) against a real kube-apiserver (dots, %d trials): ms after the fault", c.SimSeeds, c.Trials))
+	b.Printf(`<text x="10" y="38" fill="#555">%s, %s. Band: sim envelope +/- %v; red dot: a real value outside it.</text>`+"\n", c.Date.Format("2006-01-02"), html.EscapeString(c.Machine), c.Tolerance)
 	y := 60
 	for _, p := range c.Plans {
 		var hi time.Duration
@@ -164,36 +163,35 @@ func (c *Comparison) SVG() string {
 		if !p.Agrees {
 			mark, color = "differs", "#c22"
 		}
-		fmt.Fprintf(&b, `<text x="10" y="%d"><tspan font-weight="bold">%s</tspan> <tspan fill="%s">%s</tspan></text><text x="%d" y="%d" text-anchor="end" fill="#555">0 .. %s ms</text>`+"\n",
+		b.Printf(`<text x="10" y="%d"><tspan font-weight="bold">%s</tspan> <tspan fill="%s">%s</tspan></text><text x="%d" y="%d" text-anchor="end" fill="#555">0 .. %s ms</text>`+"\n",
 			y+15, html.EscapeString(p.Plan.Name), color, mark, width-right, y+15, msText(hi))
 		y += headH
 		for _, m := range p.Metrics {
 			mid := y + rowH/2
-			fmt.Fprintf(&b, `<text x="24" y="%d">%s</text>`+"\n", mid+4, m.Name)
-			fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#ddd"/>`+"\n", left, mid, width-right, mid)
+			b.Printf(`<text x="24" y="%d">%s</text>`+"\n", mid+4, m.Name)
+			b.Printf(`<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#ddd"/>`+"\n", left, mid, width-right, mid)
 			if m.Sim.N > 0 {
 				x0, x1 := scale(m.Envelope.Lo), scale(m.Envelope.Hi)
-				fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="#cde" opacity="0.6"/>`+"\n", x0, mid-8, max(x1-x0, 1), 16)
+				b.Printf(`<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="#cde" opacity="0.6"/>`+"\n", x0, mid-8, max(x1-x0, 1), 16)
 			}
-			ticks(&b, m.SimValues, scale, mid-8, mid+8, "#666")
+			ticks(b, m.SimValues, scale, mid-8, mid+8, "#666")
 			for _, v := range m.RealValues {
 				fill := "#e80"
 				if slices.Contains(m.Outside, v) {
 					fill = "#d00"
 				}
-				fmt.Fprintf(&b, `<circle cx="%.1f" cy="%d" r="3.5" fill="%s" stroke="black" stroke-width="0.5"/>`+"\n", scale(v), mid, fill)
+				b.Printf(`<circle cx="%.1f" cy="%d" r="3.5" fill="%s" stroke="black" stroke-width="0.5"/>`+"\n", scale(v), mid, fill)
 			}
-			fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end" fill="#555" font-size="10">real %s | sim %s</text>`+"\n", left-8, mid+4, triple(m.Real), triple(m.Sim))
+			b.Printf(`<text x="%d" y="%d" text-anchor="end" fill="#555" font-size="10">real %s | sim %s</text>`+"\n", left-8, mid+4, triple(m.Real), triple(m.Sim))
 			y += rowH
 		}
 		if len(p.Metrics) == 0 {
-			fmt.Fprintf(&b, `<text x="30" y="%d" fill="#555">no takeover and no step-down on either side: outcomes only (%s)</text>`+"\n", y+rowH/2+4, html.EscapeString(outcomesText(p.RealOutcomes)))
+			b.Printf(`<text x="30" y="%d" fill="#555">no takeover and no step-down on either side: outcomes only (%s)</text>`+"\n", y+rowH/2+4, html.EscapeString(outcomesText(p.RealOutcomes)))
 			y += rowH
 		}
 	}
-	fmt.Fprintf(&b, `<text x="10" y="%d" fill="#555">Real wall %.1fs, sim wall %.2fs; one trial runs %.0f x faster in sim.</text>`+"\n", y+20, c.RealWall().Seconds(), c.SimWall().Seconds(), c.Speedup())
-	b.WriteString("</svg>\n")
-	return b.String()
+	b.Printf(`<text x="10" y="%d" fill="#555">Real wall %.1fs, sim wall %.2fs; one trial runs %.0f x faster in sim.</text>`+"\n", y+20, c.RealWall().Seconds(), c.SimWall().Seconds(), c.Speedup())
+	return b.Bytes()
 }
 
 // writeMetrics writes the failover-time table.
@@ -219,7 +217,7 @@ func writeMetrics(b *strings.Builder, plans []*PlanComparison) {
 // ticks draws values as vertical ticks between y0 and y1, one per pixel
 // column: darker where more seeds fall, so that hundreds of seeds stay a
 // small picture.
-func ticks(b *strings.Builder, values []time.Duration, scale func(time.Duration) float64, y0, y1 int, color string) {
+func ticks(b *svgdoc.Doc, values []time.Duration, scale func(time.Duration) float64, y0, y1 int, color string) {
 	counts := map[int]int{}
 	for _, v := range values {
 		counts[int(math.Round(scale(v)))]++
@@ -231,6 +229,6 @@ func ticks(b *strings.Builder, values []time.Duration, scale func(time.Duration)
 	slices.Sort(xs)
 	for _, x := range xs {
 		opacity := min(1, 0.25+0.15*float64(counts[x]-1))
-		fmt.Fprintf(b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-opacity="%.2f"/>`+"\n", x, y0, x, y1, color, opacity)
+		b.Printf(`<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-opacity="%.2f"/>`+"\n", x, y0, x, y1, color, opacity)
 	}
 }

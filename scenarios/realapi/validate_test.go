@@ -98,7 +98,7 @@ func writeReport(t *testing.T, dir string, cmp *Comparison) {
 	}
 	for name, data := range map[string][]byte{
 		"validate.md":   []byte(cmp.Markdown()),
-		"validate.svg":  []byte(cmp.SVG()),
+		"validate.svg":  cmp.SVG(),
 		"validate.json": raw,
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
