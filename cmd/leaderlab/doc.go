@@ -10,7 +10,8 @@
 //	leaderlab bench  [--timing 15s/10s/2s,openshift] [--seeds 200] [--out report] [--shards N | --shard I/N]
 //	leaderlab run    SCENARIO [--seed N] [--timing ...] [--svg FILE] [--json]
 //	leaderlab advise [--outage D] [--clock-skew S] [--max-failover F] [--release-on-cancel] [--timing ...]
-//	leaderlab explore [--schedules 200] [--seed 1] [--timing ...] [--max-overlap D] [--moves ...] [--shards N] [--json]
+//	leaderlab explore [--schedules 200] [--seed 1] [--timing ...] [--max-overlap D] [--moves ...] [--shards N | --shard I/N] [--json]
+//	leaderlab explore --merge PARTIAL.json... [the same flags]
 //	leaderlab operators [--seeds 200] > docs/operators.md
 //	leaderlab merge  PARTIAL.json... [--out report]
 //

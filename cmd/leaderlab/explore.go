@@ -29,8 +29,10 @@ type exploreFlags struct {
 	length, maxOverlap     string
 	shard, schedule        string
 	progress               string
-	asJSON                 bool
+	asJSON, merge          bool
 	over                   overrideFlags
+	// searchSpec is the search as flags (set by options), for partials.
+	searchSpec string
 }
 
 func newExplore() *cobra.Command {
@@ -50,8 +52,16 @@ func newExplore() *cobra.Command {
 		Example: "  leaderlab explore --schedules 1000 --seed 7\n" +
 			"  leaderlab explore --timing 4s/3s/1s --max-overlap 0s --shards 2\n" +
 			"  leaderlab explore --timing flux --moves partition,slow-renewals --json",
-		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return f.run(cmd) },
+		Args: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case f.merge && len(args) == 0:
+				return usagef("--merge needs the partial results to merge, such as partials/explore-*-of-4.json")
+			case !f.merge && len(args) > 0:
+				return usagef("explore takes no arguments but with --merge, got %q", args)
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error { return f.run(cmd, args) },
 	}
 	fl := cmd.Flags()
 	fl.Int64Var(&f.seed, "seed", 1, "the master seed: every schedule derives from it and its index")
@@ -66,6 +76,7 @@ func newExplore() *cobra.Command {
 	fl.StringVar(&f.maxOverlap, "max-overlap", "", "fail a run whose overlap (two leaders at once) is longer than this (0s: any), foreign lease writes included")
 	fl.IntVar(&f.shards, "shards", 1, "worker processes to share the schedules among")
 	fl.StringVar(&f.shard, "shard", "", "run shard I/N of the schedules here and print its partial result as JSON (what --shards workers do)")
+	fl.BoolVar(&f.merge, "merge", false, "merge the partial results of --shard given as arguments (the same flags) and print the search's result")
 	fl.StringVar(&f.schedule, "schedule", "", "run this one schedule (JSON, as a replay command gives it) instead of searching")
 	fl.StringVar(&f.progress, "progress", "auto", "progress on stderr: auto, bar, lines or none")
 	fl.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
@@ -78,7 +89,7 @@ func moveNames() string {
 }
 
 // options turns the flags into a search.
-func (f exploreFlags) options(cmd *cobra.Command) (explore.Options, error) {
+func (f *exploreFlags) options(cmd *cobra.Command) (explore.Options, error) {
 	set, err := parseTiming("--timing", f.timing, false)
 	if err != nil {
 		return explore.Options{}, err
@@ -123,6 +134,7 @@ func (f exploreFlags) options(cmd *cobra.Command) (explore.Options, error) {
 		}
 	}
 	replayFlags := f.replayArgs(set, lat, length)
+	f.searchSpec = fmt.Sprintf("%s --seed %d --schedules %d --candidates %d --max-faults %d --moves %s", replayFlags, f.seed, f.schedules, f.candidates, f.maxFaults, f.moves)
 	o.Replay = func(s explore.Schedule) string {
 		js, _ := json.Marshal(s)
 		return "leaderlab explore " + replayFlags + " --schedule '" + string(js) + "'"
@@ -139,13 +151,23 @@ func (f exploreFlags) replayArgs(set setting, lat sim.Dist, length time.Duration
 	return args
 }
 
-func (f exploreFlags) run(cmd *cobra.Command) error {
+func (f *exploreFlags) run(cmd *cobra.Command, args []string) error {
 	o, err := f.options(cmd)
 	if err != nil {
 		return err
 	}
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	switch {
+	case f.merge:
+		var parts [][]byte
+		for _, path := range args {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			parts = append(parts, data)
+		}
+		return f.report(parts, stdout)
 	case f.schedule != "":
 		var s explore.Schedule
 		if err := json.Unmarshal([]byte(f.schedule), &s); err != nil {
@@ -176,19 +198,16 @@ func (f exploreFlags) run(cmd *cobra.Command) error {
 		}
 		o.Shard = explore.Shard{Index: sh.Index - 1, Count: sh.Count}
 		return f.search(o, shardSize(f.schedules, o.Shard), stderr, func(res *explore.Result) int {
-			data, _ := json.Marshal(res)
+			data, _ := json.Marshal(explorePartial{Kind: explorePartialKind, Search: f.searchSpec, Shard: sh.String(), Result: res})
 			fmt.Fprintf(stdout, "%s\n", data)
 			return exitOK
 		})
 	case f.shards > 1:
-		res, err := f.runShards(cmd, stderr)
+		parts, err := f.runShards(cmd, stderr)
 		if err != nil {
 			return err
 		}
-		if printExplore(res, f.asJSON, stdout) != exitOK {
-			return fmt.Errorf("explore: %d check(s) failed", len(res.Failures))
-		}
-		return nil
+		return f.report(parts, stdout)
 	}
 	return f.search(o, f.schedules, stderr, func(res *explore.Result) int { return printExplore(res, f.asJSON, stdout) })
 }
@@ -235,7 +254,7 @@ func printExplore(res *explore.Result, asJSON bool, stdout io.Writer) int {
 
 // runShards runs every shard in a worker process of its own (see bench's)
 // and merges their partial results.
-func (f exploreFlags) runShards(cmd *cobra.Command, stderr io.Writer) (*explore.Result, error) {
+func (f exploreFlags) runShards(cmd *cobra.Command, stderr io.Writer) ([][]byte, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("--shards: finding this program to start its workers: %w", err)
@@ -263,12 +282,57 @@ func (f exploreFlags) runShards(cmd *cobra.Command, stderr io.Writer) (*explore.
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	parts := make([]*explore.Result, f.shards)
+	parts := make([][]byte, f.shards)
 	for i := range outs {
-		parts[i] = new(explore.Result)
-		if err := json.Unmarshal(outs[i].Bytes(), parts[i]); err != nil {
-			return nil, fmt.Errorf("shard %d/%d: its result is not JSON: %w", i+1, f.shards, err)
-		}
+		parts[i] = outs[i].Bytes()
 	}
-	return explore.Merge(parts...), nil
+	return parts, nil
+}
+
+// explorePartial is what explore --shard prints: the search it belongs to
+// (its flags, as a replay command spells them), which shard, and the
+// shard's result.
+type explorePartial struct {
+	Kind   string          `json:"kind"`
+	Search string          `json:"search"`
+	Shard  string          `json:"shard"`
+	Result *explore.Result `json:"result"`
+}
+
+const explorePartialKind = "leaderlab-explore-partial"
+
+// report merges the partial results of o's shards, checking that they are
+// every shard of o once, and prints the result; an error when a check
+// failed.
+func (f exploreFlags) report(parts [][]byte, stdout io.Writer) error {
+	search := f.searchSpec
+	var results []*explore.Result
+	seen := map[string]bool{}
+	count := 0
+	for i, data := range parts {
+		var p explorePartial
+		if err := json.Unmarshal(data, &p); err != nil || p.Kind != explorePartialKind || p.Result == nil {
+			return usagef("partial %d: not a partial result of leaderlab explore --shard", i+1)
+		}
+		if p.Search != search {
+			return usagef("partial %d (shard %s) is of another search: %s; these flags make %s", i+1, p.Shard, p.Search, search)
+		}
+		sh, err := parseShard("shard", p.Shard)
+		if err != nil {
+			return err
+		}
+		if seen[p.Shard] || (count != 0 && sh.Count != count) {
+			return usagef("shard %s is given twice, or the shards are of different counts", p.Shard)
+		}
+		seen[p.Shard], count = true, sh.Count
+		results = append(results, p.Result)
+	}
+	if len(seen) != count {
+		return usagef("%d of %d shards given: every shard is needed once", len(seen), count)
+	}
+	res := explore.Merge(results...)
+	if printExplore(res, f.asJSON, stdout) != exitOK {
+		return fmt.Errorf("explore: %d check(s) failed", len(res.Failures))
+	}
+	return nil
 }

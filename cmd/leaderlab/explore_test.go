@@ -3,7 +3,9 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -64,5 +66,40 @@ func TestExploreJSON(t *testing.T) {
 		if kind != "crash" && kind != "start" && kind != "partition" {
 			t.Errorf("--moves crash,partition reached %q", kind)
 		}
+	}
+}
+
+// explore --shard I/N on separate machines, then --merge: the same output
+// as one process; a partial of another search, or a shard missing, is bad
+// usage.
+func TestExploreShardsMergeAcrossMachines(t *testing.T) {
+	args := []string{"explore", "--schedules", "30", "--max-overlap", "0s", "--progress", "none"}
+	one := leaderlab(t, args...)
+	dir := t.TempDir()
+	var paths []string
+	for _, sh := range []string{"2/2", "1/2"} {
+		r := leaderlab(t, append(args, "--shard", sh)...)
+		if r.code != exitOK {
+			t.Fatalf("--shard %s: exit %d: %s", sh, r.code, r.stderr)
+		}
+		path := filepath.Join(dir, strings.ReplaceAll(sh, "/", "-of-")+".json")
+		if err := os.WriteFile(path, []byte(r.stdout), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, path)
+	}
+	merged := leaderlab(t, append(append(args, "--merge"), paths...)...)
+	if merged.stdout != one.stdout || merged.code != one.code {
+		t.Errorf("merged (exit %d):\n%s\none process (exit %d):\n%s", merged.code, merged.stdout, one.code, one.stdout)
+	}
+	other := leaderlab(t, append([]string{"explore", "--schedules", "31", "--max-overlap", "0s", "--merge"}, paths...)...)
+	want := "leaderlab: partial 1 (shard 2/2) is of another search: --timing 15s/10s/2s --latency 1ms..3ms --length 2m0s --max-overlap 0s --seed 1 --schedules 30 --candidates 3 --max-faults 3 --moves all; " +
+		"these flags make --timing 15s/10s/2s --latency 1ms..3ms --length 2m0s --max-overlap 0s --seed 1 --schedules 31 --candidates 3 --max-faults 3 --moves all\nsee 'leaderlab explore --help'\n"
+	if other.code != exitUsage || other.stderr != want {
+		t.Errorf("a partial of another search: exit %d, %q; want %q", other.code, other.stderr, want)
+	}
+	missing := leaderlab(t, append(append(args, "--merge"), paths[0])...)
+	if want := "leaderlab: 1 of 2 shards given: every shard is needed once\nsee 'leaderlab explore --help'\n"; missing.code != exitUsage || missing.stderr != want {
+		t.Errorf("a shard missing: exit %d, %q; want %q", missing.code, missing.stderr, want)
 	}
 }

@@ -119,6 +119,8 @@ func TestBadInputExitsTwoWithAMessageNamingTheFlagAndTheBound(t *testing.T) {
 		{[]string{"explore", "--max-overlap", "-1s"}, "leaderlab: --max-overlap \"-1s\": want a duration such as 0s or 1.5s\nsee 'leaderlab explore --help'\n"},
 		{[]string{"explore", "--shard", "1/2", "--shards", "2"},
 			"leaderlab: --shard and --shards exclude each other: --shard runs one shard here, --shards runs them all in worker processes\nsee 'leaderlab explore --help'\n"},
+		{[]string{"explore", "--merge"}, "leaderlab: --merge needs the partial results to merge, such as partials/explore-*-of-4.json\nsee 'leaderlab explore --help'\n"},
+		{[]string{"explore", "crash"}, "leaderlab: explore takes no arguments but with --merge, got [\"crash\"]\nsee 'leaderlab explore --help'\n"},
 		{[]string{"explore", "--schedule", "{"}, "leaderlab: --schedule: not a schedule's JSON: unexpected end of JSON input\nsee 'leaderlab explore --help'\n"},
 		{[]string{"merge"}, "leaderlab: merge needs the partial results to merge, such as partials/partial-*-of-4.json\nsee 'leaderlab merge --help'\n"},
 		{[]string{"frobnicate"}, "leaderlab: unknown command \"frobnicate\"; the commands are bench, run, advise, explore, operators and merge\nsee 'leaderlab --help'\n"},
