@@ -10,6 +10,7 @@ import (
 	"github.com/onsi/gomega/gmeasure"
 
 	"github.com/leaderlab/leaderlab/scenarios"
+	"github.com/leaderlab/leaderlab/scenarios/benchmark"
 	"github.com/leaderlab/leaderlab/sim"
 )
 
@@ -30,12 +31,12 @@ var _ = Describe("failover timing", Label("benchmark"), Serial, func() {
 		dir := scenarios.DefaultReportDir()
 		experiment := gmeasure.NewExperiment("virtual failover time")
 
-		results, err := scenarios.Benchmark(T(), scenarios.Bench{
+		results, err := benchmark.Run(T(), benchmark.Spec{
 			Seeds: seeds, Dir: dir, Progress: GinkgoWriter, Experiment: experiment,
 		})
 		Expect(err).NotTo(HaveOccurred())
 		AddReportEntry(experiment.Name, experiment)
-		Expect(scenarios.WriteTable(GinkgoWriter, results)).To(Succeed())
+		Expect(benchmark.WriteTable(GinkgoWriter, results)).To(Succeed())
 		GinkgoWriter.Printf("report written to %s\n", dir)
 
 		for _, r := range results {

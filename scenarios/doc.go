@@ -1,6 +1,7 @@
 // Package scenarios is a catalog of leader-election scenarios for the
-// simulator in package sim, with Gomega matchers for its reports and
-// benchmarks of failover time. It is how a controller author checks, in
+// simulator in package sim, with Gomega matchers for its reports and the
+// failover arithmetic (Bounds); package benchmark beside it measures failover
+// times over many seeds. It is how a controller author checks, in
 // their own ginkgo suite, what client-go's leader election does under their
 // timing when leaders crash, stop, lose the API or meet a foreign writer.
 //
@@ -79,16 +80,13 @@
 //
 // # Benchmarks
 //
-// Benchmark runs crash, handover and rolling-restart failovers over many
-// seeds for a set of timings (CommonTimings by default) and a latency model,
-// and returns each distribution (Summarize: min, median, p99, max) with the
-// leaderless time per run and the count of failovers outside the
-// arithmetic's window. With Bench.Dir set it writes a Markdown table, an SVG
-// histogram per scenario and the timeline (sim's Report.SVG) of one
-// representative run. The module's own benchmarks are ginkgo specs labelled
-// "benchmark" that exist only when a label filter selects them (go test
-// ./scenarios -run TestScenarios -ginkgo.label-filter=benchmark); make bench
-// runs the same measurement through the leaderlab command (cmd/leaderlab).
+// Package benchmark (scenarios/benchmark) measures the catalog's failovers
+// over many seeds for a set of timings (CommonTimings by default) and
+// writes tables and pictures. The module's own benchmarks are ginkgo specs
+// labelled "benchmark" that exist only when a label filter selects them (go
+// test ./scenarios -run TestScenarios -ginkgo.label-filter=benchmark); make
+// bench runs the same measurement through the leaderlab command
+// (cmd/leaderlab).
 //
 // # On a real API server
 //
@@ -117,11 +115,6 @@
 //   - The rolling restart replaces replicas in one slot each (stop, then
 //     start with a new identity); it does not model surge pods running
 //     beside the old ones.
-//   - Benchmarks run seeds one after another in one process, so that every
-//     run can be replayed exactly; they do not use the second core. To use
-//     more, split the seeds with Bench.Shard across processes or machines
-//     and combine the partial results with Bench.Merge (the leaderlab
-//     command's --shards and --shard do).
 //   - go test's -run flag filters the subtests of the runs: a spec or a test
 //     whose run was filtered out (by Run or Verify) is skipped with a
 //     message saying so, and a test that calls Run for several runs stops at

@@ -2,7 +2,6 @@ package scenarios_test
 
 import (
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -45,20 +44,4 @@ func ExampleDescribeCatalog() {
 		Timing:     sim.Timing{LeaseDuration: 20 * time.Second, RenewDeadline: 15 * time.Second, RetryPeriod: 3 * time.Second},
 		Candidates: 2,
 	})
-}
-
-// One call measures a timing and latency model and writes the table and
-// pictures; t is the test's *testing.T.
-func ExampleBenchmark() {
-	var t *testing.T
-	results, err := scenarios.Benchmark(t, scenarios.Bench{
-		Timings: []sim.Timing{{LeaseDuration: 20 * time.Second, RenewDeadline: 15 * time.Second, RetryPeriod: 3 * time.Second}},
-		Latency: sim.Dist{Min: 5 * time.Millisecond, Max: 40 * time.Millisecond},
-		Seeds:   500,
-		Dir:     "report",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = scenarios.WriteTable(os.Stdout, results)
 }

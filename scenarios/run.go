@@ -159,6 +159,19 @@ func (s Scenario) run(t *testing.T, cfg Config, seed int64) outcome {
 	return o
 }
 
+// Simulate runs s once with cfg and seed in t, without checking its
+// expectations, for measurements over many seeds (package benchmark): the
+// report, or nil when the simulator could not finish the run (t has failed
+// then). A plan that panics fails t.
+func (s Scenario) Simulate(t *testing.T, cfg Config, seed int64) *sim.Report {
+	t.Helper()
+	var rep, partial *sim.Report
+	if panicked := s.simulate(t, s.Params(cfg, seed), &rep, &partial); panicked != nil {
+		t.Fatalf("scenarios: %s seed %d: the plan panicked: %v", s.ID, seed, panicked)
+	}
+	return rep
+}
+
 // subtestName is the name of a run's subtest: "<ID>/seed-<n>", and inside a
 // ginkgo spec "<ID>/seed-<n>/spec-<hash of the spec's full text>".
 //

@@ -18,6 +18,7 @@ import (
 
 	"github.com/leaderlab/leaderlab/internal/gotest"
 	"github.com/leaderlab/leaderlab/scenarios"
+	"github.com/leaderlab/leaderlab/scenarios/benchmark"
 	"github.com/leaderlab/leaderlab/sim"
 )
 
@@ -39,8 +40,8 @@ type spec struct {
 	Scenarios  []string     `json:"scenarios"`
 }
 
-func (s spec) bench() scenarios.Bench {
-	b := scenarios.Bench{Timings: s.Timings, Candidates: s.Candidates, Latency: s.Latency, Seeds: s.Seeds}
+func (s spec) bench() benchmark.Spec {
+	b := benchmark.Spec{Timings: s.Timings, Candidates: s.Candidates, Latency: s.Latency, Seeds: s.Seeds}
 	for _, id := range s.Scenarios {
 		sc, _ := scenarios.Lookup(id)
 		b.Scenarios = append(b.Scenarios, sc)
@@ -55,13 +56,13 @@ func (s spec) runs() int { return len(s.Timings) * len(s.Scenarios) * s.Seeds }
 type partial struct {
 	Kind    string             `json:"kind"`
 	Spec    spec               `json:"spec"`
-	Shard   scenarios.Shard    `json:"shard"`
-	Results []scenarios.Result `json:"results"`
+	Shard   benchmark.Shard    `json:"shard"`
+	Results []benchmark.Result `json:"results"`
 }
 
 const partialKind = "leaderlab-bench-partial"
 
-func partialName(sh scenarios.Shard) string {
+func partialName(sh benchmark.Shard) string {
 	return fmt.Sprintf("partial-%d-of-%d.json", sh.Index, sh.Count)
 }
 
@@ -89,7 +90,7 @@ func newBench() *cobra.Command {
 	fl.StringVar(&f.timing, "timing", "common", "timings LD/RD/RP, comma-separated, or presets: "+scenarios.PresetNames()+", common (all of scenarios.CommonTimings)")
 	fl.IntVar(&f.candidates, "candidates", 3, "candidates (replicas) per run")
 	fl.StringVar(&f.latency, "latency", sim.DefaultLatency.String(), "latency of each request leg: fixed (2ms) or uniform (1ms..3ms)")
-	fl.StringVar(&f.scenarios, "scenarios", scenarioList(scenarios.BenchScenarios), "scenarios to measure: "+scenarioIDs(true))
+	fl.StringVar(&f.scenarios, "scenarios", scenarioList(benchmark.Scenarios), "scenarios to measure: "+scenarioIDs(true))
 	fl.IntVar(&f.seeds, "seeds", 200, "seeds per scenario and timing (seeds 1..N)")
 	fl.IntVar(&f.shards, "shards", 1, "worker processes to share the seeds among")
 	fl.StringVar(&f.shard, "shard", "", "run only slice I/N of the seeds and write a partial result for merge")
@@ -166,8 +167,8 @@ func (f benchFlags) run(cmd *cobra.Command) error {
 	prog, _ := newProgress(stderr, f.progress, s.runs())
 	withT(stderr, func(t *testing.T) int {
 		b := s.bench()
-		b.OnRun = func(scenarios.Scenario, sim.Timing, scenarios.SeedRun) { prog.tick() }
-		results, err := scenarios.Benchmark(t, b)
+		b.OnRun = func(scenarios.Scenario, sim.Timing, benchmark.SeedRun) { prog.tick() }
+		results, err := benchmark.Run(t, b)
 		prog.done()
 		if err != nil {
 			fmt.Fprintf(stderr, "leaderlab: %v\n", err)
@@ -179,7 +180,7 @@ func (f benchFlags) run(cmd *cobra.Command) error {
 }
 
 // runShard runs one slice of the seeds and writes its partial result.
-func (f benchFlags) runShard(s spec, sh scenarios.Shard, stderr io.Writer) error {
+func (f benchFlags) runShard(s spec, sh benchmark.Shard, stderr io.Writer) error {
 	if err := os.MkdirAll(f.out, 0o755); err != nil {
 		return err
 	}
@@ -188,8 +189,8 @@ func (f benchFlags) runShard(s spec, sh scenarios.Shard, stderr io.Writer) error
 	withT(stderr, func(t *testing.T) int {
 		b := s.bench()
 		b.Shard = sh
-		b.OnRun = func(scenarios.Scenario, sim.Timing, scenarios.SeedRun) { prog.tick() }
-		results, err := scenarios.Benchmark(t, b)
+		b.OnRun = func(scenarios.Scenario, sim.Timing, benchmark.SeedRun) { prog.tick() }
+		results, err := benchmark.Run(t, b)
 		prog.done()
 		if err != nil {
 			fmt.Fprintf(stderr, "leaderlab: shard %v: %v\n", sh, err)
@@ -238,7 +239,7 @@ func (f benchFlags) runShards(s spec, stdout, stderr io.Writer) error {
 	var wg sync.WaitGroup
 	errs := make([]error, f.shards)
 	for i := range f.shards {
-		sh := scenarios.Shard{Index: i + 1, Count: f.shards}
+		sh := benchmark.Shard{Index: i + 1, Count: f.shards}
 		args := []string{"bench", "--shard", sh.String(), "--out", tmp, "--progress", "ticks",
 			"--timing", timingLabels(s.Timings), "--candidates", strconv.Itoa(s.Candidates),
 			"--latency", s.Latency.String(), "--scenarios", strings.Join(s.Scenarios, ","), "--seeds", strconv.Itoa(s.Seeds)}
@@ -252,7 +253,7 @@ func (f benchFlags) runShards(s spec, stdout, stderr io.Writer) error {
 	}
 	var parts []partial
 	for i := range f.shards {
-		p, err := readPartial(filepath.Join(tmp, partialName(scenarios.Shard{Index: i + 1, Count: f.shards})))
+		p, err := readPartial(filepath.Join(tmp, partialName(benchmark.Shard{Index: i + 1, Count: f.shards})))
 		if err != nil {
 			_ = os.RemoveAll(tmp)
 			return err
@@ -266,7 +267,7 @@ func (f benchFlags) runShards(s spec, stdout, stderr io.Writer) error {
 // worker runs one shard's process, counting its ticks into prog and passing
 // its other lines of standard error on, prefixed with the shard; its
 // standard output goes to stdout (nil: discarded).
-func worker(exe string, args []string, sh scenarios.Shard, shards int, prog *progress, stderr, stdout io.Writer) error {
+func worker(exe string, args []string, sh benchmark.Shard, shards int, prog *progress, stderr, stdout io.Writer) error {
 	cmd := exec.Command(exe, args...)
 	cmd.Stdout = stdout
 	cmd.Env = gotest.WorkerEnv(os.Environ(), shards)

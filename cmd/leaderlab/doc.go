@@ -64,7 +64,7 @@
 //     modelled latency (uniform per leg), not how fast a real cluster is.
 //   - Only the catalog's scenarios run; bench measures those with a failover
 //     window (crash, handover, rolling-restart). Your own plans need the
-//     library (scenarios.Benchmark, sim.Test).
+//     library (benchmark.Run in scenarios/benchmark, sim.Test).
 //   - The simulator needs a *testing.T: the command hosts one test through
 //     testing.Main, so while it simulates, the testing package's own output
 //     goes to a temporary file (shown on standard error only on failure),

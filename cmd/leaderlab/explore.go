@@ -17,6 +17,7 @@ import (
 
 	"github.com/leaderlab/leaderlab/explore"
 	"github.com/leaderlab/leaderlab/scenarios"
+	"github.com/leaderlab/leaderlab/scenarios/benchmark"
 	"github.com/leaderlab/leaderlab/sim"
 )
 
@@ -273,7 +274,7 @@ func (f exploreFlags) runShards(cmd *cobra.Command, stderr io.Writer) ([][]byte,
 	outs := make([]bytes.Buffer, f.shards)
 	errs := make([]error, f.shards)
 	for i := range f.shards {
-		sh := scenarios.Shard{Index: i + 1, Count: f.shards}
+		sh := benchmark.Shard{Index: i + 1, Count: f.shards}
 		wargs := append([]string{"explore", "--shard", sh.String(), "--progress", "ticks"}, args...)
 		wg.Go(func() { errs[i] = worker(exe, wargs, sh, f.shards, prog, stderr, &outs[i]) })
 	}

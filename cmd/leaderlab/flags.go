@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/leaderlab/leaderlab/scenarios"
+	"github.com/leaderlab/leaderlab/scenarios/benchmark"
 	"github.com/leaderlab/leaderlab/sim"
 )
 
@@ -200,14 +201,14 @@ func parseScenarios(flag, value string) ([]scenarios.Scenario, error) {
 }
 
 // parseShard reads --shard I/N.
-func parseShard(flag, value string) (scenarios.Shard, error) {
+func parseShard(flag, value string) (benchmark.Shard, error) {
 	i, n, ok := strings.Cut(value, "/")
 	index, errI := strconv.Atoi(i)
 	count, errN := strconv.Atoi(n)
 	if !ok || errI != nil || errN != nil {
-		return scenarios.Shard{}, usagef("%s %q: want I/N such as 1/4", flag, value)
+		return benchmark.Shard{}, usagef("%s %q: want I/N such as 1/4", flag, value)
 	}
-	sh := scenarios.Shard{Index: index, Count: count}
+	sh := benchmark.Shard{Index: index, Count: count}
 	if count < 1 || index < 1 || index > count {
 		return sh, usagef("%s %q: I must lie in 1..N and N must be at least 1", flag, value)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/leaderlab/leaderlab/scenarios"
+	"github.com/leaderlab/leaderlab/scenarios/benchmark"
 	"github.com/leaderlab/leaderlab/sim"
 )
 
@@ -278,7 +279,7 @@ func TestBenchMeasuresAgainstTheArithmeticAndWritesAReportPage(t *testing.T) {
 		Timing   sim.Timing          `json:"timing"`
 		Window   scenarios.Window    `json:"window"`
 		Outside  int                 `json:"outside"`
-		Runs     []scenarios.SeedRun `json:"runs"`
+		Runs     []benchmark.SeedRun `json:"runs"`
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil || len(rows) != 4 {
 		t.Fatalf("--json: %v, %d rows, want 4\n%s", err, len(rows), r.stdout)

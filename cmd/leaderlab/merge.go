@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/leaderlab/leaderlab/scenarios"
+	"github.com/leaderlab/leaderlab/scenarios/benchmark"
 )
 
 func newMerge() *cobra.Command {
@@ -50,7 +50,7 @@ func mergeAndReport(parts []partial, out string, asJSON bool, stdout, stderr io.
 	}
 	s := parts[0].Spec
 	withT(stderr, func(t *testing.T) int {
-		var all [][]scenarios.Result
+		var all [][]benchmark.Result
 		for _, p := range parts {
 			all = append(all, p.Results)
 		}

@@ -10,11 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/leaderlab/leaderlab/scenarios"
+	"github.com/leaderlab/leaderlab/scenarios/benchmark"
 	"github.com/leaderlab/leaderlab/sim"
 )
 
-// Files of a bench's output folder besides those of scenarios.WriteReport.
+// Files of a bench's output folder besides those of benchmark.WriteReport.
 const (
 	tableJSON = "failover-table.json"
 	tableMD   = "failover-table.md"
@@ -22,11 +22,11 @@ const (
 )
 
 // report prints the table of results on stdout (Markdown, or JSON with
-// asJSON) and writes the folder out: scenarios.WriteReport's table,
+// asJSON) and writes the folder out: benchmark.WriteReport's table,
 // histograms and timelines, the table as JSON and index.html. Nothing in
 // them depends on where or how fast the runs ran, so the outputs of the same
 // bench are byte-identical however it was sharded.
-func report(results []scenarios.Result, s spec, out string, asJSON bool, stdout, stderr io.Writer) int {
+func report(results []benchmark.Result, s spec, out string, asJSON bool, stdout, stderr io.Writer) int {
 	js, err := json.MarshalIndent(results, "", "  ")
 	if err != nil {
 		fmt.Fprintf(stderr, "leaderlab: %v\n", err)
@@ -34,14 +34,14 @@ func report(results []scenarios.Result, s spec, out string, asJSON bool, stdout,
 	}
 	js = append(js, '\n')
 	var md bytes.Buffer
-	_ = scenarios.WriteTable(&md, results)
+	_ = benchmark.WriteTable(&md, results)
 	if asJSON {
 		_, err = stdout.Write(js)
 	} else {
 		_, err = stdout.Write(md.Bytes())
 	}
 	if err == nil {
-		err = scenarios.WriteReport(out, results)
+		err = benchmark.WriteReport(out, results)
 	}
 	if err == nil {
 		err = os.WriteFile(filepath.Join(out, tableJSON), js, 0o644)
@@ -61,7 +61,7 @@ func report(results []scenarios.Result, s spec, out string, asJSON bool, stdout,
 // the timeline of its representative run, each with a sentence on how to
 // read it. It names only files that WriteReport and report write, by the
 // names they use.
-func indexPage(results []scenarios.Result, s spec, table string) []byte {
+func indexPage(results []benchmark.Result, s spec, table string) []byte {
 	var b strings.Builder
 	b.WriteString(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>leaderlab bench</title>
@@ -86,7 +86,7 @@ the leaderless time per run and the runs in which two candidates acted as leader
 The same table: <a href="` + tableMD + `">` + tableMD + `</a>, <a href="` + tableJSON + `">` + tableJSON + `</a> (with every run).</p>
 `)
 	b.WriteString(markdownTableHTML(table))
-	for _, i := range scenarios.Drawn(results) {
+	for _, i := range benchmark.Drawn(results) {
 		r := results[i]
 		id := r.Scenario.ID
 		fmt.Fprintf(&b, "<h2 id=\"%s\">%s</h2>\n<p>%s</p>\n", html.EscapeString(id), html.EscapeString(id), html.EscapeString(r.Scenario.Description))

@@ -12,6 +12,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/leaderlab/leaderlab/scenarios"
+	"github.com/leaderlab/leaderlab/scenarios/benchmark"
 	"github.com/leaderlab/leaderlab/sim"
 )
 
@@ -39,7 +40,7 @@ var _ = Describe("our failover budget", func() {
 		// The arithmetic already promises it: LD + 4.4 RP + 7 RT = 33.5s.
 		Expect(scenarios.BoundsFor(sim.Options{Timing: ours.Timing, Latency: ours.Latency}).Crash().Hi).To(BeNumerically("<", 35*time.Second))
 
-		results, err := scenarios.Benchmark(suiteT, scenarios.Bench{
+		results, err := benchmark.Run(suiteT, benchmark.Spec{
 			Timings: []sim.Timing{ours.Timing}, Latency: ours.Latency, Candidates: ours.Candidates,
 			Seeds: 50, Scenarios: []scenarios.Scenario{scenarios.LeaderCrash},
 		})

@@ -1,4 +1,4 @@
-package scenarios
+package benchmark
 
 import (
 	"cmp"
@@ -14,29 +14,19 @@ import (
 	"github.com/onsi/gomega/gmeasure"
 
 	"github.com/leaderlab/leaderlab/internal/stats"
+	"github.com/leaderlab/leaderlab/scenarios"
 	"github.com/leaderlab/leaderlab/sim"
 )
 
-// CommonTimings are timings users commonly run: LeaseDuration /
-// RenewDeadline / RetryPeriod.
-var CommonTimings = []sim.Timing{
-	{LeaseDuration: 5 * time.Second, RenewDeadline: 3 * time.Second, RetryPeriod: time.Second},        // fast failover, tests
-	{LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second},  // controller-runtime, kube-controller-manager
-	{LeaseDuration: 30 * time.Second, RenewDeadline: 20 * time.Second, RetryPeriod: 5 * time.Second},  // doubled defaults
-	{LeaseDuration: 60 * time.Second, RenewDeadline: 40 * time.Second, RetryPeriod: 10 * time.Second}, // fewer API writes
-	{LeaseDuration: 137 * time.Second, RenewDeadline: 107 * time.Second, RetryPeriod: 26 * time.Second},
-	{LeaseDuration: 270 * time.Second, RenewDeadline: 240 * time.Second, RetryPeriod: 60 * time.Second}, // single-node clusters
-}
-
-// BenchScenarios are the scenarios a Bench measures by default: the three
+// Scenarios are the scenarios a Spec measures by default: the three
 // failovers every deployment goes through.
-var BenchScenarios = []Scenario{LeaderCrash, GracefulHandover, RollingRestart}
+var Scenarios = []scenarios.Scenario{scenarios.LeaderCrash, scenarios.GracefulHandover, scenarios.RollingRestart}
 
-// Bench measures virtual failover times over many seeds, for each timing and
-// scenario. The zero value measures BenchScenarios for CommonTimings with the
+// Spec measures virtual failover times over many seeds, for each timing and
+// scenario. The zero value measures Scenarios for scenarios.CommonTimings with the
 // default latency, three candidates and 200 seeds, and writes nothing.
-type Bench struct {
-	// Timings to measure; nil means CommonTimings.
+type Spec struct {
+	// Timings to measure; nil means scenarios.CommonTimings.
 	Timings []sim.Timing
 	// Latency is each leg's latency; zero means sim.DefaultLatency.
 	Latency sim.Dist
@@ -45,8 +35,8 @@ type Bench struct {
 	// Seeds is the number of runs per scenario and timing (seeds 1..Seeds);
 	// 0 means 200.
 	Seeds int
-	// Scenarios to measure; nil means BenchScenarios. Each needs Failover.
-	Scenarios []Scenario
+	// Scenarios to measure; nil means Scenarios. Each needs Failover.
+	Scenarios []scenarios.Scenario
 	// Dir, when set, receives the table (failover-table.md), a histogram
 	// per scenario (histogram-<id>.svg) and the timeline of one
 	// representative run per scenario (timeline-<id>.svg).
@@ -54,7 +44,7 @@ type Bench struct {
 	// Progress, when set, receives a line per quarter of the seeds.
 	Progress io.Writer
 	// OnRun, when set, is called after every run, for a progress bar.
-	OnRun func(s Scenario, t sim.Timing, run SeedRun)
+	OnRun func(s scenarios.Scenario, t sim.Timing, run SeedRun)
 	// Shard, when its Count is above 1, measures only its slice of the seeds
 	// and returns partial results (no Example, nothing written): Merge
 	// combines the partials of every shard into what one Benchmark returns,
@@ -90,7 +80,7 @@ func (sh Shard) Validate() error {
 		return nil
 	}
 	if sh.Count < 1 || sh.Index < 1 || sh.Index > sh.Count {
-		return fmt.Errorf("scenarios: shard %d/%d: the index must lie in 1..%d", sh.Index, sh.Count, max(sh.Count, 1))
+		return fmt.Errorf("benchmark: shard %d/%d: the index must lie in 1..%d", sh.Index, sh.Count, max(sh.Count, 1))
 	}
 	return nil
 }
@@ -109,11 +99,11 @@ type SeedRun struct {
 
 // Result is one scenario at one timing over all seeds.
 type Result struct {
-	Scenario   Scenario
+	Scenario   scenarios.Scenario
 	Timing     sim.Timing
 	Candidates int
 	// Window is the arithmetic's window for every failover (Scenario.Failover).
-	Window Window
+	Window scenarios.Window
 	// Failovers holds every failover of every run; Leaderless the leaderless
 	// time of each run.
 	Failovers  []time.Duration
@@ -139,40 +129,23 @@ type Summary = stats.Summary
 // FailoverSummary is the distribution of r's failovers.
 func (r Result) FailoverSummary() Summary { return stats.Summarize(r.Failovers) }
 
-// TimingLabel is "LD/RD/RP", as in "15s/10s/2s" or "137s/107s/26s". Each
-// duration is written as labelDuration writes it.
-func TimingLabel(t sim.Timing) string {
-	return labelDuration(t.LeaseDuration) + "/" + labelDuration(t.RenewDeadline) + "/" + labelDuration(t.RetryPeriod)
-}
-
-// labelDuration writes a whole number of seconds as seconds ("137s", not
-// time.Duration's "2m17s"), because elector timings are set and compared in
-// seconds and a table column of "2m17s/1m47s/26s" hides that; any other
-// duration is written as time.Duration writes it ("500ms", "1.5s").
-func labelDuration(d time.Duration) string {
-	if d%time.Second == 0 {
-		return fmt.Sprintf("%ds", int64(d/time.Second))
-	}
-	return d.String()
-}
-
 // Benchmark runs the bench with t (one subtest per scenario and timing) and
-// returns its results; with Bench.Dir set (and no Bench.Shard) it also
+// returns its results; with Spec.Dir set (and no Spec.Shard) it also
 // writes the table and the pictures there. It is the one call a downstream suite needs to measure its
 // own timing and latency model:
 //
-//	results, err := scenarios.Benchmark(t, scenarios.Bench{
+//	results, err := benchmark.Run(t, benchmark.Spec{
 //		Timings: []sim.Timing{{LeaseDuration: 20 * time.Second, RenewDeadline: 15 * time.Second, RetryPeriod: 3 * time.Second}},
 //		Latency: sim.Dist{Min: 5 * time.Millisecond, Max: 40 * time.Millisecond},
 //		Dir:     "report",
 //	})
-func Benchmark(t *testing.T, b Bench) ([]Result, error) {
+func Run(t *testing.T, b Spec) ([]Result, error) {
 	timings, list := b.Timings, b.Scenarios
 	if timings == nil {
-		timings = CommonTimings
+		timings = scenarios.CommonTimings
 	}
 	if list == nil {
-		list = BenchScenarios
+		list = Scenarios
 	}
 	if err := b.Shard.Validate(); err != nil {
 		return nil, err
@@ -180,13 +153,13 @@ func Benchmark(t *testing.T, b Bench) ([]Result, error) {
 	var results []Result
 	for _, s := range list {
 		if s.Failover == nil {
-			return nil, fmt.Errorf("scenarios: Bench.Scenarios: %s has no Failover window to measure against", s.ID)
+			return nil, fmt.Errorf("benchmark: Spec.Scenarios: %s has no Failover window to measure against", s.ID)
 		}
 		for _, tm := range timings {
-			cfg := Config{Timing: tm, Candidates: b.Candidates, Latency: b.Latency}
+			cfg := scenarios.Config{Timing: tm, Candidates: b.Candidates, Latency: b.Latency}
 			r, ok := b.measure(t, s, cfg)
 			if !ok {
-				return results, fmt.Errorf("scenarios: %s at %s failed (see the log of its subtest)", s.ID, TimingLabel(tm))
+				return results, fmt.Errorf("benchmark: %s at %s failed (see the log of its subtest)", s.ID, scenarios.TimingLabel(tm))
 			}
 			results = append(results, r)
 		}
@@ -197,7 +170,7 @@ func Benchmark(t *testing.T, b Bench) ([]Result, error) {
 	return results, nil
 }
 
-func (b Bench) seeds() int {
+func (b Spec) seeds() int {
 	if b.Seeds == 0 {
 		return 200
 	}
@@ -206,12 +179,12 @@ func (b Bench) seeds() int {
 
 // measure runs one scenario at one timing for every seed of the bench's
 // shard, in one subtest.
-func (b Bench) measure(t *testing.T, s Scenario, cfg Config) (Result, bool) {
+func (b Spec) measure(t *testing.T, s scenarios.Scenario, cfg scenarios.Config) (Result, bool) {
 	p := s.Params(cfg, 0)
 	r := Result{Scenario: s, Timing: p.Timing, Candidates: p.Options.Candidates, Window: s.Failover(p)}
-	name := s.ID + " " + TimingLabel(p.Timing)
+	name := s.ID + " " + scenarios.TimingLabel(p.Timing)
 	start := time.Now()
-	ok := t.Run(s.ID+"/"+strings.ReplaceAll(TimingLabel(p.Timing), "/", "-"), func(t *testing.T) {
+	ok := t.Run(s.ID+"/"+strings.ReplaceAll(scenarios.TimingLabel(p.Timing), "/", "-"), func(t *testing.T) {
 		lo, hi := b.Shard.Seeds(b.seeds())
 		for seed := lo; seed <= hi; seed++ {
 			run := runOf(b.once(t, s, cfg, seed))
@@ -257,13 +230,13 @@ func (r *Result) add(run SeedRun) {
 	r.Overlaps += btoi(run.Overlap)
 }
 
-// Merge combines the partial results of a bench's shards (Bench.Shard) into
+// Merge combines the partial results of a bench's shards (Spec.Shard) into
 // the results one Benchmark of the whole seed range returns: the runs of
 // each scenario and timing in seed order, and the representative runs that
 // a report draws (Drawn), run again here; the other results have no
 // Example. b must be the bench the shards ran, without its Shard; every
 // seed must be there exactly once. With b.Dir set it writes the report too.
-func (b Bench) Merge(t *testing.T, parts ...[]Result) ([]Result, error) {
+func (b Spec) Merge(t *testing.T, parts ...[]Result) ([]Result, error) {
 	type key struct {
 		id     string
 		timing sim.Timing
@@ -284,20 +257,20 @@ func (b Bench) Merge(t *testing.T, parts ...[]Result) ([]Result, error) {
 	var results []Result
 	for _, k := range order {
 		f := first[k]
-		cfg := Config{Timing: k.timing, Candidates: b.Candidates, Latency: b.Latency}
+		cfg := scenarios.Config{Timing: k.timing, Candidates: b.Candidates, Latency: b.Latency}
 		p := f.Scenario.Params(cfg, 0)
 		if f.Scenario.Failover == nil {
-			return nil, fmt.Errorf("scenarios: merge: %s has no Failover window to measure against", k.id)
+			return nil, fmt.Errorf("benchmark: merge: %s has no Failover window to measure against", k.id)
 		}
 		all := slices.SortedFunc(slices.Values(runs[k]), func(a, b SeedRun) int { return cmp.Compare(a.Seed, b.Seed) })
 		for i, run := range all {
 			if run.Seed != int64(i+1) {
-				return nil, fmt.Errorf("scenarios: merge: %s at %s: expected seed %d, found seed %d: every seed 1..%d exactly once (a shard missing or given twice?)",
-					k.id, TimingLabel(k.timing), i+1, run.Seed, b.seeds())
+				return nil, fmt.Errorf("benchmark: merge: %s at %s: expected seed %d, found seed %d: every seed 1..%d exactly once (a shard missing or given twice?)",
+					k.id, scenarios.TimingLabel(k.timing), i+1, run.Seed, b.seeds())
 			}
 		}
 		if len(all) != b.seeds() {
-			return nil, fmt.Errorf("scenarios: merge: %s at %s: %d of %d seeds (a shard missing?)", k.id, TimingLabel(k.timing), len(all), b.seeds())
+			return nil, fmt.Errorf("benchmark: merge: %s at %s: %d of %d seeds (a shard missing?)", k.id, scenarios.TimingLabel(k.timing), len(all), b.seeds())
 		}
 		r := Result{Scenario: f.Scenario, Timing: p.Timing, Candidates: p.Options.Candidates, Window: f.Scenario.Failover(p)}
 		for _, run := range all {
@@ -310,12 +283,12 @@ func (b Bench) Merge(t *testing.T, parts ...[]Result) ([]Result, error) {
 	for _, i := range Drawn(results) {
 		r := &results[i]
 		start := time.Now()
-		ok := t.Run(r.Scenario.ID+"/"+strings.ReplaceAll(TimingLabel(r.Timing), "/", "-")+"/example", func(t *testing.T) {
-			cfg := Config{Timing: r.Timing, Candidates: b.Candidates, Latency: b.Latency}
+		ok := t.Run(r.Scenario.ID+"/"+strings.ReplaceAll(scenarios.TimingLabel(r.Timing), "/", "-")+"/example", func(t *testing.T) {
+			cfg := scenarios.Config{Timing: r.Timing, Candidates: b.Candidates, Latency: b.Latency}
 			r.Example = b.once(t, r.Scenario, cfg, r.representative())
 		})
 		if !ok {
-			return results, fmt.Errorf("scenarios: %s at %s: the representative run failed (see the log of its subtest)", r.Scenario.ID, TimingLabel(r.Timing))
+			return results, fmt.Errorf("benchmark: %s at %s: the representative run failed (see the log of its subtest)", r.Scenario.ID, scenarios.TimingLabel(r.Timing))
 		}
 		r.Wall = time.Since(start)
 	}
@@ -326,13 +299,9 @@ func (b Bench) Merge(t *testing.T, parts ...[]Result) ([]Result, error) {
 }
 
 // once runs one seed and fails t when the simulator cannot finish it.
-func (b Bench) once(t *testing.T, s Scenario, cfg Config, seed int64) *sim.Report {
+func (b Spec) once(t *testing.T, s scenarios.Scenario, cfg scenarios.Config, seed int64) *sim.Report {
 	t.Helper()
-	var rep, partial *sim.Report
-	if panicked := s.simulate(t, s.Params(cfg, seed), &rep, &partial); panicked != nil {
-		t.Fatalf("scenarios: %s seed %d: the plan panicked: %v", s.ID, seed, panicked)
-	}
-	return rep
+	return s.Simulate(t, cfg, seed)
 }
 
 // representative is the seed whose first failover is nearest the median of
@@ -372,7 +341,7 @@ func WriteTable(w io.Writer, results []Result) error {
 	for _, r := range results {
 		f, l := stats.Summarize(r.Failovers), stats.Summarize(r.Leaderless)
 		fmt.Fprintf(&b, "| %s | %s | %d | %d | %s | %s | %s | %s | %s .. %s | %d | %s | %s | %d |\n",
-			r.Scenario.ID, TimingLabel(r.Timing), len(r.Leaderless), f.N, ms(f.Min), ms(f.Median), ms(f.P99), ms(f.Max),
+			r.Scenario.ID, scenarios.TimingLabel(r.Timing), len(r.Leaderless), f.N, ms(f.Min), ms(f.Median), ms(f.P99), ms(f.Max),
 			ms(r.Window.Lo), ms(r.Window.Hi), r.Outside, ms(l.Median), ms(l.Max), r.Overlaps)
 	}
 	_, err := io.WriteString(w, b.String())
@@ -406,7 +375,7 @@ func Drawn(results []Result) []int {
 // scenario into dir, creating it.
 func WriteReport(dir string, results []Result) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("scenarios: report folder: %w", err)
+		return fmt.Errorf("benchmark: report folder: %w", err)
 	}
 	var table strings.Builder
 	if err := WriteTable(&table, results); err != nil {
@@ -431,7 +400,7 @@ func WriteReport(dir string, results []Result) error {
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			return fmt.Errorf("scenarios: report: %w", err)
+			return fmt.Errorf("benchmark: report: %w", err)
 		}
 	}
 	return nil

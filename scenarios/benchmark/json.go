@@ -1,38 +1,29 @@
-package scenarios
+package benchmark
 
 import (
 	"encoding/json"
 	"fmt"
 
 	"github.com/leaderlab/leaderlab/internal/stats"
+	"github.com/leaderlab/leaderlab/scenarios"
 	"github.com/leaderlab/leaderlab/sim"
 )
-
-// Lookup returns the catalog's scenario with the given ID.
-func Lookup(id string) (Scenario, bool) {
-	for _, s := range Catalog() {
-		if s.ID == id {
-			return s, true
-		}
-	}
-	return Scenario{}, false
-}
 
 // resultJSON is a Result as JSON: the scenario by its ID, the summaries for
 // readers, and the runs, from which UnmarshalJSON derives the rest.
 // Durations are nanoseconds, as in every JSON of the module.
 type resultJSON struct {
-	Scenario   string     `json:"scenario"`
-	Label      string     `json:"label"`
-	Timing     sim.Timing `json:"timing"`
-	Candidates int        `json:"candidates"`
-	Window     Window     `json:"window"`
-	Failovers  Summary    `json:"failovers"`
-	Leaderless Summary    `json:"leaderless"`
-	Outside    int        `json:"outside"`
-	Overlaps   int        `json:"overlaps"`
-	Example    int64      `json:"exampleSeed,omitempty"`
-	Runs       []SeedRun  `json:"runs"`
+	Scenario   string           `json:"scenario"`
+	Label      string           `json:"label"`
+	Timing     sim.Timing       `json:"timing"`
+	Candidates int              `json:"candidates"`
+	Window     scenarios.Window `json:"window"`
+	Failovers  Summary          `json:"failovers"`
+	Leaderless Summary          `json:"leaderless"`
+	Outside    int              `json:"outside"`
+	Overlaps   int              `json:"overlaps"`
+	Example    int64            `json:"exampleSeed,omitempty"`
+	Runs       []SeedRun        `json:"runs"`
 }
 
 // MarshalJSON writes r without its Example report (the seed of the
@@ -40,7 +31,7 @@ type resultJSON struct {
 // Wall, so that the JSON of the same seeds is the same wherever they ran.
 func (r Result) MarshalJSON() ([]byte, error) {
 	j := resultJSON{
-		Scenario: r.Scenario.ID, Label: TimingLabel(r.Timing), Timing: r.Timing, Candidates: r.Candidates,
+		Scenario: r.Scenario.ID, Label: scenarios.TimingLabel(r.Timing), Timing: r.Timing, Candidates: r.Candidates,
 		Window: r.Window, Failovers: stats.Summarize(r.Failovers), Leaderless: stats.Summarize(r.Leaderless),
 		Outside: r.Outside, Overlaps: r.Overlaps, Runs: r.Runs, Example: r.representative(),
 	}
@@ -49,15 +40,15 @@ func (r Result) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads what MarshalJSON writes: the scenario must be in the
 // catalog; the failovers, leaderless times and counts are derived from the
-// runs again (the Example is not restored: Bench.Merge runs it again).
+// runs again (the Example is not restored: Spec.Merge runs it again).
 func (r *Result) UnmarshalJSON(data []byte) error {
 	var j resultJSON
 	if err := json.Unmarshal(data, &j); err != nil {
 		return err
 	}
-	s, ok := Lookup(j.Scenario)
+	s, ok := scenarios.Lookup(j.Scenario)
 	if !ok {
-		return fmt.Errorf("scenarios: unknown scenario %q", j.Scenario)
+		return fmt.Errorf("benchmark: unknown scenario %q", j.Scenario)
 	}
 	*r = Result{Scenario: s, Timing: j.Timing, Candidates: j.Candidates, Window: j.Window}
 	for _, run := range j.Runs {

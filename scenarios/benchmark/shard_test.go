@@ -1,4 +1,4 @@
-package scenarios_test
+package benchmark_test
 
 import (
 	"strings"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/leaderlab/leaderlab/scenarios"
+	"github.com/leaderlab/leaderlab/scenarios/benchmark"
 	"github.com/leaderlab/leaderlab/sim"
 )
 
@@ -14,7 +15,7 @@ func TestShardsCoverEverySeedOnce(t *testing.T) {
 		for count := 1; count <= n; count++ {
 			next := int64(1)
 			for i := 1; i <= count; i++ {
-				lo, hi := scenarios.Shard{Index: i, Count: count}.Seeds(n)
+				lo, hi := benchmark.Shard{Index: i, Count: count}.Seeds(n)
 				if lo != next || hi < lo {
 					t.Fatalf("%d seeds, shard %d/%d: seeds %d..%d, want a non-empty slice from %d", n, i, count, lo, hi, next)
 				}
@@ -25,10 +26,10 @@ func TestShardsCoverEverySeedOnce(t *testing.T) {
 			}
 		}
 	}
-	if lo, hi := (scenarios.Shard{}).Seeds(7); lo != 1 || hi != 7 {
+	if lo, hi := (benchmark.Shard{}).Seeds(7); lo != 1 || hi != 7 {
 		t.Errorf("the zero Shard: seeds %d..%d, want 1..7", lo, hi)
 	}
-	for _, bad := range []scenarios.Shard{{Index: 0, Count: 2}, {Index: 3, Count: 2}, {Index: 1, Count: 0}} {
+	for _, bad := range []benchmark.Shard{{Index: 0, Count: 2}, {Index: 3, Count: 2}, {Index: 1, Count: 0}} {
 		if err := bad.Validate(); err == nil {
 			t.Errorf("shard %v: no error", bad)
 		}
@@ -36,21 +37,21 @@ func TestShardsCoverEverySeedOnce(t *testing.T) {
 }
 
 func TestMergeRefusesAMissingOrRepeatedSeed(t *testing.T) {
-	b := scenarios.Bench{Timings: []sim.Timing{{}}, Seeds: 3, Scenarios: []scenarios.Scenario{scenarios.LeaderCrash}}
-	part := func(seeds ...int64) []scenarios.Result {
-		r := scenarios.Result{Scenario: scenarios.LeaderCrash, Timing: sim.Timing{}.WithDefaults()}
+	b := benchmark.Spec{Timings: []sim.Timing{{}}, Seeds: 3, Scenarios: []scenarios.Scenario{scenarios.LeaderCrash}}
+	part := func(seeds ...int64) []benchmark.Result {
+		r := benchmark.Result{Scenario: scenarios.LeaderCrash, Timing: sim.Timing{}.WithDefaults()}
 		for _, s := range seeds {
-			r.Runs = append(r.Runs, scenarios.SeedRun{Seed: s, Failovers: []time.Duration{15 * time.Second}})
+			r.Runs = append(r.Runs, benchmark.SeedRun{Seed: s, Failovers: []time.Duration{15 * time.Second}})
 		}
-		return []scenarios.Result{r}
+		return []benchmark.Result{r}
 	}
 	for _, tt := range []struct {
-		parts [][]scenarios.Result
+		parts [][]benchmark.Result
 		want  string
 	}{
-		{[][]scenarios.Result{part(1), part(3)}, "expected seed 2, found seed 3"},
-		{[][]scenarios.Result{part(1, 2), part(2, 3)}, "expected seed 3, found seed 2"},
-		{[][]scenarios.Result{part(1, 2)}, "2 of 3 seeds"},
+		{[][]benchmark.Result{part(1), part(3)}, "expected seed 2, found seed 3"},
+		{[][]benchmark.Result{part(1, 2), part(2, 3)}, "expected seed 3, found seed 2"},
+		{[][]benchmark.Result{part(1, 2)}, "2 of 3 seeds"},
 	} {
 		_, err := b.Merge(t, tt.parts...)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {

@@ -1,7 +1,8 @@
-package scenarios
+package benchmark
 
 import (
 	"github.com/leaderlab/leaderlab/internal/svgdoc"
+	"github.com/leaderlab/leaderlab/scenarios"
 
 	"fmt"
 	"html"
@@ -48,7 +49,7 @@ func HistogramSVG(results []Result) []byte {
 		for _, c := range counts {
 			most = max(most, c)
 		}
-		b.Printf(`<text x="10" y="%d" font-size="12">%s</text>`+"\n", top+20, TimingLabel(r.Timing))
+		b.Printf(`<text x="10" y="%d" font-size="12">%s</text>`+"\n", top+20, scenarios.TimingLabel(r.Timing))
 		for k, line := range []string{fmt.Sprintf("n=%d", s.N), "median " + ms(s.Median), "p99    " + ms(s.P99), "max    " + ms(s.Max)} {
 			b.Printf(`<text x="10" y="%d">%s</text>`+"\n", top+36+14*k, line)
 		}
