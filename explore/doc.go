@@ -26,7 +26,9 @@
 // server, API server restarts, a stale replica, watch delay, foreign lease
 // deletes and overwrites, a rolling update), each aimed at the leader or a
 // named candidate, at a random instant or at the answer to the target's
-// n-th lease write, so that many land in the middle of a term. Action is
+// n-th lease write, so that many land in the middle of a term; AtTermEnd,
+// which you add to a vocabulary, holds its faults until a term ends (sim's
+// Fault.AfterTermEnds). Action is
 // the outside world: it changes the objects the controllers reconcile at
 // the start and every ActionEvery.
 //

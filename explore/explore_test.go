@@ -301,3 +301,31 @@ func TestWorkerProcessesGiveTheSameResult(t *testing.T) {
 		t.Errorf("2 worker processes:\n%s\none process:\n%s", b, a)
 	}
 }
+
+// AtTermEnd's faults wait for a term to end: beside crashes, which end
+// terms, they fire; the guarded mirror fails none of it.
+func TestAtTermEndFiresAtTermEnds(t *testing.T) {
+	o := mirrorSearch(true, 1, 30)
+	o.Vocabulary = []explore.Move{explore.Crash, explore.AtTermEnd}
+	for i := range 5 {
+		s, err := o.Draw(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range s.Faults {
+			if f.Kind != sim.FaultCrash && f.Kind != sim.FaultStart && f.AfterTermEnds != 1 {
+				t.Errorf("schedule %d: %+v is not held for a term's end", i, f)
+			}
+		}
+	}
+	res, err := explore.Search(t, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Failures) > 0 {
+		t.Errorf("the guarded mirror failed:\n%s", res)
+	}
+	if fired := res.Reached[sim.FaultAPIRestart] + res.Reached[sim.FaultDeleteLease] + res.Reached[sim.FaultOutage]; fired == 0 {
+		t.Errorf("no fault held for a term's end fired in %d schedules with %d term ends: %s", res.Schedules, res.TermEnds, res)
+	}
+}

@@ -9,10 +9,11 @@ import (
 
 // Move is one kind of thing a schedule can do to the cluster: it draws one
 // or more faults, aimed at the leader or at a named candidate, at a random
-// instant of the fault phase or (for crash, stop, partition and latency)
-// at the answer to the target's n-th lease write after it, so that many
-// land in the middle of a leader's term. Every fault ends within the fault
-// phase.
+// instant of the fault phase or at the answer to the target's n-th lease
+// write after it (Fault.AfterWrites), so that many land in the middle of a
+// leader's term; AtTermEnd times its faults at the end of a term
+// (Fault.AfterTermEnds). Every fault lasts at most until the fault phase
+// ends (one held for a term's end may start late).
 type Move struct {
 	Name string
 	draw func(e *drawEnv) []sim.Fault
@@ -23,19 +24,19 @@ var (
 	// Crash ends a candidate's process and starts it again later.
 	Crash = Move{"crash", func(e *drawEnv) []sim.Fault {
 		name, at := e.candidate(), e.at()
-		crash := e.afterWrites(sim.Fault{Kind: sim.FaultCrash, At: at, Candidate: name})
+		crash := e.timed(sim.Fault{Kind: sim.FaultCrash, At: at, Candidate: name})
 		return []sim.Fault{crash, e.restart(name, at)}
 	}}
 	// Stop cancels a candidate's context (it releases if ReleaseOnCancel)
 	// and starts it again later, as a rollout replaces a pod.
 	Stop = Move{"stop", func(e *drawEnv) []sim.Fault {
 		name, at := e.candidate(), e.at()
-		stop := e.afterWrites(sim.Fault{Kind: sim.FaultStop, At: at, Candidate: name})
+		stop := e.timed(sim.Fault{Kind: sim.FaultStop, At: at, Candidate: name})
 		return []sim.Fault{stop, e.restart(name, at)}
 	}}
 	// Partition cuts a candidate off from the API for a while.
 	Partition = Move{"partition", func(e *drawEnv) []sim.Fault {
-		return []sim.Fault{e.lasting(e.afterWrites(sim.Fault{Kind: sim.FaultPartition, Candidate: e.target()}), time.Second, 3*e.timing.LeaseDuration)}
+		return []sim.Fault{e.lasting(e.timed(sim.Fault{Kind: sim.FaultPartition, Candidate: e.target()}), time.Second, 3*e.timing.LeaseDuration)}
 	}}
 	// BlackHole and Outage take the API away from everyone: unanswered, or
 	// refused.
@@ -51,18 +52,18 @@ var (
 		verbs := []string{sim.VerbCreate, sim.VerbUpdate, sim.VerbPatch, sim.VerbDelete}
 		f := sim.Fault{Kind: sim.FaultLatency, Candidate: e.target(), Verb: verbs[e.rng.IntN(len(verbs))],
 			Request: sim.Fixed(e.between(time.Second, e.timing.LeaseDuration+2*e.timing.RetryPeriod))}
-		return []sim.Fault{e.lasting(e.afterWrites(f), e.timing.LeaseDuration, 4*e.timing.LeaseDuration)}
+		return []sim.Fault{e.lasting(e.timed(f), e.timing.LeaseDuration, 4*e.timing.LeaseDuration)}
 	}}
 	// SlowRenewals delays a candidate's lease updates by RP to RD.
 	SlowRenewals = Move{"slow-renewals", func(e *drawEnv) []sim.Fault {
 		f := sim.Fault{Kind: sim.FaultLatency, Candidate: e.target(), Verb: sim.VerbUpdate, Resource: "leases",
 			Request: sim.Fixed(e.between(e.timing.RetryPeriod, e.timing.RenewDeadline))}
-		return []sim.Fault{e.lasting(e.afterWrites(f), e.timing.LeaseDuration, 4*e.timing.LeaseDuration)}
+		return []sim.Fault{e.lasting(e.timed(f), e.timing.LeaseDuration, 4*e.timing.LeaseDuration)}
 	}}
 	// SlowRequests delays every request of a candidate by up to LD + 2 RP.
 	SlowRequests = Move{"slow-requests", func(e *drawEnv) []sim.Fault {
 		f := sim.Fault{Kind: sim.FaultLatency, Candidate: e.target(), Request: sim.Fixed(e.between(time.Second, e.timing.LeaseDuration+2*e.timing.RetryPeriod))}
-		return []sim.Fault{e.lasting(e.afterWrites(f), e.timing.LeaseDuration, 4*e.timing.LeaseDuration)}
+		return []sim.Fault{e.lasting(e.timed(f), e.timing.LeaseDuration, 4*e.timing.LeaseDuration)}
 	}}
 	// ServerErrors answers a share of everyone's requests 500 or 503;
 	// TooManyRequests answers them 429 with Retry-After 1 s.
@@ -120,7 +121,27 @@ var (
 		return out
 	}}
 
-	// Everything is every move: the default vocabulary.
+	// AtTermEnd holds a crash of a named candidate, an API server restart,
+	// a lease deletion or an outage until the next term ends (any
+	// candidate's), and applies it then: while the deposed leader's writes
+	// are on their way and the next one has not begun. It is not in
+	// Everything: without another fault that ends a term it does nothing,
+	// so add it to a vocabulary beside the moves that end terms.
+	AtTermEnd = Move{"at-term-end", func(e *drawEnv) []sim.Fault {
+		at := e.at()
+		switch e.rng.IntN(4) {
+		case 0:
+			name := e.candidate()
+			return []sim.Fault{{Kind: sim.FaultCrash, At: at, Candidate: name, AfterTermEnds: 1}, e.restart(name, at)}
+		case 1:
+			return []sim.Fault{{Kind: sim.FaultAPIRestart, At: at, AfterTermEnds: 1}}
+		case 2:
+			return []sim.Fault{{Kind: sim.FaultDeleteLease, At: at, AfterTermEnds: 1}}
+		}
+		return []sim.Fault{{Kind: sim.FaultOutage, At: at, AfterTermEnds: 1, For: e.between(time.Second, e.timing.LeaseDuration)}}
+	}}
+
+	// Everything is every move but AtTermEnd: the default vocabulary.
 	Everything = []Move{Crash, Stop, Partition, BlackHole, Outage, SlowWrites, SlowRenewals, SlowRequests,
 		ServerErrors, TooManyRequests, Overload, APIRestart, StaleReplica, WatchDelay, DeleteLease, OverwriteLease, RollingUpdate}
 )
@@ -167,9 +188,9 @@ func (e *drawEnv) restart(cand string, at time.Duration) sim.Fault {
 	return sim.Fault{Kind: sim.FaultStart, At: min(at+e.between(time.Second, 2*e.timing.LeaseDuration), e.length-grain), Candidate: cand}
 }
 
-// afterWrites times f at the answer to its target's first, second or third
-// lease write after At, half the time.
-func (e *drawEnv) afterWrites(f sim.Fault) sim.Fault {
+// timed times f at the answer to its target's first, second or third lease
+// write after it, half the time when it has a target; else at its instant.
+func (e *drawEnv) timed(f sim.Fault) sim.Fault {
 	if f.Candidate != "" && e.rng.IntN(2) == 0 {
 		f.AfterWrites = 1 + e.rng.IntN(3)
 	}

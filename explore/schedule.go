@@ -248,6 +248,7 @@ func faultGo(f sim.Fault) string {
 	add(f.Candidate == sim.Leader, "Candidate", "sim.Leader")
 	add(f.Candidate != "" && f.Candidate != sim.Leader, "Candidate", fmt.Sprintf("%q", f.Candidate))
 	add(f.AfterWrites != 0, "AfterWrites", fmt.Sprint(f.AfterWrites))
+	add(f.AfterTermEnds != 0, "AfterTermEnds", fmt.Sprint(f.AfterTermEnds))
 	add(f.For != 0, "For", durationGo(f.For))
 	add(f.Verb != "", "Verb", fmt.Sprintf("%q", f.Verb))
 	add(f.Resource != "", "Resource", fmt.Sprintf("%q", f.Resource))

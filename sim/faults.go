@@ -106,6 +106,12 @@ type Fault struct {
 	// next renew is answered" makes the leader's last successful renew known
 	// exactly. For crash, stop, partition and latency.
 	AfterWrites int `json:"afterWrites,omitempty"`
+	// AfterTermEnds, when positive, holds the fault from At until the
+	// AfterTermEnds-th term of any candidate that ends after At, and applies
+	// it at that instant, Leader meaning whoever acts then: a fault at the
+	// end of a term, when a deposed leader's writes are still on their way
+	// and the next one has not begun. Any kind; not with AfterWrites.
+	AfterTermEnds int `json:"afterTermEnds,omitempty"`
 	// For is how long a lasting fault lasts; 0 means until the end of the run.
 	For time.Duration `json:"for,omitempty"`
 	// Candidate names the candidate ("c0", ..., or Leader); empty means all
@@ -232,6 +238,10 @@ func (f Fault) check(spec kindSpec, n int) error {
 		return fmt.Errorf("For (%v) must not be negative", f.For)
 	case f.AfterWrites < 0:
 		return fmt.Errorf("AfterWrites (%d) must not be negative", f.AfterWrites)
+	case f.AfterTermEnds < 0:
+		return fmt.Errorf("AfterTermEnds (%d) must not be negative", f.AfterTermEnds)
+	case f.AfterTermEnds > 0 && f.AfterWrites > 0:
+		return errors.New("AfterWrites and AfterTermEnds exclude each other: the fault waits for one of them")
 	case f.Candidate != "" && f.Candidate != Leader && !knownCandidate(f.Candidate, n):
 		return unknownCandidate(f.Candidate, n)
 	}
@@ -352,6 +362,19 @@ func unknownCandidate(name string, n int) error {
 // runs at this instant in between, so the order is defined. f is valid; the
 // error is for a fault aimed at the leader when none acts.
 func (c *Cluster) inject(f Fault) error {
+	if f.AfterTermEnds > 0 {
+		n := f.AfterTermEnds
+		f.AfterTermEnds = 0
+		c.rec.add("sim", fmt.Sprintf("%s armed: at the end of term number %d from now", faultString(f), n))
+		c.rules.mu.Lock()
+		c.rules.termTriggers = append(c.rules.termTriggers, termTrigger{n: n, fire: func() {
+			if err := c.inject(f); err != nil && !(errors.Is(err, errNoLeader) && c.opts.SkipLeaderlessFaults) {
+				c.rec.violation("%v", err)
+			}
+		}})
+		c.rules.mu.Unlock()
+		return nil
+	}
 	if f.Candidate == Leader {
 		leader := c.Leader()
 		if leader == "" {
@@ -575,6 +598,9 @@ func faultDetail(f Fault) string {
 	}
 	if f.AfterWrites > 0 {
 		add("afterWrites=%d", f.AfterWrites)
+	}
+	if f.AfterTermEnds > 0 {
+		add("afterTermEnds=%d", f.AfterTermEnds)
 	}
 	if detail := kinds[f.Kind].detail; detail != nil {
 		parts = append(parts, detail(f)...)

@@ -360,3 +360,43 @@ func TestStuckRunIsNamed(t *testing.T) {
 		})
 	}
 }
+
+// A fault held for a term's end applies at the instant the term ends.
+func TestFaultAfterTermEnds(t *testing.T) {
+	opts := sim.Options{Seed: 4, Candidates: 3, Faults: []sim.Fault{
+		{Kind: sim.FaultAPIRestart, At: time.Second, AfterTermEnds: 1},
+		{Kind: sim.FaultOutage, At: time.Second, AfterTermEnds: 2, For: time.Second},
+	}}
+	rep := sim.Test(t, opts, func(c *sim.Cluster) {
+		first := c.AwaitLeader(time.Minute)
+		c.Advance(10 * time.Second)
+		c.Crash(first)
+		c.Advance(time.Minute)
+		c.Crash(c.AwaitLeader(time.Minute))
+		c.Advance(time.Minute)
+	})
+	var ends []time.Duration
+	for _, term := range rep.Terms {
+		if term.EndCause != sim.EndRunning {
+			ends = append(ends, term.End)
+		}
+	}
+	if len(ends) < 2 {
+		t.Fatalf("terms %+v, want two that ended", rep.Terms)
+	}
+	var restart, outage *sim.FaultSpan
+	for i := range rep.Faults {
+		switch rep.Faults[i].Kind {
+		case sim.FaultAPIRestart:
+			restart = &rep.Faults[i]
+		case sim.FaultOutage:
+			outage = &rep.Faults[i]
+		}
+	}
+	if restart == nil || restart.Start != ends[0] {
+		t.Errorf("API restart %+v, want it at the first term's end %v", restart, ends[0])
+	}
+	if outage == nil || outage.Start != ends[1] || outage.Detail != "for=1s" {
+		t.Errorf("outage %+v, want it at the second term's end %v", outage, ends[1])
+	}
+}

@@ -56,6 +56,8 @@ func TestOptionsValidate(t *testing.T) {
 		{"a watch delay for nobody", fault(sim.Fault{Kind: sim.FaultWatchDelay, Delay: time.Second}), "sim: Faults[0]: watch-delay: Candidate must name a candidate"},
 		{"a watch delay of nothing", fault(sim.Fault{Kind: sim.FaultWatchDelay, Candidate: "c1"}), "sim: Faults[0]: watch-delay: Delay (0s) must be positive"},
 		{"a watch delay by verb", fault(sim.Fault{Kind: sim.FaultWatchDelay, Candidate: "c1", Delay: time.Second, Verb: sim.VerbWatch}), "sim: Faults[0]: watch-delay: Verb must be zero: the watch-delay fault does not use it"},
+		{"a fault after term ends and writes", fault(sim.Fault{Kind: sim.FaultCrash, Candidate: "c1", AfterWrites: 1, AfterTermEnds: 1}), "sim: Faults[0]: crash: AfterWrites and AfterTermEnds exclude each other: the fault waits for one of them"},
+		{"a fault after minus one term end", fault(sim.Fault{Kind: sim.FaultAPIRestart, AfterTermEnds: -1}), "sim: Faults[0]: api-restart: AfterTermEnds (-1) must not be negative"},
 		{"a stale replica for nobody", fault(sim.Fault{Kind: sim.FaultStaleReplica, Frozen: true}), "sim: Faults[0]: stale-replica: Candidate must name a candidate"},
 		{"a stale replica neither lagging nor frozen", fault(sim.Fault{Kind: sim.FaultStaleReplica, Candidate: "c1"}), "sim: Faults[0]: stale-replica: set one of Delay (the cache's lag, 0s) and Frozen"},
 		{"a stale replica lagging and frozen", fault(sim.Fault{Kind: sim.FaultStaleReplica, Candidate: "c1", Delay: time.Second, Frozen: true}), "sim: Faults[0]: stale-replica: set one of Delay (the cache's lag, 1s) and Frozen"},

@@ -123,6 +123,11 @@ func (p *process) stoppedLeading(cause string) {
 	last, failed := p.lastRenew, p.renewFailed
 	p.mu.Unlock()
 	p.c.rec.termEnded(p.cand.name, cause, last, failed)
+	// Faults held for a term's end apply at this instant, as the
+	// simulator's own events, after what runs now.
+	for _, fire := range p.c.rules.termEnded() {
+		p.c.api.schedule(time.Now(), -1, 0, fire)
+	}
 }
 
 func (c *Cluster) startProcess(cand *candidate, identity string) {

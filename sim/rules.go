@@ -23,8 +23,11 @@ type rules struct {
 	errs        []errorRule
 	slow        []slowRule
 	triggers    []trigger
-	overload    *overloadRule
-	now         sameInstant
+	// termTriggers hold faults until a number of terms have ended
+	// (Fault.AfterTermEnds).
+	termTriggers []termTrigger
+	overload     *overloadRule
+	now          sameInstant
 }
 
 // overloadRule is FaultOverload in force: the instants at which each of the
@@ -90,6 +93,30 @@ type slowRule struct {
 	scope
 	delay time.Duration
 	fire  func() // records the fault when a request takes it
+}
+
+// termTrigger holds a fault until n more terms have ended.
+type termTrigger struct {
+	n    int
+	fire func()
+}
+
+// termEnded counts a term's end into the term triggers and returns the
+// faults due now, in the order they were armed.
+func (r *rules) termEnded() []func() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var due []func()
+	kept := r.termTriggers[:0]
+	for _, t := range r.termTriggers {
+		if t.n--; t.n == 0 {
+			due = append(due, t.fire)
+		} else {
+			kept = append(kept, t)
+		}
+	}
+	r.termTriggers = kept
+	return due
 }
 
 // trigger holds a fault until the n-th successful lease write of cand, sent
