@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -81,8 +82,25 @@ func slicesContainPrefix(list []string, prefix string) bool {
 	return false
 }
 
+// mirrored holds once the controller has caught up: a search of a
+// controller that never ran fails it.
+var mirrored = explore.Invariant{Name: "the mirror holds the source's data", Check: func(s sim.State) error {
+	src, dst := s.Get("configmaps", "default", "source"), s.Get("configmaps", "default", "source-mirror")
+	switch {
+	case src == nil:
+		return errors.New("no source")
+	case dst == nil:
+		return errors.New("no mirror")
+	case !reflect.DeepEqual(src.Object["data"], dst.Object["data"]):
+		return fmt.Errorf("mirror %v, source %v", dst.Object["data"], src.Object["data"])
+	}
+	return nil
+}}
+
 func TestSearchFindsNothingInTheGuardedMirror(t *testing.T) {
-	res, err := explore.Search(t, mirrorSearch(true, 1, 100))
+	o := mirrorSearch(true, 1, 100)
+	o.Eventually = []explore.Invariant{mirrored}
+	res, err := explore.Search(t, o)
 	if err != nil {
 		t.Fatal(err)
 	}
