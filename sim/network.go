@@ -318,7 +318,7 @@ func (n *network) serve(r *request) response {
 	n.srv.ServeHTTP(&r.written, req)
 	n.serving = nil
 	out := decodeAnswer(r, r.written.Code, r.written.HeaderMap.Get("Content-Type"), r.writtenBody.Bytes())
-	out.Warnings = r.written.HeaderMap.Values("Warning")
+	out.Warnings, out.RetryAfter = r.written.HeaderMap.Values("Warning"), r.written.HeaderMap.Get("Retry-After")
 	return out
 }
 

@@ -318,10 +318,8 @@ func (r *request) deliver(req *http.Request) (*http.Response, error) {
 	if len(rep.resp.Warnings) > 0 {
 		h["Warning"] = rep.resp.Warnings
 	}
-	if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
-		if st, ok := rep.resp.Err.(apierrors.APIStatus); ok && st.Status().Details != nil && st.Status().Details.RetryAfterSeconds > 0 {
-			h.Set("Retry-After", strconv.Itoa(int(st.Status().Details.RetryAfterSeconds)))
-		}
+	if rep.resp.RetryAfter != "" {
+		h.Set("Retry-After", rep.resp.RetryAfter)
 	}
 	r.respBody.Reset(rep.resp.Body)
 	r.resp = http.Response{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -82,8 +83,11 @@ type response struct {
 	Stream      io.ReadCloser
 	Err         error
 	Lease       *coordinationv1.Lease
-	// Warnings are the answer's Warning headers (unknown fields, say).
-	Warnings []string
+	// Warnings are the answer's Warning headers (unknown fields, say), and
+	// RetryAfter its Retry-After header, which client-go's REST client
+	// obeys: it sends a 429 or 5xx answer with one again.
+	Warnings   []string
+	RetryAfter string
 }
 
 // server is a backend's API server as a request meets it on arrival.
@@ -116,7 +120,7 @@ func (r *request) roundTrip(ctx context.Context, next http.RoundTripper) respons
 		r.p.c.rec.roundTrip(r.route.Verb, time.Since(start))
 	}
 	answer := decodeAnswer(r, resp.StatusCode, resp.Header.Get("Content-Type"), body)
-	answer.Warnings = resp.Header.Values("Warning")
+	answer.Warnings, answer.RetryAfter = resp.Header.Values("Warning"), resp.Header.Get("Retry-After")
 	return answer
 }
 
@@ -166,5 +170,9 @@ func statusResponse(err error, accept string) response {
 	if encErr != nil {
 		body, mt = []byte(st.Message), "text/plain"
 	}
-	return response{Code: int(st.Code), ContentType: mt, Body: body, Err: err}
+	out := response{Code: int(st.Code), ContentType: mt, Body: body, Err: err}
+	if st.Details != nil && st.Details.RetryAfterSeconds > 0 {
+		out.RetryAfter = strconv.Itoa(int(st.Details.RetryAfterSeconds))
+	}
+	return out
 }

@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -123,6 +124,7 @@ var apiContracts = []apiContract{
 	{"watch delivers events in order and resumes from a resourceVersion", watchOrderContract},
 	{"a selector's watch sees objects enter and leave the selection", watchSelectionContract},
 	{"an update naming another UID is a Conflict", uidContract},
+	{"a get or list at a resourceVersion newer than the server's is 504 Too large", tooLargeContract},
 	// Not here: a watch from a resourceVersion older than the server's history
 	// must fail with 410 Gone, reason Expired. kube-apiserver serves watches
 	// from its watch cache, which starts at the etcd revision of its first list
@@ -1976,6 +1978,73 @@ func newDeployment(ns, name string) *appsv1.Deployment {
 
 // wantStatus checks that err is an API error whose Status is want, field by
 // field (want.Status defaults to Failure).
+// tooLargeContract: a get or list that names a resourceVersion the server
+// has not reached (kube-apiserver's watch cache, after waiting 3 s for it)
+// is 504 Timeout "Too large resource version: ASKED, current: HAD", with the
+// cause ResourceVersionTooLarge and a Retry-After of 1 s, header included,
+// on which client-go's REST client asks again: what a lagging replica of an
+// HA control plane answers, and the simulator's lagging replica too.
+func tooLargeContract(t *testing.T, cfg *rest.Config, ns string) {
+	ctx := rowContext(t)
+	cs := clientset(t, cfg)
+	created, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, newConfigMap(ns, "ahead", nil), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	have, err := strconv.ParseUint(created.ResourceVersion, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asked := strconv.FormatUint(have+1_000_000, 10)
+	for _, name := range []string{"ahead", ""} { // a get, a list
+		req := cs.CoreV1().RESTClient().Get().Namespace(ns).Resource("configmaps").Param("resourceVersion", asked).MaxRetries(0)
+		if name != "" {
+			req = req.Name(name)
+		}
+		res := req.Do(ctx)
+		var code int
+		res.StatusCode(&code)
+		var status apierrors.APIStatus
+		if !errors.As(res.Error(), &status) {
+			t.Fatalf("read %q at resourceVersion %s: %v, want 504", name, asked, res.Error())
+		}
+		st := status.Status()
+		prefix := "Timeout: Too large resource version: " + asked + ", current: "
+		current, perr := strconv.ParseUint(strings.TrimPrefix(st.Message, prefix), 10, 64)
+		if code != http.StatusGatewayTimeout || st.Code != http.StatusGatewayTimeout || st.Reason != metav1.StatusReasonTimeout || !strings.HasPrefix(st.Message, prefix) || perr != nil || current < have ||
+			st.Details == nil || st.Details.RetryAfterSeconds != 1 || len(st.Details.Causes) != 1 || st.Details.Causes[0].Type != metav1.CauseTypeResourceVersionTooLarge {
+			t.Errorf("read %q at resourceVersion %s: %d %s, want 504 Timeout %q<a version at least %d>, Retry-After 1, cause %s",
+				name, asked, code, toJSON(st), prefix, have, metav1.CauseTypeResourceVersionTooLarge)
+		}
+		if retryAfter := retryAfterHeader(t, cfg, req.URL().String()); retryAfter != "1" {
+			t.Errorf("read %q at resourceVersion %s: Retry-After header %q, want 1", name, asked, retryAfter)
+		}
+	}
+	if got, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "ahead", metav1.GetOptions{ResourceVersion: created.ResourceVersion}); err != nil || got.ResourceVersion != created.ResourceVersion {
+		t.Errorf("get at its own resourceVersion: %v, %v", got, err)
+	}
+}
+
+// retryAfterHeader sends a GET of url with cfg's transport and returns its
+// answer's Retry-After header.
+func retryAfterHeader(t *testing.T, cfg *rest.Config, url string) string {
+	t.Helper()
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(rowContext(t), http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	return resp.Header.Get("Retry-After")
+}
+
 func wantStatus(t *testing.T, err error, want metav1.Status) {
 	t.Helper()
 	var status apierrors.APIStatus

@@ -60,7 +60,11 @@
 // send each change only when the replica's cache has it. The waits
 // kube-apiserver adds for freshness (at most 3 s) are the caller's, who
 // owns the clock; a 504 for a version newer than the cache is the replica's
-// own answer, not a server error.
+// own answer, not a server error. Without a replica, a get or list that
+// names a resourceVersion newer than the store's is answered the same 504,
+// at once. Every answer whose status carries a retry delay has the
+// Retry-After header, as kube-apiserver's do: client-go's REST client sends
+// such a request again.
 //
 // # Controllers
 //

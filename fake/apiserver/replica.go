@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"net/url"
 	"strconv"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -103,14 +105,17 @@ func (s *store) atLocked(gvr schema.GroupVersionResource, v uint64) (objs map[ob
 }
 
 // replicaRead is the replica that serves the get or list rt from its cache,
-// with the request's query; nil when the store serves it.
+// with the request's query; nil when the store serves it. A read that
+// names a resourceVersion and comes through no lagging replica is served
+// by a cache that is up to date: the store, which answers one newer than
+// its own 504 as kube-apiserver's cache does (after waiting 3 s for it).
 func (s *Server) replicaRead(rt route, list bool) (Replica, url.Values) {
-	if rt.req == nil {
+	if rt.req == nil || !strings.Contains(rt.req.URL.RawQuery, "resourceVersion=") {
 		return nil, nil
 	}
 	r := replicaOf(rt.req.Context())
 	if r == nil {
-		return nil, nil
+		r = upToDate{}
 	}
 	q := rt.req.URL.Query()
 	if !cacheRead(q, list) {
@@ -166,3 +171,10 @@ func parseVersion(rv string) (uint64, error) {
 func errCacheGone(v uint64) error {
 	return apierrors.NewInternalError(fmt.Errorf("a lagging replica's cache at resourceVersion %d: its changes since have left the server's event log", v))
 }
+
+// upToDate is the cache of a server that is not behind its store.
+type upToDate struct{}
+
+func (upToDate) Version() uint64 { return math.MaxUint64 }
+
+func (upToDate) Changed() <-chan struct{} { return nil }

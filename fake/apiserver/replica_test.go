@@ -86,7 +86,8 @@ func TestReplicaServesFromItsCache(t *testing.T) {
 	if _, err := cms.Get(ctx, "b", metav1.GetOptions{ResourceVersion: "0"}); !apierrors.IsNotFound(err) {
 		t.Errorf("get of an object newer than the cache: %v; want not found", err)
 	}
-	_, err = cms.Get(ctx, "a", metav1.GetOptions{ResourceVersion: b.ResourceVersion})
+	// Without retries: client-go asks again after the answer's Retry-After.
+	err = cs.CoreV1().RESTClient().Get().Namespace("default").Resource("configmaps").Name("a").Param("resourceVersion", b.ResourceVersion).MaxRetries(0).Do(ctx).Error()
 	want := "Timeout: Too large resource version: " + b.ResourceVersion + ", current: " + strconv.FormatUint(cached, 10)
 	if !apierrors.IsTimeout(err) || err.Error() != want {
 		t.Errorf("get newer than the cache: %v; want a timeout %q", err, want)

@@ -747,6 +747,11 @@ func (s *Server) writeError(w http.ResponseWriter, req *http.Request, err error)
 	}
 	st := status.Status()
 	st.Kind, st.APIVersion = "Status", "v1"
+	// As kube-apiserver, whatever the code: client-go's REST client sends
+	// a 429 or 5xx answer with one again after the delay.
+	if st.Details != nil && st.Details.RetryAfterSeconds > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(st.Details.RetryAfterSeconds)))
+	}
 	// A 5xx is the server failing, never a client's fault: loud. A
 	// lagging replica's 504 for a version its cache lacks is
 	// kube-apiserver's own answer, not a failure.
