@@ -82,19 +82,13 @@ func (o Options) check(t *testing.T, s Schedule, res *Result) ([]found, error) {
 		fails = append(fails, found{CheckLost, rep.LostUpdates[0].String()})
 	}
 	if o.MaxOverlap > 0 {
-		for _, ov := range rep.Overlaps {
-			if ov.Duration > o.MaxOverlap {
-				fails = append(fails, found{CheckMaxOverlap, fmt.Sprintf("%s and %s both acted as leader for %v from %v; MaxOverlap is %v", ov.Old, ov.New, ov.Duration, ov.Start, o.MaxOverlap)})
-				break
-			}
+		if ov, ok := longerOverlap(rep.Overlaps, o.MaxOverlap); ok {
+			fails = append(fails, found{CheckMaxOverlap, fmt.Sprintf("%s; MaxOverlap is %v", ov, o.MaxOverlap)})
 		}
 	}
 	if bound, ok := overlapBound(opts); ok {
-		for _, ov := range rep.Overlaps {
-			if ov.Duration > bound {
-				fails = append(fails, found{CheckOverlap, fmt.Sprintf("%s and %s both acted as leader for %v from %v; client-go's arithmetic allows at most %v", ov.Old, ov.New, ov.Duration, ov.Start, bound)})
-				break
-			}
+		if ov, ok := longerOverlap(rep.Overlaps, bound); ok {
+			fails = append(fails, found{CheckOverlap, fmt.Sprintf("%s; client-go's arithmetic allows at most %v", ov, bound)})
 		}
 	}
 	for _, inv := range o.Always {
@@ -114,6 +108,16 @@ func (o Options) check(t *testing.T, s Schedule, res *Result) ([]found, error) {
 		}
 	}
 	return fails, nil
+}
+
+// longerOverlap describes the first overlap longer than limit, if one is.
+func longerOverlap(overlaps []sim.Overlap, limit time.Duration) (string, bool) {
+	for _, ov := range overlaps {
+		if ov.Duration > limit {
+			return fmt.Sprintf("%s and %s both acted as leader for %v from %v", ov.Old, ov.New, ov.Duration, ov.Start), true
+		}
+	}
+	return "", false
 }
 
 // overlapBound is the longest overlap client-go's arithmetic allows for

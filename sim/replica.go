@@ -176,19 +176,17 @@ func freshness(rt route, q url.Values, now uint64) (need uint64, watchList bool)
 func (r *request) waitForReplica() time.Duration {
 	c := r.p.c
 	rep := c.rules.replicaOf(r.p.cand.name)
-	if rep == nil || r.route.Verb == VerbCreate || r.route.Verb == VerbUpdate || r.route.Verb == VerbPatch || r.route.Verb == VerbDelete {
+	if rep == nil || isWriteVerb(r.route.Verb) {
 		return 0
 	}
 	if r.need == 0 {
-		var watchList bool
-		if r.need, watchList = freshness(r.route, r.req.URL.Query(), c.clock.newest()); r.need == 0 {
+		if r.need, r.watchList = freshness(r.route, r.req.URL.Query(), c.clock.newest()); r.need == 0 {
 			return 0
 		}
 		r.waitEnds = time.Now().Add(freshnessWait)
 		if wait, ok := rep.catchUp(r.need); ok && wait < freshnessWait {
 			r.waitEnds = time.Now().Add(max(wait, 0))
 		}
-		r.watchList = watchList
 	}
 	if wait := time.Until(r.waitEnds); wait > 0 {
 		return wait
