@@ -40,7 +40,12 @@ type process struct {
 	renewFailed *time.Duration
 }
 
-func (p *process) isGone() bool { return chanClosed(p.gone) }
+// isGone reports whether the process has ended (see end).
+func (p *process) isGone() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.goneClosed
+}
 
 // chanClosed reports whether ch is closed, without blocking.
 func chanClosed(ch <-chan struct{}) bool {
@@ -60,15 +65,22 @@ func (p *process) kill() { p.end("") }
 // report names it; "" for the end of the run.
 func (p *process) end(how string) {
 	p.mu.Lock()
-	if how != "" && p.ended == "" && !p.goneClosed {
-		p.ended, p.endedAt = how, p.c.Now()
-	}
-	if !p.goneClosed {
+	first := !p.goneClosed
+	if first {
 		p.goneClosed = true
-		close(p.gone)
+		if how != "" {
+			p.ended, p.endedAt = how, p.c.Now()
+		}
 	}
 	p.mu.Unlock()
+	// The process is gone (isGone) before either signal, and its contexts
+	// end before gone closes: a goroutine woken by either finds both, so
+	// what it does next (client-go retries a failed renew with a Get on the
+	// same context) does not depend on which goroutine ran first.
 	p.cancel()
+	if first {
+		close(p.gone)
+	}
 }
 
 func (p *process) renewed(r *request) {

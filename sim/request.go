@@ -242,14 +242,12 @@ func (r *request) wait(req *http.Request, reply <-chan struct{}) (*http.Response
 	lost := r.lost
 	var health <-chan time.Time
 	for {
+		answered := false
 		select {
 		case <-reply:
-			return r.deliver(req)
+			answered = true
 		case <-req.Context().Done():
-			r.timedOut(req)
-			return nil, req.Context().Err()
 		case <-r.p.gone:
-			return nil, errProcessGone
 		case <-lost:
 			// Nothing answers a lost request. One with a deadline waits for
 			// it; one without (a watch) fails when the client's connection
@@ -260,10 +258,31 @@ func (r *request) wait(req *http.Request, reply <-chan struct{}) (*http.Response
 				defer timer.Stop()
 				health = timer.C
 			}
+			continue
 		case <-health:
 			r.trace("no answer, connection health check failed after %v", HealthCheck)
 			return nil, errConnectionLost
 		}
+		// More than one can be ready at an instant: a crash cancels the
+		// process's context as it closes gone, and a crash set off by an
+		// answer (Fault.AfterWrites) ends the process as the answer comes.
+		// Decide in a fixed order, not by select's random choice, so that a
+		// run replays: the process is gone, else the answer, else the context.
+		if !answered {
+			select {
+			case <-reply:
+				answered = true
+			default:
+			}
+		}
+		switch {
+		case r.p.isGone():
+			return nil, errProcessGone
+		case answered:
+			return r.deliver(req)
+		}
+		r.timedOut(req)
+		return nil, req.Context().Err()
 	}
 }
 
