@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
+	coordinationv1 "k8s.io/client-go/kubernetes/typed/coordination/v1"
+	corev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/client-go/util/flowcontrol"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	"github.com/leaderlab/leaderlab/internal/lockrules"
@@ -82,7 +84,20 @@ func NewResourceLock(config *rest.Config, recorderProvider recorder.Provider, op
 	if options.RenewDeadline > 0 {
 		config.Timeout = lockrules.ClientTimeout(options.RenewDeadline)
 	}
-	client, err := kubernetes.NewForConfig(config)
+	// The lock needs two groups' clients, not a whole clientset; they share
+	// one rate limiter, as a clientset's do.
+	if config.RateLimiter == nil && config.QPS > 0 {
+		config.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(config.QPS, config.Burst)
+	}
+	httpClient, err := rest.HTTPClientFor(config)
+	if err != nil {
+		return nil, fmt.Errorf("leaderelection: building client: %w", err)
+	}
+	core, err := corev1.NewForConfigAndClient(config, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("leaderelection: building client: %w", err)
+	}
+	coordination, err := coordinationv1.NewForConfigAndClient(config, httpClient)
 	if err != nil {
 		return nil, fmt.Errorf("leaderelection: building client: %w", err)
 	}
@@ -93,7 +108,7 @@ func NewResourceLock(config *rest.Config, recorderProvider recorder.Provider, op
 	}
 	return resourcelock.NewWithLabels(resolved.LeaderElectionResourceLock,
 		resolved.LeaderElectionNamespace, resolved.LeaderElectionID,
-		client.CoreV1(), client.CoordinationV1(), lockConfig, resolved.LeaderLabels)
+		core, coordination, lockConfig, resolved.LeaderLabels)
 }
 
 // resolve applies the defaults and checks the rules of the package

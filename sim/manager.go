@@ -7,7 +7,6 @@ import (
 	"net/http"
 
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/klog/v2"
@@ -172,12 +171,7 @@ func (a actingLeader) Start(ctx context.Context) error {
 // outside the network once per run.
 func (c *Cluster) restMapper(*rest.Config, *http.Client) (meta.RESTMapper, error) {
 	c.mapperOnce.Do(func() {
-		dc, err := discovery.NewDiscoveryClientForConfig(c.api.outside())
-		if err != nil {
-			c.mapperErr = err
-			return
-		}
-		groups, err := restmapper.GetAPIGroupResources(dc)
+		groups, err := c.api.groupResources()
 		if err != nil {
 			c.mapperErr = fmt.Errorf("reading discovery: %w", err)
 			return

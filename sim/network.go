@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
 
 	"github.com/leaderlab/leaderlab/fake/apiserver"
 )
@@ -38,6 +39,9 @@ type backend interface {
 	// outside is the rest config of an actor outside the election: the
 	// server's, with no rules in front.
 	outside() *rest.Config
+	// groupResources is the server's discovery, for the managers'
+	// RESTMapper.
+	groupResources() ([]*restmapper.APIGroupResources, error)
 	deleteLease() error
 	overwriteLease(holder string) error
 	addObject(obj runtime.Object) error
@@ -338,6 +342,10 @@ func (n *network) overwriteLease(holder string) error {
 }
 
 func (n *network) outside() *rest.Config { return n.srv.Config() }
+
+func (n *network) groupResources() ([]*restmapper.APIGroupResources, error) {
+	return n.srv.APIGroupResources(), nil
+}
 
 func (n *network) restart() { n.srv.Compact() }
 

@@ -16,8 +16,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/util/retry"
 )
 
@@ -125,6 +127,14 @@ type live struct {
 func (l *live) minLeg() time.Duration { return 0 }
 
 func (l *live) outside() *rest.Config { return rest.CopyConfig(l.base) }
+
+func (l *live) groupResources() ([]*restmapper.APIGroupResources, error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(l.outside())
+	if err != nil {
+		return nil, err
+	}
+	return restmapper.GetAPIGroupResources(dc)
+}
 
 // restart cannot restart a real server: its history stays.
 func (l *live) restart() {}

@@ -186,9 +186,15 @@ func guarded(verb, contentType string, body []byte) bool {
 			}
 			return false
 		}
-		j, err := yaml.YAMLToJSON(body) // merge, strategic merge and apply patches
+		j := body // merge and strategic merge patches are JSON; an apply patch may be YAML
+		if strings.HasPrefix(contentType, string(types.ApplyYAMLPatchType)) {
+			var err error
+			if j, err = yaml.YAMLToJSON(body); err != nil {
+				return false
+			}
+		}
 		var partial metav1.PartialObjectMetadata
-		return err == nil && json.Unmarshal(j, &partial) == nil && partial.ResourceVersion != ""
+		return json.Unmarshal(j, &partial) == nil && partial.ResourceVersion != ""
 	case VerbDelete:
 		var opts metav1.DeleteOptions
 		if len(body) == 0 {

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -13,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	apiversion "k8s.io/apimachinery/pkg/version"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/restmapper"
 
 	"github.com/leaderlab/leaderlab/internal/precondition"
 )
@@ -181,7 +183,42 @@ type resources struct {
 // resource is served by its rules, whatever Go type the scheme has for it).
 func newResources(scheme *runtime.Scheme, extra []resource) *resources {
 	rs := &resources{byGVR: make(map[schema.GroupVersionResource]*resource), groups: make(map[string][]string)}
-	for gvk, typ := range scheme.AllKnownTypes() {
+	for _, r := range schemeResources(scheme) {
+		rs.add(r)
+	}
+	for i := range extra {
+		r := extra[i]
+		rs.add(&r)
+	}
+	for g, versions := range rs.groups {
+		slices.SortFunc(versions, func(a, b string) int { return -apiversion.CompareKubeAwareVersionStrings(a, b) })
+		rs.groups[g] = slices.Compact(versions)
+	}
+	return rs
+}
+
+// lastScheme is the scheme whose resources schemeResources gave last: a
+// server per simulated run, and a new table on every CRD change, would
+// otherwise walk a scheme of some 600 kinds each time.
+var lastScheme atomic.Pointer[schemeTable]
+
+// schemeTable is the resources of a scheme with a number of kinds: a scheme
+// only gains kinds, so the two name its contents.
+type schemeTable struct {
+	scheme    *runtime.Scheme
+	kinds     int
+	resources []*resource // never changed once built
+}
+
+// schemeResources is the resources of the scheme's kinds that kube-apiserver
+// would serve: those with object metadata and a list kind.
+func schemeResources(scheme *runtime.Scheme) []*resource {
+	known := scheme.AllKnownTypes()
+	if t := lastScheme.Load(); t != nil && t.scheme == scheme && t.kinds == len(known) {
+		return t.resources
+	}
+	var out []*resource
+	for gvk, typ := range known {
 		if gvk.Version == runtime.APIVersionInternal || strings.HasSuffix(gvk.Kind, "List") || gvk.Group == "meta.k8s.io" {
 			continue
 		}
@@ -201,19 +238,13 @@ func newResources(scheme *runtime.Scheme, extra []resource) *resources {
 		plural, singular := meta.UnsafeGuessKindToResource(gvk)
 		_, hasStatus := typ.FieldByName("Status")
 		_, hasSpec := typ.FieldByName("Spec")
-		rs.add(&resource{gvr: plural, gvk: gvk, singular: singular.Resource, namespaced: !clusterScoped.Has(gvk.Kind),
+		out = append(out, &resource{gvr: plural, gvk: gvk, singular: singular.Resource, namespaced: !clusterScoped.Has(gvk.Kind),
 			status: hasStatus && hasSpec && !noStatus.Has(gvk.Kind), generation: generationOf(gvk), typed: true,
 			protobuf: clientgoscheme.Scheme.Recognizes(gvk)})
 	}
-	for i := range extra {
-		r := extra[i]
-		rs.add(&r)
-	}
-	for g, versions := range rs.groups {
-		slices.SortFunc(versions, func(a, b string) int { return -apiversion.CompareKubeAwareVersionStrings(a, b) })
-		rs.groups[g] = slices.Compact(versions)
-	}
-	return rs
+	slices.SortFunc(out, func(a, b *resource) int { return strings.Compare(a.gvk.String(), b.gvk.String()) })
+	lastScheme.Store(&schemeTable{scheme: scheme, kinds: len(known), resources: out})
+	return out
 }
 
 func (rs *resources) add(r *resource) {
@@ -300,6 +331,33 @@ func (rs *resources) resourceList(gv schema.GroupVersion) (*metav1.APIResourceLi
 	}
 	slices.SortFunc(list.APIResources, func(a, b metav1.APIResource) int { return strings.Compare(a.Name, b.Name) })
 	return list, true
+}
+
+// APIGroupResources is the server's discovery as a discovery client reads
+// it for restmapper.NewDiscoveryRESTMapper (restmapper.GetAPIGroupResources),
+// without the round trips: a simulated run builds its managers' RESTMapper
+// from it, since reading some thirty discovery documents over HTTP in every
+// run costs more than the rest of a short run's start.
+func (s *Server) APIGroupResources() []*restmapper.APIGroupResources {
+	table := s.res()
+	legacy := metav1.APIGroup{}
+	for _, v := range table.groups[""] {
+		legacy.Versions = append(legacy.Versions, metav1.GroupVersionForDiscovery{GroupVersion: v, Version: v})
+	}
+	if len(legacy.Versions) > 0 {
+		legacy.PreferredVersion = legacy.Versions[0]
+	}
+	var out []*restmapper.APIGroupResources
+	for _, g := range append([]metav1.APIGroup{legacy}, table.groupList().Groups...) {
+		res := &restmapper.APIGroupResources{Group: g, VersionedResources: make(map[string][]metav1.APIResource)}
+		for _, v := range g.Versions {
+			if list, ok := table.resourceList(schema.GroupVersion{Group: g.Name, Version: v.Version}); ok {
+				res.VersionedResources[v.Version] = list.APIResources
+			}
+		}
+		out = append(out, res)
+	}
+	return out
 }
 
 // scalable reports whether r has a scale subresource.

@@ -16,11 +16,15 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/leaderlab/leaderlab/fake/apiserver"
 )
 
@@ -367,5 +371,26 @@ func TestCRDPathErrorsNameTheFile(t *testing.T) {
 		if _, err := apiserver.New(apiserver.WithCRDPaths(c.path)); err == nil || err.Error() != c.want {
 			t.Errorf("New(WithCRDPaths(%s)) = %v, want %s", c.path, err, c.want)
 		}
+	}
+}
+
+// APIGroupResources is what a discovery client reads from the server over
+// HTTP for a RESTMapper, custom resources (with status and scale
+// subresources) included.
+func TestAPIGroupResourcesIsWhatDiscoveryReads(t *testing.T) {
+	srv, err := apiserver.New(apiserver.WithCRDPaths("testdata/crds"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(srv.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := restmapper.GetAPIGroupResources(dc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, srv.APIGroupResources(), cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("APIGroupResources() differs from discovery (-discovery +APIGroupResources):\n%s", diff)
 	}
 }
