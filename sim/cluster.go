@@ -191,7 +191,7 @@ func (c *Cluster) begin() {
 	}
 	for i, f := range c.opts.Faults {
 		c.api.schedule(c.start.Add(f.At), -1, 0, func() {
-			switch err := c.inject(f); {
+			switch err := c.inject(f, i+1); {
 			case errors.Is(err, errNoLeader) && c.opts.SkipLeaderlessFaults:
 				c.rec.add("sim", fmt.Sprintf("Faults[%d] skipped: %v", i, err))
 			case err != nil:
@@ -514,7 +514,7 @@ func (c *Cluster) Inject(f Fault) {
 	if why := c.api.refuses(f.Kind); why != "" {
 		c.fatalf("sim: %s needs the simulated API server: %s", f.Kind, why)
 	}
-	if err := c.inject(f); err != nil {
+	if err := c.inject(f, 0); err != nil {
 		c.fatalf("sim: %v", err)
 	}
 }

@@ -357,18 +357,19 @@ func unknownCandidate(name string, n int) error {
 	return fmt.Errorf("unknown candidate %q (candidates are c0..%s)", name, CandidateName(n-1))
 }
 
-// inject applies f now. It runs on the body's goroutine (Cluster methods) or
+// inject applies f now; plan is its place in Options.Faults from 1 (0 for
+// a Cluster method's), for its span. It runs on the body's goroutine (Cluster methods) or
 // on the scheduler's (Options.Faults, triggers); in the simulator nothing else
 // runs at this instant in between, so the order is defined. f is valid; the
 // error is for a fault aimed at the leader when none acts.
-func (c *Cluster) inject(f Fault) error {
+func (c *Cluster) inject(f Fault, plan int) error {
 	if f.AfterTermEnds > 0 {
 		n := f.AfterTermEnds
 		f.AfterTermEnds = 0
 		c.rec.add("sim", fmt.Sprintf("%s armed: at the end of term number %d from now", faultString(f), n))
 		c.rules.mu.Lock()
 		c.rules.termTriggers = append(c.rules.termTriggers, termTrigger{n: n, fire: func() {
-			if err := c.inject(f); err != nil && !(errors.Is(err, errNoLeader) && c.opts.SkipLeaderlessFaults) {
+			if err := c.inject(f, plan); err != nil && !(errors.Is(err, errNoLeader) && c.opts.SkipLeaderlessFaults) {
 				c.rec.violation("%v", err)
 			}
 		}})
@@ -387,11 +388,11 @@ func (c *Cluster) inject(f Fault) error {
 		f.AfterWrites = 0
 		c.rec.add("sim", fmt.Sprintf("%s armed: on the answer to %s's lease write number %d from now", faultString(f), cand, n))
 		c.rules.mu.Lock()
-		c.rules.triggers = append(c.rules.triggers, trigger{cand: cand, n: n, armed: time.Now(), fire: func() { _ = c.inject(f) }})
+		c.rules.triggers = append(c.rules.triggers, trigger{cand: cand, n: n, armed: time.Now(), fire: func() { _ = c.inject(f, plan) }})
 		c.rules.mu.Unlock()
 		return nil
 	}
-	kinds[f.Kind].inject(c, f, FaultSpan{Kind: f.Kind, Candidate: f.Candidate, Detail: faultDetail(f)})
+	kinds[f.Kind].inject(c, f, FaultSpan{Kind: f.Kind, Candidate: f.Candidate, Detail: faultDetail(f), Plan: plan})
 	return nil
 }
 

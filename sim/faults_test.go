@@ -361,7 +361,8 @@ func TestStuckRunIsNamed(t *testing.T) {
 	}
 }
 
-// A fault held for a term's end applies at the instant the term ends.
+// A fault held for a term's end applies at the instant the term ends, and
+// its span names its place in the plan.
 func TestFaultAfterTermEnds(t *testing.T) {
 	opts := sim.Options{Seed: 4, Candidates: 3, Faults: []sim.Fault{
 		{Kind: sim.FaultAPIRestart, At: time.Second, AfterTermEnds: 1},
@@ -385,18 +386,20 @@ func TestFaultAfterTermEnds(t *testing.T) {
 		t.Fatalf("terms %+v, want two that ended", rep.Terms)
 	}
 	var restart, outage *sim.FaultSpan
-	for i := range rep.Faults {
-		switch rep.Faults[i].Kind {
-		case sim.FaultAPIRestart:
+	for i, f := range rep.Faults {
+		switch {
+		case f.Plan == 1:
 			restart = &rep.Faults[i]
-		case sim.FaultOutage:
+		case f.Plan == 2:
 			outage = &rep.Faults[i]
+		case f.Kind != sim.FaultCrash || f.Plan != 0:
+			t.Errorf("span %+v: want only the plan's two faults and the body's crashes (Plan 0)", f)
 		}
 	}
-	if restart == nil || restart.Start != ends[0] {
+	if restart == nil || restart.Kind != sim.FaultAPIRestart || restart.Start != ends[0] {
 		t.Errorf("API restart %+v, want it at the first term's end %v", restart, ends[0])
 	}
-	if outage == nil || outage.Start != ends[1] || outage.Detail != "for=1s" {
+	if outage == nil || outage.Kind != sim.FaultOutage || outage.Start != ends[1] || outage.Detail != "for=1s" {
 		t.Errorf("outage %+v, want it at the second term's end %v", outage, ends[1])
 	}
 }

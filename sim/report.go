@@ -112,6 +112,10 @@ type FaultSpan struct {
 	Detail    string        `json:"detail,omitempty"`
 	Start     time.Duration `json:"start"`
 	End       time.Duration `json:"end"`
+	// Plan is the fault's place in Options.Faults, from 1 (Faults[Plan-1]);
+	// 0 for a fault a Cluster method made. A fault held for a lease write
+	// or a term's end starts when it fired.
+	Plan int `json:"plan,omitempty"`
 }
 
 // RequestStats counts requests by what became of them.
