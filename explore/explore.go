@@ -185,16 +185,23 @@ func Search(t *testing.T, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	call := searchCall(t)
-	if w := os.Getenv(workerEnv); w != "" {
-		if n, spec, _ := strings.Cut(w, "@"); n == strconv.Itoa(call) {
-			o.work(t, spec) // never returns
-		}
+	call, earlier := searchCall(t)
+	var res *Result
+	w := os.Getenv(workerEnv)
+	n, spec, _ := strings.Cut(w, "@")
+	target, _ := strconv.Atoi(n)
+	switch {
+	case w != "" && call == target:
+		o.work(t, spec) // never returns
+	case w != "" && call < target:
+		res, err = earlierCall(spec, call)
+	case o.Shards > 1:
+		res, err = o.runWorkers(call, earlier)
+	default:
+		res, err = o.search(t)
 	}
-	if o.Shards > 1 {
-		return o.runWorkers(call)
-	}
-	return o.search(t)
+	recordCall(t, res, err)
+	return res, err
 }
 
 // search runs the search in this process.
@@ -380,16 +387,35 @@ func Merge(parts ...*Result) *Result {
 
 var (
 	callsMu sync.Mutex
-	calls   = map[*testing.T]int{}
+	calls   = map[*testing.T][]workerOut{}
 )
 
-// searchCall numbers the calls of Search by one run of a test, from 0: a
-// worker process runs the test again and takes over the call its parent
-// made.
-func searchCall(t *testing.T) int {
+// searchCall numbers the calls of Search by one run of a test, from 0, and
+// returns the outcomes of the earlier ones: a worker process runs the test
+// again, and takes over the call its parent made after answering the
+// earlier calls with their outcomes in the parent, so that the test goes
+// the same way there.
+func searchCall(t *testing.T) (int, []workerOut) {
 	callsMu.Lock()
 	defer callsMu.Unlock()
-	n := calls[t]
-	calls[t]++
-	return n
+	if _, ok := calls[t]; !ok {
+		calls[t] = nil
+		t.Cleanup(func() {
+			callsMu.Lock()
+			defer callsMu.Unlock()
+			delete(calls, t)
+		})
+	}
+	return len(calls[t]), slices.Clone(calls[t])
+}
+
+// recordCall notes the outcome of t's latest call of Search.
+func recordCall(t *testing.T, res *Result, err error) {
+	out := workerOut{Result: res}
+	if err != nil {
+		out.Error = err.Error()
+	}
+	callsMu.Lock()
+	defer callsMu.Unlock()
+	calls[t] = append(calls[t], out)
 }

@@ -301,23 +301,33 @@ func TestSearchBadInput(t *testing.T) {
 }
 
 // Shards worker processes of this test binary give the same result as one
-// process.
+// process, also for a later call of Search whose options depend on what an
+// earlier sharded call found: a worker answers the earlier calls with
+// their outcomes in the parent, so the test goes the same way there.
 func TestWorkerProcessesGiveTheSameResult(t *testing.T) {
-	whole, err := explore.Search(t, mirrorSearch(false, 1, 30))
-	if err != nil {
-		t.Fatal(err)
+	same := func(o explore.Options) *explore.Result {
+		t.Helper()
+		whole, err := explore.Search(t, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Shards = 2
+		sharded, err := explore.Search(t, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := json.Marshal(whole)
+		b, _ := json.Marshal(sharded)
+		if string(a) != string(b) {
+			t.Errorf("2 worker processes:\n%s\none process:\n%s", b, a)
+		}
+		return sharded
 	}
-	o := mirrorSearch(false, 1, 30)
-	o.Shards = 2
-	sharded, err := explore.Search(t, o)
-	if err != nil {
-		t.Fatal(err)
+	first := same(mirrorSearch(false, 1, 30))
+	if len(first.Failures) == 0 {
+		t.Fatalf("the search found nothing, so the next one shows little:\n%s", first)
 	}
-	a, _ := json.Marshal(whole)
-	b, _ := json.Marshal(sharded)
-	if string(a) != string(b) {
-		t.Errorf("2 worker processes:\n%s\none process:\n%s", b, a)
-	}
+	same(mirrorSearch(false, first.Failures[0].Shrunk.Seed, 20))
 }
 
 // AtTermEnd's faults wait for a term to end: beside crashes, which end

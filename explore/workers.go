@@ -28,12 +28,21 @@ type workerOut struct {
 // runWorkers runs the search in o.Shards worker processes of this test
 // binary, one at a time per process (a run replays exactly only alone in
 // its process), and merges their results.
-func (o Options) runWorkers(call int) (*Result, error) {
+func (o Options) runWorkers(call int, earlier []workerOut) (*Result, error) {
 	dir, err := os.MkdirTemp("", "leaderlab-explore-")
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
+	for i, out := range earlier {
+		data, err := json.Marshal(out)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(earlierPath(dir, i), data, 0o600); err != nil {
+			return nil, err
+		}
+	}
 	args := []string{"-test.count=1", "-test.run=" + gotest.RunPattern(o.testName)}
 	if top, _, _ := strings.Cut(o.testName, "/"); strings.HasPrefix(top, "Benchmark") {
 		args = []string{"-test.count=1", "-test.run=^$", "-test.bench=" + gotest.RunPattern(top), "-test.benchtime=1x"}
@@ -73,6 +82,30 @@ func (o Options) worker(args []string, call, i int, out string) (*Result, error)
 		return nil, fmt.Errorf("explore: worker %d/%d: %s", i, o.Shards, w.Error)
 	}
 	return w.Result, nil
+}
+
+// earlierPath is where a worker finds the outcome of its test's call of
+// Search number call, made before the one it takes over.
+func earlierPath(dir string, call int) string {
+	return filepath.Join(dir, fmt.Sprintf("call-%d.json", call))
+}
+
+// earlierCall answers, in a worker, a call of Search its parent made before
+// the one the worker takes over (spec as in work): with the outcome it had.
+func earlierCall(spec string, call int) (*Result, error) {
+	_, path, _ := strings.Cut(spec, ":")
+	data, err := os.ReadFile(earlierPath(filepath.Dir(path), call))
+	if err != nil {
+		return nil, fmt.Errorf("explore: worker: the outcome of the test's call %d of Search: %w", call, err)
+	}
+	var out workerOut
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, fmt.Errorf("explore: worker: the outcome of the test's call %d of Search: %w", call, err)
+	}
+	if out.Error != "" {
+		return out.Result, errors.New(out.Error)
+	}
+	return out.Result, nil
 }
 
 // work is a worker process's part: it runs the shard spec names, writes
