@@ -24,23 +24,24 @@
 // restart, graceful stop, partition, black hole, outage, slow writes, slow
 // renewals and slow requests, 500/503 and 429 storms, an overloaded API
 // server, API server restarts, a stale replica, watch delay, foreign lease
-// deletes and overwrites, a rolling update), each aimed at the leader or a
-// named candidate, at a random instant or at the answer to the target's
-// n-th lease write, so that many land in the middle of a term; AtTermEnd,
-// which you add to a vocabulary, holds its faults until a term ends (sim's
-// Fault.AfterTermEnds). Action is
-// the outside world: it changes the objects the controllers reconcile at
-// the start and every ActionEvery.
+// deletes and overwrites, a rolling update, and a crash, API server
+// restart, lease deletion or outage at the instant a term ends), each
+// aimed at the leader or a named candidate, at a random instant, at the
+// answer to the target's n-th lease write (sim's Fault.AfterWrites), so
+// that many land in the middle of a term, or at the end of the next term
+// (Fault.AfterTermEnds). Action is the outside world: it changes the
+// objects the controllers reconcile at the start and every ActionEvery.
 //
 // Every run is checked by the simulator's oracles (unserved requests and
 // server errors, harmful stale writes, lost updates, and overlaps longer
 // than client-go's arithmetic allows) and by your invariants: Always on
 // every state the run went through, Eventually on the state at the end of
-// the quiet phase. The first failure of each check is shrunk (fewer faults,
-// earlier and shorter ones, a shorter fault phase, fewer candidates) to a
-// smaller schedule that fails the same check, and handed back as a Go
-// literal (Schedule.GoString) that Options.Check runs in a test of its own,
-// with the command that replays it (ScheduleEnv). Result.String sums up:
+// the quiet phase. The first failure of each check is shrunk (a fault held
+// for a lease write or a term's end pinned to the instant it fired, fewer
+// faults, earlier and shorter ones, a shorter fault phase, fewer
+// candidates) to a smaller schedule that fails the same check, and handed
+// back as a Go literal (Schedule.GoString) that Options.Check runs in a
+// test of its own, with the command that replays it (ScheduleEnv). Result.String sums up:
 // schedules, virtual time, failures by check, and the fault kinds and term
 // ends the schedules reached.
 //

@@ -47,11 +47,12 @@ var (
 		return []sim.Fault{e.lasting(sim.Fault{Kind: sim.FaultOutage}, time.Second, 2*e.timing.LeaseDuration)}
 	}}
 	// SlowWrites delays one write verb of a candidate's requests (its data
-	// and its lease alike) by up to LD + 2 RP.
+	// and its lease alike) by 1 s to 2 LD: about half outlast a lease, and
+	// a leader's write sent just before its term ends lands in the next.
 	SlowWrites = Move{"slow-writes", func(e *drawEnv) []sim.Fault {
 		verbs := []string{sim.VerbCreate, sim.VerbUpdate, sim.VerbPatch, sim.VerbDelete}
 		f := sim.Fault{Kind: sim.FaultLatency, Candidate: e.target(), Verb: verbs[e.rng.IntN(len(verbs))],
-			Request: sim.Fixed(e.between(time.Second, e.timing.LeaseDuration+2*e.timing.RetryPeriod))}
+			Request: sim.Fixed(e.between(time.Second, 2*e.timing.LeaseDuration))}
 		return []sim.Fault{e.lasting(e.timed(f), e.timing.LeaseDuration, 4*e.timing.LeaseDuration)}
 	}}
 	// SlowRenewals delays a candidate's lease updates by RP to RD.
@@ -60,9 +61,9 @@ var (
 			Request: sim.Fixed(e.between(e.timing.RetryPeriod, e.timing.RenewDeadline))}
 		return []sim.Fault{e.lasting(e.timed(f), e.timing.LeaseDuration, 4*e.timing.LeaseDuration)}
 	}}
-	// SlowRequests delays every request of a candidate by up to LD + 2 RP.
+	// SlowRequests delays every request of a candidate by 1 s to 2 LD.
 	SlowRequests = Move{"slow-requests", func(e *drawEnv) []sim.Fault {
-		f := sim.Fault{Kind: sim.FaultLatency, Candidate: e.target(), Request: sim.Fixed(e.between(time.Second, e.timing.LeaseDuration+2*e.timing.RetryPeriod))}
+		f := sim.Fault{Kind: sim.FaultLatency, Candidate: e.target(), Request: sim.Fixed(e.between(time.Second, 2*e.timing.LeaseDuration))}
 		return []sim.Fault{e.lasting(e.timed(f), e.timing.LeaseDuration, 4*e.timing.LeaseDuration)}
 	}}
 	// ServerErrors answers a share of everyone's requests 500 or 503;
@@ -124,9 +125,9 @@ var (
 	// AtTermEnd holds a crash of a named candidate, an API server restart,
 	// a lease deletion or an outage until the next term ends (any
 	// candidate's), and applies it then: while the deposed leader's writes
-	// are on their way and the next one has not begun. It is not in
-	// Everything: without another fault that ends a term it does nothing,
-	// so add it to a vocabulary beside the moves that end terms.
+	// are on their way and the next one has not begun. Without another
+	// move that ends a term it does nothing; shrinking pins it to the
+	// instant it fired, so that the move that ended the term can go.
 	AtTermEnd = Move{"at-term-end", func(e *drawEnv) []sim.Fault {
 		at := e.at()
 		switch e.rng.IntN(4) {
@@ -141,9 +142,9 @@ var (
 		return []sim.Fault{{Kind: sim.FaultOutage, At: at, AfterTermEnds: 1, For: e.between(time.Second, e.timing.LeaseDuration)}}
 	}}
 
-	// Everything is every move but AtTermEnd: the default vocabulary.
+	// Everything is every move: the default vocabulary.
 	Everything = []Move{Crash, Stop, Partition, BlackHole, Outage, SlowWrites, SlowRenewals, SlowRequests,
-		ServerErrors, TooManyRequests, Overload, APIRestart, StaleReplica, WatchDelay, DeleteLease, OverwriteLease, RollingUpdate}
+		ServerErrors, TooManyRequests, Overload, APIRestart, StaleReplica, WatchDelay, DeleteLease, OverwriteLease, RollingUpdate, AtTermEnd}
 )
 
 // drawEnv is what a move draws from: the schedule's random source, the

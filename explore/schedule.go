@@ -3,6 +3,7 @@ package explore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,12 @@ type Schedule struct {
 }
 
 // found is one check a run failed, with its evidence.
-type found struct{ check, message string }
+type found struct {
+	check, message string
+	// pinned is the schedule run, each held fault that fired (AfterWrites,
+	// AfterTermEnds) made a fault at the instant it fired, on whom it hit.
+	pinned Schedule
+}
 
 // Check runs s as the search runs each schedule and returns what it fails,
 // one line per check: a shrunk schedule pasted into a test fails there the
@@ -70,25 +76,25 @@ func (o Options) check(t *testing.T, s Schedule, res *Result) ([]found, error) {
 	}
 	var fails []found
 	if err != nil {
-		fails = append(fails, found{CheckUnserved, firstLine(err.Error())})
+		fails = append(fails, found{check: CheckUnserved, message: firstLine(err.Error())})
 	}
 	for _, w := range rep.StaleWrites {
 		if w.Harmful {
-			fails = append(fails, found{CheckStale, w.String()})
+			fails = append(fails, found{check: CheckStale, message: w.String()})
 			break
 		}
 	}
 	if len(rep.LostUpdates) > 0 {
-		fails = append(fails, found{CheckLost, rep.LostUpdates[0].String()})
+		fails = append(fails, found{check: CheckLost, message: rep.LostUpdates[0].String()})
 	}
 	if o.MaxOverlap > 0 {
 		if ov, ok := longerOverlap(rep.Overlaps, o.MaxOverlap); ok {
-			fails = append(fails, found{CheckMaxOverlap, fmt.Sprintf("%s; MaxOverlap is %v", ov, o.MaxOverlap)})
+			fails = append(fails, found{check: CheckMaxOverlap, message: fmt.Sprintf("%s; MaxOverlap is %v", ov, o.MaxOverlap)})
 		}
 	}
 	if bound, ok := overlapBound(opts); ok {
 		if ov, ok := longerOverlap(rep.Overlaps, bound); ok {
-			fails = append(fails, found{CheckOverlap, fmt.Sprintf("%s; client-go's arithmetic allows at most %v", ov, bound)})
+			fails = append(fails, found{check: CheckOverlap, message: fmt.Sprintf("%s; client-go's arithmetic allows at most %v", ov, bound)})
 		}
 	}
 	for _, inv := range o.Always {
@@ -96,7 +102,7 @@ func (o Options) check(t *testing.T, s Schedule, res *Result) ([]found, error) {
 			if p, ok := err.(panicked); ok {
 				return nil, p
 			}
-			fails = append(fails, found{"always: " + inv.Name, err.Error()})
+			fails = append(fails, found{check: "always: " + inv.Name, message: err.Error()})
 		}
 	}
 	for _, inv := range o.Eventually {
@@ -104,10 +110,38 @@ func (o Options) check(t *testing.T, s Schedule, res *Result) ([]found, error) {
 			if p, ok := err.(panicked); ok {
 				return nil, p
 			}
-			fails = append(fails, found{"eventually: " + inv.Name, fmt.Sprintf("after %v with no faults: %v", o.Quiet, err)})
+			fails = append(fails, found{check: "eventually: " + inv.Name, message: fmt.Sprintf("after %v with no faults: %v", o.Quiet, err)})
+		}
+	}
+	if len(fails) > 0 {
+		pinned := s.pinned(rep.Faults)
+		for i := range fails {
+			fails[i].pinned = pinned
 		}
 	}
 	return fails, nil
+}
+
+// pinned is s with each held fault (AfterWrites, AfterTermEnds) that fired
+// in the run, as spans tells, made a fault at the instant it fired, aimed
+// at the candidate it hit: it no longer waits for the faults that set it
+// off, so that shrinking can drop them.
+func (s Schedule) pinned(spans []sim.FaultSpan) Schedule {
+	faults := slices.Clone(s.Faults)
+	for _, span := range spans {
+		if span.Plan == 0 {
+			continue
+		}
+		f := &faults[span.Plan-1]
+		if f.AfterWrites == 0 && f.AfterTermEnds == 0 {
+			continue
+		}
+		f.At, f.AfterWrites, f.AfterTermEnds = span.Start, 0, 0
+		if f.Candidate != "" {
+			f.Candidate = span.Candidate
+		}
+	}
+	return s.with(faults)
 }
 
 // longerOverlap describes the first overlap longer than limit, if one is.

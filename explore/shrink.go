@@ -9,14 +9,15 @@ import (
 	"github.com/leaderlab/leaderlab/sim"
 )
 
-// shrink looks for a smaller schedule that still fails f's check: fewer
-// faults, then earlier and shorter faults, a shorter fault phase, and
-// fewer candidates, keeping each step that still fails. It spends at most
+// shrink looks for a smaller schedule that still fails f's check: held
+// faults pinned to the instant they fired, faults aimed at the leader,
+// fewer faults, then earlier and shorter faults, a shorter fault phase,
+// and fewer candidates, keeping each step that still fails. It spends at most
 // ShrinkRuns runs and returns the smallest schedule found that fails again
 // when run once more, with its evidence.
 func (o Options) shrink(t *testing.T, s Schedule, f found) (Schedule, string, error) {
 	budget := o.ShrinkRuns
-	best, msg := s, f.message
+	best, msg, pinned := s, f.message, f.pinned
 	// chain is every schedule the shrinking kept, before best.
 	type step struct {
 		s   Schedule
@@ -36,11 +37,43 @@ func (o Options) shrink(t *testing.T, s Schedule, f found) (Schedule, string, er
 		for _, g := range fails {
 			if g.check == f.check {
 				chain = append(chain, step{best, msg})
-				best, msg = c, g.message
+				best, msg, pinned = c, g.message, g.pinned
 				return true, nil
 			}
 		}
 		return false, nil
+	}
+	// Pin the held faults: one held for a lease write or a term's end
+	// becomes a fault at the instant it fired, on whom it hit, so that it
+	// no longer waits for the faults that set it off and they can go. All
+	// at once, else one at a time.
+	if held := best.held(); len(held) > 0 && !slices.Equal(pinned.Faults, best.Faults) {
+		all, err := try(pinned)
+		if err != nil {
+			return best, msg, err
+		}
+		for k := 0; !all && k < len(held); k++ {
+			i := held[k]
+			c := best.with(slices.Clone(best.Faults))
+			c.Faults[i] = pinned.Faults[i]
+			if c.Faults[i] != best.Faults[i] {
+				if _, err := try(c); err != nil {
+					return best, msg, err
+				}
+			}
+		}
+		// A pinned instant reads better to the millisecond, if that fails too.
+		for _, i := range held {
+			f := best.Faults[i]
+			if f.AfterWrites > 0 || f.AfterTermEnds > 0 || f.At%time.Millisecond == 0 {
+				continue
+			}
+			c := best.with(slices.Clone(best.Faults))
+			c.Faults[i].At = f.At.Round(time.Millisecond)
+			if _, err := try(c); err != nil {
+				return best, msg, err
+			}
+		}
 	}
 	// Aim at the leader: a fault aimed at a candidate by name hits only
 	// while that one leads, and stops hitting when a change elsewhere
@@ -132,6 +165,17 @@ func (o Options) shrink(t *testing.T, s Schedule, f found) (Schedule, string, er
 		best, msg, chain = chain[len(chain)-1].s, chain[len(chain)-1].msg, chain[:len(chain)-1]
 	}
 	return best, msg, nil
+}
+
+// held is the indexes of s's faults held for a lease write or a term's end.
+func (s Schedule) held() []int {
+	var out []int
+	for i, f := range s.Faults {
+		if f.AfterWrites > 0 || f.AfterTermEnds > 0 {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // with is s with faults instead of its own.
