@@ -115,8 +115,10 @@ const (
 // Failure is a schedule that failed a check, and the smallest schedule the
 // search found that fails it the same way.
 type Failure struct {
-	Check    string   `json:"check"`
-	Message  string   `json:"message"`
+	Check   string `json:"check"`
+	Message string `json:"message"`
+	// Index is the schedule's place in the search; -1 for the one schedule
+	// run from ScheduleEnv, which is not shrunk.
 	Index    int      `json:"index"`
 	Schedule Schedule `json:"schedule"`
 	Shrunk   Schedule `json:"shrunk"`
@@ -129,6 +131,9 @@ type Failure struct {
 }
 
 func (f Failure) String() string {
+	if f.Index < 0 {
+		return fmt.Sprintf("the schedule of %s fails %q: %s\n%s", ScheduleEnv, f.Check, f.Message, f.Schedule.GoString())
+	}
 	return fmt.Sprintf("schedule %d fails %q: %s\nshrunk to %d fault(s), %v long, %d candidate(s): %s\n%s\n%s",
 		f.Index, f.Check, f.Message, len(f.Shrunk.Faults), f.Shrunk.Length, f.Shrunk.Candidates, f.ShrunkMessage, f.Shrunk.GoString(), f.Replay)
 }
@@ -181,6 +186,9 @@ const ScheduleEnv = "LEADERLAB_SCHEDULE"
 // invariant that panics or an action that blocks.
 func Search(t *testing.T, o Options) (*Result, error) {
 	o.testName = t.Name()
+	if o.Schedules < 1 {
+		return nil, fmt.Errorf("explore: Schedules (%d) must be at least 1", o.Schedules)
+	}
 	o, err := o.withDefaults()
 	if err != nil {
 		return nil, err
@@ -270,8 +278,6 @@ func sum(m map[string]int) (n int) {
 // withDefaults checks o and fills in its defaults.
 func (o Options) withDefaults() (Options, error) {
 	switch {
-	case o.Schedules < 1:
-		return o, fmt.Errorf("explore: Schedules (%d) must be at least 1", o.Schedules)
 	case o.Vocabulary != nil && len(o.Vocabulary) == 0:
 		return o, errors.New("explore: Vocabulary is empty: a schedule would have nothing to inject (nil means Everything)")
 	case o.Sim.Seed != 0 || len(o.Sim.Faults) > 0:

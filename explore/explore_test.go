@@ -211,7 +211,7 @@ func TestPastedScheduleFailsTheSameWay(t *testing.T) {
 	if got := s.GoString(); got != pasted {
 		t.Errorf("GoString:\n%s\nwant:\n%s", got, pasted)
 	}
-	o := mirrorSearch(true, 3, 1)
+	o := mirrorSearch(true, 0, 0) // a pasted schedule needs no master seed or budget
 	o.Always = []explore.Invariant{keepsUp}
 	fails, err := o.Check(t, s)
 	if err != nil {
@@ -355,5 +355,33 @@ func TestAtTermEndFiresAtTermEnds(t *testing.T) {
 	}
 	if fired := res.Reached[sim.FaultAPIRestart] + res.Reached[sim.FaultDeleteLease] + res.Reached[sim.FaultOutage]; fired == 0 {
 		t.Errorf("no fault held for a term's end fired in %d schedules with %d term ends: %s", res.Schedules, res.TermEnds, res)
+	}
+}
+
+// With ScheduleEnv set, Search runs that one schedule, as a failure's
+// replay command does, and says so instead of shrinking it.
+func TestReplayRunsTheOneSchedule(t *testing.T) {
+	s := explore.Schedule{Seed: 155962237, Candidates: 2, Length: 15 * time.Second, Faults: []sim.Fault{
+		{Kind: sim.FaultLatency, At: 3300 * time.Millisecond, Candidate: sim.Leader, For: 8600 * time.Millisecond, Request: sim.Fixed(17600 * time.Millisecond)},
+	}}
+	js, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(explore.ScheduleEnv, string(js))
+	res, err := explore.Search(t, mirrorSearch(false, 1, 200))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Schedules != 1 || len(res.Failures) != 1 {
+		t.Fatalf("want one schedule and one failure:\n%s", res)
+	}
+	f := res.Failures[0]
+	if f.Check != explore.CheckStale || f.Index != -1 || !reflect.DeepEqual(f.Schedule, s) || !reflect.DeepEqual(f.Shrunk, s) {
+		t.Errorf("failure %+v, want the schedule's harmful stale write, not shrunk", f)
+	}
+	want := `the schedule of LEADERLAB_SCHEDULE fails "harmful stale write": ` + f.Message + "\n" + s.GoString()
+	if got := f.String(); got != want {
+		t.Errorf("String:\n%s\nwant:\n%s", got, want)
 	}
 }

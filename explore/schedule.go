@@ -32,8 +32,8 @@ type found struct {
 
 // Check runs s as the search runs each schedule and returns what it fails,
 // one line per check: a shrunk schedule pasted into a test fails there the
-// same way. The error is for bad options, an invariant that panics and an
-// action that blocks.
+// same way (o's Seed and Schedules play no part). The error is for bad
+// options, an invariant that panics and an action that blocks.
 func (o Options) Check(t *testing.T, s Schedule) ([]string, error) {
 	o, err := o.withDefaults()
 	if err != nil {

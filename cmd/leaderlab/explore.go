@@ -45,11 +45,13 @@ func newExplore() *cobra.Command {
 			"drawn from --seed and its index: up to --max-faults moves (crash and restart, stop, partition,\n" +
 			"black hole, outage, slow writes, renewals and requests, 5xx and 429 storms, overload, API\n" +
 			"server restarts, a stale replica, watch delay, foreign lease deletes and overwrites, a rolling\n" +
-			"update) in a fault phase of --length, then a quiet phase. Every run is checked: no request the\n" +
-			"simulated API server cannot serve, no overlap longer than client-go's arithmetic allows, and\n" +
-			"with --max-overlap none longer than that. The first failure of each check is shrunk and printed\n" +
-			"as Go (an explore.Schedule literal) with the command that replays it. Exit status 1 when a\n" +
-			"check fails. --shards N runs N worker processes; the output is the same for any N.\n\n" + presetHelp(),
+			"update, a crash, API restart, lease delete or outage at the end of a term), aimed at the leader,\n" +
+			"at its lease writes or at random instants, in a fault phase of --length, then a quiet phase.\n" +
+			"Every run is checked: no request the simulated API server cannot serve, no overlap longer than\n" +
+			"client-go's arithmetic allows, and with --max-overlap none longer than that. The first failure\n" +
+			"of each check is shrunk and printed as Go (an explore.Schedule literal) with the command that\n" +
+			"replays it. Exit status 1 when a check fails. --shards N runs N worker processes; the output is\n" +
+			"the same for any N.\n\n" + presetHelp(),
 		Example: "  leaderlab explore --schedules 1000 --seed 7\n" +
 			"  leaderlab explore --timing 4s/3s/1s --max-overlap 0s --shards 2\n" +
 			"  leaderlab explore --timing flux --moves partition,slow-renewals --json",
