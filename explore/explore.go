@@ -83,6 +83,9 @@ type Options struct {
 	Progress io.Writer
 
 	testName string // the test Search runs in, for the replay command
+	// workerArgs are more arguments for worker processes: a ginkgo
+	// suite's flags and seed, so that they run its specs in its order.
+	workerArgs []string
 }
 
 // Invariant is a named condition over the data objects of a run.
@@ -200,15 +203,15 @@ func Search(t *testing.T, o Options) (*Result, error) {
 	target, _ := strconv.Atoi(n)
 	switch {
 	case w != "" && call == target:
-		o.work(t, spec) // never returns
+		o.work(t, spec, call) // never returns
 	case w != "" && call < target:
-		res, err = earlierCall(spec, call)
+		res, err = o.earlierCall(spec, call)
 	case o.Shards > 1:
 		res, err = o.runWorkers(call, earlier)
 	default:
 		res, err = o.search(t)
 	}
-	recordCall(t, res, err)
+	recordCall(t, o, res, err)
 	return res, err
 }
 
@@ -416,8 +419,8 @@ func searchCall(t *testing.T) (int, []workerOut) {
 }
 
 // recordCall notes the outcome of t's latest call of Search.
-func recordCall(t *testing.T, res *Result, err error) {
-	out := workerOut{Result: res}
+func recordCall(t *testing.T, o Options, res *Result, err error) {
+	out := workerOut{Result: res, Options: o.key()}
 	if err != nil {
 		out.Error = err.Error()
 	}

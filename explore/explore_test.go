@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"strconv"
 	"strings"
@@ -383,5 +384,29 @@ func TestReplayRunsTheOneSchedule(t *testing.T) {
 	want := `the schedule of LEADERLAB_SCHEDULE fails "harmful stale write": ` + f.Message + "\n" + s.GoString()
 	if got := f.String(); got != want {
 		t.Errorf("String:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// A test that calls Search with other options in its workers than in the
+// parent (a ginkgo suite that orders its specs at random) gets an error
+// that says so, not another search's result.
+func TestWorkersOfATestThatGoesAnotherWay(t *testing.T) {
+	seed := int64(1)
+	if os.Getenv("LEADERLAB_EXPLORE_WORKER") != "" {
+		seed = 2
+	}
+	o := mirrorSearch(true, seed, 4)
+	o.Shards = 2
+	_, err := explore.Search(t, o)
+	moves := "crash stop partition black-hole outage slow-writes slow-renewals slow-requests server-errors too-many-requests overload api-restart stale-replica watch-delay delete-lease overwrite-lease rolling-update at-term-end"
+	var want []string
+	for i := range 2 {
+		want = append(want, fmt.Sprintf("explore: worker %d/2: explore: worker: the test's call 0 of Search has other options here "+
+			"(seed 2, 4 schedules, 3 candidates, length 2m0s, quiet 40s, at most 3 faults of %s) than in the parent "+
+			"(seed 1, 4 schedules, 3 candidates, length 2m0s, quiet 40s, at most 3 faults of %s): a test that shards a search "+
+			"must make the same calls of Search in the same order every time it runs (in a ginkgo suite, DescribeSearch runs the workers with the suite's flags and random seed)", i, moves, moves))
+	}
+	if err == nil || err.Error() != strings.Join(want, "\n") {
+		t.Errorf("error:\n%v\nwant:\n%s", err, strings.Join(want, "\n"))
 	}
 }

@@ -18,3 +18,12 @@ func TestExploreSuite(t *testing.T) {
 }
 
 var _ = explore.DescribeSearch(func() *testing.T { return suiteT }, "the guarded mirror", mirrorSearch(true, 2, 20))
+
+// A second search, in worker processes: they run the suite's specs in the
+// order the parent did, so each takes over its own search.
+var _ = explore.DescribeSearch(func() *testing.T { return suiteT }, "the guarded mirror in two workers", sharded(mirrorSearch(true, 3, 10)))
+
+func sharded(o explore.Options) explore.Options {
+	o.Shards = 2
+	return o
+}
