@@ -152,13 +152,19 @@ type Result struct {
 	// Failed counts the schedules that failed, by check.
 	Failed map[string]int `json:"failed"`
 	// Reached counts the faults injected, by kind, and TermEnds the terms
-	// that ended during the schedules: what the search exercised.
-	Reached  map[sim.FaultKind]int `json:"reached"`
-	TermEnds int                   `json:"termEnds"`
+	// that ended during the schedules: what the search exercised. Of the
+	// faults, AtLeaseWrites were applied as the target's lease write was
+	// answered (Fault.AfterWrites), and AtTermEnds as a term ended
+	// (Fault.AfterTermEnds).
+	Reached       map[sim.FaultKind]int `json:"reached"`
+	TermEnds      int                   `json:"termEnds"`
+	AtLeaseWrites int                   `json:"atLeaseWrites"`
+	AtTermEnds    int                   `json:"atTermEnds"`
 }
 
 // String is the summary: schedules, virtual time, failures by check with
-// their shrunk plans, and what the schedules reached.
+// their shrunk plans, and what the schedules reached: faults by kind, term
+// ends, and faults applied at a lease write's answer or a term's end.
 func (r *Result) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "explore: seed %d, %d schedules, %v of virtual time\n", r.Seed, r.Schedules, r.Virtual)
@@ -173,7 +179,8 @@ func (r *Result) String() string {
 		kinds = append(kinds, fmt.Sprintf("%s %d", k, n))
 	}
 	slices.Sort(kinds)
-	fmt.Fprintf(&b, "reached: %s; %d term ends\n", strings.Join(kinds, ", "), r.TermEnds)
+	fmt.Fprintf(&b, "reached: %s; %d term ends; %d faults at a lease write, %d at a term's end\n",
+		strings.Join(kinds, ", "), r.TermEnds, r.AtLeaseWrites, r.AtTermEnds)
 	return b.String()
 }
 
@@ -370,6 +377,8 @@ func Merge(parts ...*Result) *Result {
 		out.Schedules += p.Schedules
 		out.Virtual += p.Virtual
 		out.TermEnds += p.TermEnds
+		out.AtLeaseWrites += p.AtLeaseWrites
+		out.AtTermEnds += p.AtTermEnds
 		for k, n := range p.Failed {
 			out.Failed[k] += n
 		}

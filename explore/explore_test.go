@@ -108,7 +108,7 @@ func TestSearchFindsNothingInTheGuardedMirror(t *testing.T) {
 	if len(res.Failures) > 0 || res.Schedules != 100 {
 		t.Errorf("guarded mirror: %d schedules run, failures:\n%s", res.Schedules, res)
 	}
-	if res.TermEnds == 0 || len(res.Reached) < len(explore.Everything)/2 {
+	if res.TermEnds == 0 || len(res.Reached) < len(explore.Everything)/2 || res.AtLeaseWrites == 0 || res.AtTermEnds == 0 {
 		t.Errorf("the schedules reached too little to mean anything: %s", res)
 	}
 }
@@ -354,8 +354,14 @@ func TestAtTermEndFiresAtTermEnds(t *testing.T) {
 	if len(res.Failures) > 0 {
 		t.Errorf("the guarded mirror failed:\n%s", res)
 	}
-	if fired := res.Reached[sim.FaultAPIRestart] + res.Reached[sim.FaultDeleteLease] + res.Reached[sim.FaultOutage]; fired == 0 {
+	fired := res.Reached[sim.FaultAPIRestart] + res.Reached[sim.FaultDeleteLease] + res.Reached[sim.FaultOutage]
+	if fired == 0 {
 		t.Errorf("no fault held for a term's end fired in %d schedules with %d term ends: %s", res.Schedules, res.TermEnds, res)
+	}
+	// Every fault here but a crash is held for a term's end, and a crash is
+	// held for one, for a lease write, or for neither.
+	if crashes := res.AtTermEnds - fired + res.AtLeaseWrites; res.AtTermEnds < fired || crashes > res.Reached[sim.FaultCrash] || res.AtLeaseWrites == 0 {
+		t.Errorf("%d faults at a term's end (%d of them not crashes), %d at a lease write, %d crashes: %s", res.AtTermEnds, fired, res.AtLeaseWrites, res.Reached[sim.FaultCrash], res)
 	}
 }
 

@@ -65,8 +65,19 @@ func (o Options) check(t *testing.T, s Schedule, res *Result) ([]found, error) {
 	if res != nil {
 		res.Schedules++
 		res.Virtual += s.Length + o.Quiet
-		for _, f := range rep.Faults {
-			res.Reached[f.Kind]++
+		counted := map[int]bool{} // a slow response has a span per request it slows
+		for _, span := range rep.Faults {
+			res.Reached[span.Kind]++
+			if span.Plan == 0 || counted[span.Plan] {
+				continue
+			}
+			counted[span.Plan] = true
+			switch f := s.Faults[span.Plan-1]; {
+			case f.AfterWrites > 0:
+				res.AtLeaseWrites++
+			case f.AfterTermEnds > 0:
+				res.AtTermEnds++
+			}
 		}
 		for _, term := range rep.Terms {
 			if term.EndCause != sim.EndRunning {
