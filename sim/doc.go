@@ -166,8 +166,11 @@
 //
 // A process is gone when it ends: at a crash, and when its Run returns (a
 // manager that lost the lease, ExitOnLoss). Requests its goroutines send
-// after that never arrive, those already on the wire do; Report.CutOffs
-// counts them and names the functions that sent them.
+// after that never arrive, those already on the wire do, and their answers
+// are lost to it (one that comes at the instant it ends too: a crash on a
+// lease write's answer, Fault.AfterWrites, ends the process before it reads
+// the answer); Report.CutOffs counts the requests sent after the end and
+// names the functions that sent them.
 //
 // Faults that matter once a controller runs: FaultOverload (a server with a
 // few seats, a queue and 429, so a flood of lists delays lease renewals),
