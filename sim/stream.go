@@ -176,8 +176,13 @@ func (s *stream) wake() {
 }
 
 // Read is the client's side: the chunks that have arrived, then the end.
+// A process that has ended reads nothing more, whether or not chunks came
+// at the instant it ended (not by which of select's cases wins).
 func (s *stream) Read(p []byte) (int, error) {
 	for {
+		if s.r.p.isGone() {
+			return 0, errProcessGone
+		}
 		s.mu.Lock()
 		if len(s.chunks) > 0 {
 			n := copy(p, s.chunks[0])
@@ -197,7 +202,6 @@ func (s *stream) Read(p []byte) (int, error) {
 		select {
 		case <-s.notify:
 		case <-s.r.p.gone:
-			return 0, errProcessGone
 		}
 	}
 }
