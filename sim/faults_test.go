@@ -403,3 +403,58 @@ func TestFaultAfterTermEnds(t *testing.T) {
 		t.Errorf("outage %+v, want it at the second term's end %v", outage, ends[1])
 	}
 }
+
+// RollingUpdate gives a stopped process TerminationGrace to exit: one that
+// exits at its last instant (shutdown work that takes the whole grace, as a
+// manager's 30 s shutdown timeout does) has exited, every time; one that
+// takes longer is crashed, as the kubelet kills it.
+func TestRollingUpdateGrace(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		linger  time.Duration
+		crashed bool
+	}{
+		{"exits at the grace's last instant", sim.TerminationGrace, false},
+		{"outlasts the grace", sim.TerminationGrace + time.Second, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			run := func(ctx context.Context, p *sim.Process) {
+				leaderelection.RunOrDie(ctx, p.ElectionConfig(leaderelection.LeaderCallbacks{OnStartedLeading: func(context.Context) {}}))
+				if p.Identity == "c0" { // the first start; RollingUpdate's is c0-2
+					time.Sleep(tc.linger) // shutdown work that ignores the context
+				}
+			}
+			for range 5 {
+				rep := sim.Test(t, sim.Options{Seed: 1, Candidates: 1, Run: run}, func(c *sim.Cluster) {
+					c.AwaitLeader(time.Minute)
+					c.RollingUpdate(time.Second)
+				})
+				crashes := 0
+				for _, f := range rep.Faults {
+					if f.Kind == sim.FaultCrash {
+						crashes++
+					}
+				}
+				said := strings.Contains(rep.TraceText(), "c0 did not exit within 30s of its stop")
+				if (crashes == 1) != tc.crashed || said != tc.crashed || crashes > 1 {
+					t.Fatalf("%d crash(es), said it did not exit: %v; want crashed %v:\n%s", crashes, said, tc.crashed, rep.TraceText())
+				}
+			}
+		})
+	}
+}
+
+// The end of a run waits ExitGrace for every Run to return: one that
+// returns at the grace's last instant has returned, every time.
+func TestRunReturningAtTheExitGraceIsNotStuck(t *testing.T) {
+	run := func(ctx context.Context, p *sim.Process) {
+		leaderelection.RunOrDie(ctx, p.ElectionConfig(leaderelection.LeaderCallbacks{OnStartedLeading: func(context.Context) {}}))
+		time.Sleep(sim.ExitGrace) // shutdown work that ignores the context
+	}
+	for range 5 {
+		sim.Test(t, sim.Options{Seed: 1, Candidates: 2, Run: run}, func(c *sim.Cluster) {
+			c.AwaitLeader(time.Minute)
+			c.Advance(time.Second)
+		})
+	}
+}

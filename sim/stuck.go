@@ -37,6 +37,10 @@ func (c *Cluster) awaitExits() []string {
 		select {
 		case <-p.exited:
 		case <-grace.C:
+			// A Run that returns at the grace's last instant has returned:
+			// let the instant happen first, so that select's choice does
+			// not decide.
+			c.settle()
 			var stuck []string
 			for _, q := range procs {
 				if !chanClosed(q.exited) {
