@@ -42,7 +42,7 @@ func (o Options) runWorkers(call int, earlier []workerOut) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := os.WriteFile(earlierPath(dir, i), data, 0o600); err != nil {
+		if err := os.WriteFile(callPath(dir, i), data, 0o600); err != nil {
 			return nil, err
 		}
 	}
@@ -88,10 +88,10 @@ func (o Options) worker(args []string, call, i int, out string) (*Result, error)
 	return w.Result, nil
 }
 
-// earlierPath is where a worker finds its test's call of Search number
+// callPath is where a worker finds its test's call of Search number
 // call in the parent: its options, and its outcome when it came before the
 // one the worker takes over.
-func earlierPath(dir string, call int) string {
+func callPath(dir string, call int) string {
 	return filepath.Join(dir, fmt.Sprintf("call-%d.json", call))
 }
 
@@ -102,7 +102,7 @@ func earlierPath(dir string, call int) string {
 func (o Options) parentCall(spec string, call int) (workerOut, error) {
 	_, path, _ := strings.Cut(spec, ":")
 	var out workerOut
-	data, err := os.ReadFile(earlierPath(filepath.Dir(path), call))
+	data, err := os.ReadFile(callPath(filepath.Dir(path), call))
 	if err == nil {
 		err = json.Unmarshal(data, &out)
 	}

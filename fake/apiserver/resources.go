@@ -340,15 +340,12 @@ func (rs *resources) resourceList(gv schema.GroupVersion) (*metav1.APIResourceLi
 // run costs more than the rest of a short run's start.
 func (s *Server) APIGroupResources() []*restmapper.APIGroupResources {
 	table := s.res()
-	legacy := metav1.APIGroup{}
-	for _, v := range table.groups[""] {
-		legacy.Versions = append(legacy.Versions, metav1.GroupVersionForDiscovery{GroupVersion: v, Version: v})
-	}
-	if len(legacy.Versions) > 0 {
-		legacy.PreferredVersion = legacy.Versions[0]
+	groups := table.groupList().Groups
+	if len(table.groups[""]) > 0 { // the legacy group first, as a discovery client lists it
+		groups = append([]metav1.APIGroup{table.group("")}, groups...)
 	}
 	var out []*restmapper.APIGroupResources
-	for _, g := range append([]metav1.APIGroup{legacy}, table.groupList().Groups...) {
+	for _, g := range groups {
 		res := &restmapper.APIGroupResources{Group: g, VersionedResources: make(map[string][]metav1.APIResource)}
 		for _, v := range g.Versions {
 			if list, ok := table.resourceList(schema.GroupVersion{Group: g.Name, Version: v.Version}); ok {
